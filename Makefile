@@ -1,0 +1,47 @@
+# Every target installs what it needs: .venv is (re)built when missing or when
+# pyproject.toml / requirements.lock change.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BOOTSTRAP ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PIPELINE ?= vision
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: help venv run compile test lint format bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or refresh .venv from requirements.lock
+
+run: $(STAMP) ## Run the PIPELINE (default: vision) on the kfp local runner, offline, on demo data
+	$(PY) -m pipelines run $(PIPELINE)
+
+compile: $(STAMP) ## Compile every pipeline to build/pipelines/<name>.yaml for Vertex AI
+	$(PY) -m pipelines compile
+
+test: $(STAMP) ## Run the test suite
+	$(PY) -m pytest
+
+lint: $(STAMP) ## Check formatting and lint with ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## Format and auto-fix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP) ## Run the benchmarks and write BENCHMARKS.md
+	$(PY) -m tests.bench
+
+clean: ## Remove build outputs (keeps .venv)
+	rm -rf build

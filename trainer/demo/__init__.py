@@ -1,0 +1,1 @@
+"""Demo data the project makes offline, so `make run` needs no downloads."""
