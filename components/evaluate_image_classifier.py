@@ -1,0 +1,40 @@
+"""Evaluate: Model + Dataset -> Metrics, ClassificationMetrics and the blessing."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
+from components.images import PIPELINE_IMAGE
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def evaluate_image_classifier(
+    model: Input[Model],
+    dataset: Input[Dataset],
+    metrics: Output[Metrics],
+    classification_metrics: Output[ClassificationMetrics],
+    accuracy_threshold: float = 0.8,
+) -> NamedTuple("EvaluationOutputs", [("blessed", bool), ("accuracy", float)]):
+    """Scores the exported model on the test split through its serving signature.
+
+    Out: metrics (accuracy, per-class precision/recall, the decision and why),
+    classification_metrics (confusion matrix), blessed (accuracy >= threshold).
+    """
+    import json
+    import logging
+    from collections import namedtuple
+
+    from trainer.vision_evaluation import evaluate_image_classifier as evaluate
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    result = evaluate(model.path, dataset.path, accuracy_threshold)
+    metrics.log_metric("accuracy", result["accuracy"])
+    metrics.log_metric("num_examples", result["num_examples"])
+    metrics.log_metric("threshold", accuracy_threshold)
+    metrics.metadata.update(
+        {"blessed": result["blessed"], "reason": result["reason"], "per_class": json.dumps(result["per_class"])}
+    )
+    classification_metrics.log_confusion_matrix(result["classes"], result["confusion_matrix"])
+    outputs = namedtuple("EvaluationOutputs", ["blessed", "accuracy"])
+    return outputs(result["blessed"], result["accuracy"])

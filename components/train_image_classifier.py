@@ -1,0 +1,57 @@
+"""Train: Dataset -> transfer-learning image classifier (SavedModel) + Metrics."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
+
+from components.images import PIPELINE_IMAGE
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def train_image_classifier(
+    dataset: Input[Dataset],
+    model: Output[Model],
+    metrics: Output[Metrics],
+    base_model: str = "resnet50",
+    base_weights: str = "imagenet",
+    image_size: int = 224,
+    batch_size: int = 32,
+    head_epochs: int = 10,
+    fine_tune_epochs: int = 5,
+    fine_tune_layers: int = 30,
+    learning_rate: float = 0.001,
+    fine_tune_learning_rate: float = 0.0001,
+    augment_flip: str = "horizontal",
+    cv_folds: int = 0,
+    seed: int = 42,
+):
+    """Trains a frozen-base + new-head classifier, optionally fine-tunes the base top.
+
+    Out: model (SavedModel whose serving_default takes encoded image bytes, plus
+    metadata.json) and metrics (validation accuracy, k-fold scores when cv_folds >= 2).
+    """
+    import logging
+
+    from trainer.vision_training import VisionTrainConfig
+    from trainer.vision_training import train_image_classifier as train
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = VisionTrainConfig(
+        base_model=base_model,
+        base_weights=base_weights,
+        image_size=image_size,
+        batch_size=batch_size,
+        head_epochs=head_epochs,
+        fine_tune_epochs=fine_tune_epochs,
+        fine_tune_layers=fine_tune_layers,
+        learning_rate=learning_rate,
+        fine_tune_learning_rate=fine_tune_learning_rate,
+        augment_flip=augment_flip,
+        cv_folds=cv_folds,
+        seed=seed,
+    )
+    scores = train(dataset.path, model.path, config)
+    model.framework = "tensorflow"
+    model.metadata.update({"base_model": base_model, "image_size": image_size})
+    for name, value in scores.items():
+        if isinstance(value, float):
+            metrics.log_metric(name, value)

@@ -1,0 +1,1 @@
+"""Offline stand-ins the local runs use in place of Google Cloud."""

@@ -1,0 +1,88 @@
+"""A Cloud Storage emulator (gcp-storage-emulator) on 127.0.0.1, for offline gs:// runs.
+
+    with running_gcs_emulator() as host:   # sets STORAGE_EMULATOR_HOST
+        upload_directory(local_dir, "gs://bucket/prefix")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from trainer.sources import parse_source_uri, storage_client
+
+_START_TIMEOUT_S = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_gcs_emulator() -> Iterator[str]:
+    """Start the emulator in memory, export STORAGE_EMULATOR_HOST, stop it on exit."""
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gcp_storage_emulator", "start",
+         "--host", "127.0.0.1", "--port", str(port), "--in-memory"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    try:
+        _wait_until_up(host, process)
+        os.environ["STORAGE_EMULATOR_HOST"] = host
+        yield host
+    finally:
+        if previous is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = previous
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def upload_directory(local_dir: str | Path, uri: str) -> int:
+    """Create the bucket if needed and upload every file under `local_dir` to `uri`."""
+    target = parse_source_uri(uri)
+    client = storage_client()
+    bucket = client.bucket(target.bucket)
+    if not bucket.exists():
+        bucket = client.create_bucket(target.bucket)
+    count = 0
+    for file in sorted(p for p in Path(local_dir).rglob("*") if p.is_file()):
+        name = "/".join(filter(None, [target.prefix, file.relative_to(local_dir).as_posix()]))
+        bucket.blob(name).upload_from_filename(str(file))
+        count += 1
+    return count
+
+
+def _wait_until_up(host: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"The storage emulator exited with code {process.returncode}: "
+                f"{process.stderr.read().decode(errors='replace')[-2000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"{host}/storage/v1/b", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"The storage emulator did not answer on {host} within {_START_TIMEOUT_S}s.")

@@ -1,0 +1,56 @@
+"""Offline demo for the vision pipeline: digits PNGs, a pretrained base, gs:// on an emulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
+
+DEMO_BUCKET_URI = "gs://mlops-demo/vision/digits"
+BASE_MODEL = "mobilenet_v3_small_minimalistic"
+IMAGE_SIZE = 32
+
+
+def demo_images(build_dir: Path) -> Path:
+    """build/demo/vision/digits/<class>/*.png, written once."""
+    folder = build_dir / "demo" / "vision" / "digits"
+    if not folder.is_dir():
+        tmp = folder.with_name(".digits.partial")
+        write_digit_folders(tmp, CASE_STUDY_DIGITS)
+        tmp.rename(folder)
+    return folder
+
+
+def pretrained_base(build_dir: Path) -> Path:
+    """The base's weights pretrained on digits 5-9, built once in a subprocess."""
+    weights = build_dir / "pretrained" / f"{BASE_MODEL}-{IMAGE_SIZE}px-digits5to9.h5"
+    if not weights.is_file():
+        print(f"Pretraining the offline base network once -> {weights}", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "trainer.pretrain_base", "--out", str(weights),
+             "--base-model", BASE_MODEL, "--image-size", str(IMAGE_SIZE)],
+            check=True,
+        )
+    return weights
+
+
+def demo_arguments(build_dir: Path, source_uri: str) -> dict:
+    """Pipeline arguments sized for a 2-core laptop and the 32x32 digits."""
+    return {
+        "source_uri": source_uri,
+        "registry_uri": str((build_dir / "registry").resolve()),
+        "model_name": "vision",
+        "base_model": BASE_MODEL,
+        "base_weights": str(pretrained_base(build_dir).resolve()),
+        "image_size": IMAGE_SIZE,
+        "batch_size": 32,
+        "head_epochs": 15,
+        "fine_tune_epochs": 10,
+        "fine_tune_layers": 40,
+        "learning_rate": 0.002,
+        "fine_tune_learning_rate": 0.0003,
+        "augment_flip": "none",  # a mirrored digit is not a digit
+        "accuracy_threshold": 0.85,
+    }

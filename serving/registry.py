@@ -1,0 +1,111 @@
+"""Local model registry: a directory of numbered versions and a `champion` alias.
+
+    <root>/<model>/versions/<n>/   the SavedModel, metadata.json, registration.json
+    <root>/<model>/aliases.json    {"champion": n}
+
+The local twin of Vertex AI Model Registry (versions under one parent model,
+aliases). A version appears only complete: it is copied under a temporary name
+and renamed into place, and the alias file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainer.artifact_dirs import write_json
+from trainer.model_metadata import read_model_metadata
+
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    model_name: str
+    version: int
+    path: Path
+
+    @property
+    def resource_name(self) -> str:
+        return f"local/models/{self.model_name}/versions/{self.version}"
+
+
+class LocalModelRegistry:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def register(
+        self, model_name: str, model_dir: str | Path, labels: dict | None = None, champion: bool = True
+    ) -> RegisteredVersion:
+        """Copy a complete exported model in as the next version; optionally make it champion."""
+        _check_name(model_name)
+        read_model_metadata(model_dir)  # refuses an incomplete export
+        home = self.root / model_name
+        versions = home / "versions"
+        versions.mkdir(parents=True, exist_ok=True)
+        with self._lock(model_name):
+            version = max(self.versions(model_name), default=0) + 1
+            incoming = versions / f".incoming-{uuid.uuid4().hex}"
+            try:
+                shutil.copytree(model_dir, incoming)
+                write_json(
+                    incoming / "registration.json",
+                    {
+                        "model_name": model_name,
+                        "version": version,
+                        "source": str(model_dir),
+                        "labels": labels or {},
+                        "registered_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    },
+                )
+                os.rename(incoming, versions / str(version))
+            finally:
+                shutil.rmtree(incoming, ignore_errors=True)
+            if champion:
+                self._set_alias(model_name, CHAMPION, version)
+        return RegisteredVersion(model_name, version, versions / str(version))
+
+    def versions(self, model_name: str) -> list[int]:
+        versions = self.root / model_name / "versions"
+        if not versions.is_dir():
+            return []
+        return sorted(int(p.name) for p in versions.iterdir() if p.name.isdigit())
+
+    def aliases(self, model_name: str) -> dict[str, int]:
+        path = self.root / model_name / "aliases.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def champion(self, model_name: str) -> RegisteredVersion | None:
+        version = self.aliases(model_name).get(CHAMPION)
+        if version is None:
+            return None
+        return RegisteredVersion(model_name, version, self.root / model_name / "versions" / str(version))
+
+    def _set_alias(self, model_name: str, alias: str, version: int) -> None:
+        aliases = self.aliases(model_name)
+        aliases[alias] = version
+        write_json(self.root / model_name / "aliases.json", aliases)
+
+    @contextlib.contextmanager
+    def _lock(self, model_name: str) -> Iterator[None]:
+        with open(self.root / model_name / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_name(model_name: str) -> None:
+    if not model_name or not all(c.isalnum() or c in "-_" for c in model_name):
+        raise ValueError(
+            f"Model name {model_name!r} must be non-empty letters, digits, '-' or '_'."
+        )
