@@ -24,7 +24,9 @@ def ingest_image_folder(
     from trainer.image_ingest import ingest_image_folder as ingest
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    manifest = ingest(source_uri, dataset.path, validation_fraction, test_fraction, min_images_per_class)
+    manifest = ingest(
+        source_uri, dataset.path, validation_fraction, test_fraction, min_images_per_class
+    )
     dataset.metadata.update(
         {
             "source_uri": source_uri,

@@ -11,5 +11,7 @@ PIPELINES: dict[str, Callable] = {
 
 def get_pipeline(name: str) -> Callable:
     if name not in PIPELINES:
-        raise SystemExit(f"Unknown pipeline {name!r}: choose one of {', '.join(sorted(PIPELINES))}.")
+        raise SystemExit(
+            f"Unknown pipeline {name!r}: choose one of {', '.join(sorted(PIPELINES))}."
+        )
     return PIPELINES[name]

@@ -1,7 +1,7 @@
 """Command line behind the Makefile.
 
-    python -m pipelines compile [NAME ...]          -> build/pipelines/<name>.yaml
-    python -m pipelines run vision [--source URI] [--set key=value ...]
+python -m pipelines compile [NAME ...]          -> build/pipelines/<name>.yaml
+python -m pipelines run vision [--source URI] [--set key=value ...]
 """
 
 from __future__ import annotations
@@ -30,8 +30,13 @@ def main(argv: list[str] | None = None) -> None:
         help="data URI (gs://bucket/prefix or a local directory); default: demo data "
         "served from a local storage emulator",
     )
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a pipeline parameter (repeatable)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a pipeline parameter (repeatable)",
+    )
     run.add_argument("--pipeline-root", default=str(BUILD / "pipeline_root"))
     args = parser.parse_args(argv)
 
@@ -86,8 +91,10 @@ def print_summary(outputs: dict, arguments: dict, seconds: float) -> None:
     registry = LocalModelRegistry(arguments["registry_uri"])
     champion = registry.champion(arguments["model_name"])
     print()
-    print(f"Test accuracy: {evaluation['accuracy']:.4f} on {int(evaluation['num_examples'])} images "
-          f"({evaluation['reason']}: {'blessed' if evaluation['blessed'] else 'not blessed'})")
+    print(
+        f"Test accuracy: {evaluation['accuracy']:.4f} on {int(evaluation['num_examples'])} images "
+        f"({evaluation['reason']}: {'blessed' if evaluation['blessed'] else 'not blessed'})"
+    )
     print(f"Model:     {model_path}")
     print(f"Manifest:  {manifest}")
     if champion:

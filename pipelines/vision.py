@@ -61,9 +61,11 @@ def vision_pipeline(
         dataset=ingest.outputs["dataset"],
         accuracy_threshold=accuracy_threshold,
     ).set_display_name("evaluate")
-    with dsl.If(evaluate.outputs["blessed"] == True, name="blessed"):  # noqa: E712 (kfp condition)
+    with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (kfp condition)
         register_model_locally(
             model=train.outputs["model"], registry_uri=registry_uri, model_name=model_name
         ).set_display_name("deploy")
-    outputs = NamedTuple("Outputs", [("dataset", Dataset), ("model", Model), ("evaluation", Metrics)])
+    outputs = NamedTuple(
+        "Outputs", [("dataset", Dataset), ("model", Model), ("evaluation", Metrics)]
+    )
     return outputs(ingest.outputs["dataset"], train.outputs["model"], evaluate.outputs["metrics"])

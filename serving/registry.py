@@ -43,7 +43,11 @@ class LocalModelRegistry:
         self.root = Path(root)
 
     def register(
-        self, model_name: str, model_dir: str | Path, labels: dict | None = None, champion: bool = True
+        self,
+        model_name: str,
+        model_dir: str | Path,
+        labels: dict | None = None,
+        champion: bool = True,
     ) -> RegisteredVersion:
         """Copy a complete exported model in as the next version; optionally make it champion."""
         _check_name(model_name)
@@ -87,7 +91,9 @@ class LocalModelRegistry:
         version = self.aliases(model_name).get(CHAMPION)
         if version is None:
             return None
-        return RegisteredVersion(model_name, version, self.root / model_name / "versions" / str(version))
+        return RegisteredVersion(
+            model_name, version, self.root / model_name / "versions" / str(version)
+        )
 
     def _set_alias(self, model_name: str, alias: str, version: int) -> None:
         aliases = self.aliases(model_name)

@@ -42,9 +42,7 @@ def ingest_image_folder(
         if not copied:
             raise InputError(f"Source {source_uri!r} holds no files: check the URI and prefix.")
         files, skipped = _sort_files(staging, copied)
-        manifest = _build_manifest(
-            source_uri, files, skipped, validation_fraction, test_fraction
-        )
+        manifest = _build_manifest(source_uri, files, skipped, validation_fraction, test_fraction)
         _check_counts(source_uri, manifest, min_images_per_class)
         with building_directory(dataset_dir) as out:
             for entry in manifest["files"]:
@@ -114,9 +112,7 @@ def _build_manifest(
         },
         "files": entries,
         "skipped": skipped,
-        "skipped_by_reason": dict(
-            collections.Counter(s["reason"].split(" (")[0] for s in skipped)
-        ),
+        "skipped_by_reason": dict(collections.Counter(s["reason"].split(" (")[0] for s in skipped)),
     }
 
 
@@ -136,7 +132,8 @@ def _check_counts(source_uri: str, manifest: dict, min_images_per_class: int) ->
             f"{counts[only]['total']} images): classification needs at least two."
         )
     too_few = {
-        c: n for c, n in counts.items()
+        c: n
+        for c, n in counts.items()
         if n["total"] < min_images_per_class or min(n[s] for s in SPLITS) == 0
     }
     if too_few:

@@ -18,20 +18,20 @@ from pathlib import Path
 import tensorflow as tf
 
 from trainer.demo.digits import PRETRAIN_DIGITS, write_digit_folders
-from trainer.image_dataset import make_dataset
+from trainer.image_dataset import Augmentation, make_dataset
 from trainer.vision_model import base_spec
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "mobilenet_v3_small_minimalistic"
-DEFAULT_IMAGE_SIZE = 32
+DEFAULT_IMAGE_SIZE = 64
 
 
 def pretrain_base(
     out: str | Path,
     base_model: str = DEFAULT_BASE,
     image_size: int = DEFAULT_IMAGE_SIZE,
-    epochs: int = 15,
+    epochs: int = 20,
     seed: int = 7,
 ) -> dict:
     """Train `base_model` from scratch on digits 5-9 and save its weights to `out`."""
@@ -44,7 +44,12 @@ def pretrain_base(
             files = sorted(str(p) for p in (Path(tmp) / name).glob("*.png"))
             paths += files
             labels += [i] * len(files)
-        ds = make_dataset(paths, labels, image_size, 32, training=True, seed=seed)
+        # The same augmentation the case study trains with, so the base's features
+        # are already invariant to it (a mirrored digit is not a digit: no flips).
+        augmentation = Augmentation(flip="none")
+        ds = make_dataset(
+            paths, labels, image_size, 32, training=True, augmentation=augmentation, seed=seed
+        )
         spec = base_spec(base_model)
         base = spec.build(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
         # A short run on little data: a faster BatchNorm momentum lets the moving
@@ -65,7 +70,13 @@ def pretrain_base(
     base.save_weights(str(tmp_out))
     tmp_out.replace(out)
     accuracy = float(history.history["accuracy"][-1])
-    log.info("Pretrained %s on digits %s: train accuracy %.3f -> %s", base_model, PRETRAIN_DIGITS, accuracy, out)
+    log.info(
+        "Pretrained %s on digits %s: train accuracy %.3f -> %s",
+        base_model,
+        PRETRAIN_DIGITS,
+        accuracy,
+        out,
+    )
     return {"base_model": base_model, "image_size": image_size, "train_accuracy": accuracy}
 
 
@@ -74,7 +85,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--base-model", default=DEFAULT_BASE)
     parser.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     pretrain_base(args.out, args.base_model, args.image_size, args.epochs)

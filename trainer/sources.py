@@ -69,7 +69,9 @@ def _copy_from_local(source: SourceUri, dest: Path) -> list[str]:
     if not root.exists():
         raise InputError(f"Source directory {source.uri!r} does not exist.")
     if not root.is_dir():
-        raise InputError(f"Source {source.uri!r} is a file: point it at a directory of class folders.")
+        raise InputError(
+            f"Source {source.uri!r} is a file: point it at a directory of class folders."
+        )
     copied = []
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(root).as_posix()
@@ -111,7 +113,9 @@ def _copy_from_gcs(source: SourceUri, dest: Path) -> list[str]:
                 f"Bucket {source.bucket!r} of source URI {source.uri!r} does not exist "
                 "(or these credentials cannot see it): check the bucket name."
             )
-        blobs = [b for b in client.list_blobs(source.bucket, prefix=prefix) if not b.name.endswith("/")]
+        blobs = [
+            b for b in client.list_blobs(source.bucket, prefix=prefix) if not b.name.endswith("/")
+        ]
     except gexc.Forbidden as exc:
         raise InputError(
             f"Access to {source.uri!r} was denied: grant the service account "

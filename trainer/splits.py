@@ -24,7 +24,10 @@ def split_for(name: str, validation_fraction: float, test_fraction: float) -> st
 
 def check_fractions(validation_fraction: float, test_fraction: float) -> None:
     """Refuse fractions that leave no room for a training split."""
-    for label, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
+    for label, value in (
+        ("validation_fraction", validation_fraction),
+        ("test_fraction", test_fraction),
+    ):
         if not 0 < value < 1:
             raise ValueError(f"{label} must be between 0 and 1 (exclusive), got {value}.")
     if validation_fraction + test_fraction >= 0.9:

@@ -55,7 +55,12 @@ def evaluate_image_classifier(
     reason = (
         f"accuracy {accuracy:.4f} {'>=' if blessed else '<'} threshold {accuracy_threshold:.4f}"
     )
-    log.info("Test accuracy %.4f on %d images: %s", accuracy, len(test), "blessed" if blessed else "not blessed")
+    log.info(
+        "Test accuracy %.4f on %d images: %s",
+        accuracy,
+        len(test),
+        "blessed" if blessed else "not blessed",
+    )
     return {
         "accuracy": accuracy,
         "num_examples": len(test),

@@ -62,4 +62,3 @@ def export_image_classifier(
         tf.saved_model.save(model, str(out), signatures={"serving_default": serve})
         write_json(out / METADATA, full_metadata)
     return full_metadata
-

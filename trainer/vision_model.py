@@ -29,9 +29,7 @@ _apps = tf.keras.applications
 BASES: dict[str, BaseSpec] = {
     "resnet50": BaseSpec(_apps.ResNet50, _apps.resnet50.preprocess_input, 32),
     "mobilenet_v2": BaseSpec(_apps.MobileNetV2, _apps.mobilenet_v2.preprocess_input, 32),
-    "mobilenet_v3_small": BaseSpec(
-        _apps.MobileNetV3Small, _apps.mobilenet_v3.preprocess_input, 32
-    ),
+    "mobilenet_v3_small": BaseSpec(_apps.MobileNetV3Small, _apps.mobilenet_v3.preprocess_input, 32),
     "mobilenet_v3_small_minimalistic": BaseSpec(
         lambda **kw: _apps.MobileNetV3Small(minimalistic=True, **kw),
         _apps.mobilenet_v3.preprocess_input,
@@ -74,10 +72,14 @@ def build_base(base_model: str, base_weights: str, image_size: int) -> tf.keras.
     """The pretrained base without its top, weights loaded from `base_weights`."""
     spec = base_spec(base_model)
     if image_size < spec.min_size:
-        raise InputError(f"image_size {image_size} is below {spec.min_size}, the minimum of {base_model}.")
+        raise InputError(
+            f"image_size {image_size} is below {spec.min_size}, the minimum of {base_model}."
+        )
     weights = resolve_base_weights(base_weights)
     try:
-        base = spec.build(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
+        base = spec.build(
+            include_top=False, weights=weights, input_shape=(image_size, image_size, 3)
+        )
     except ValueError as exc:
         raise InputError(
             f"Could not load base weights {base_weights!r} into {base_model} at image_size "

@@ -67,7 +67,9 @@ class VisionTrainConfig:
         return Augmentation(self.augment_flip, self.augment_rotation, self.augment_zoom)
 
 
-def train_image_classifier(dataset_dir: str | Path, model_dir: str | Path, config: VisionTrainConfig) -> dict:
+def train_image_classifier(
+    dataset_dir: str | Path, model_dir: str | Path, config: VisionTrainConfig
+) -> dict:
     """Train on the 'train' split (early stopping on 'validation') and export to `model_dir`.
 
     Returns the training metrics written into the model's metadata.
@@ -92,8 +94,14 @@ def train_image_classifier(dataset_dir: str | Path, model_dir: str | Path, confi
 
     if config.fine_tune_epochs and config.fine_tune_layers:
         trainable = unfreeze_top(base, config.fine_tune_layers)
-        log.info("Fine-tuning the top %d layers of the base (%d trainable)", config.fine_tune_layers, trainable)
-        history = _fit(model, train_ds, val_ds, config.fine_tune_epochs, config.fine_tune_learning_rate, config)
+        log.info(
+            "Fine-tuning the top %d layers of the base (%d trainable)",
+            config.fine_tune_layers,
+            trainable,
+        )
+        history = _fit(
+            model, train_ds, val_ds, config.fine_tune_epochs, config.fine_tune_learning_rate, config
+        )
         metrics["fine_tune_val_accuracy"] = float(max(history.history["val_accuracy"]))
         curves["fine_tune"] = _curves(history)
 
@@ -111,7 +119,9 @@ def train_image_classifier(dataset_dir: str | Path, model_dir: str | Path, confi
             "training_curves": curves,
             "dataset": {
                 "source_uri": manifest["source_uri"],
-                "manifest_sha256": hashlib.sha256((Path(dataset_dir) / MANIFEST).read_bytes()).hexdigest(),
+                "manifest_sha256": hashlib.sha256(
+                    (Path(dataset_dir) / MANIFEST).read_bytes()
+                ).hexdigest(),
                 "train_examples": len(train_paths),
                 "validation_examples": len(val_paths),
             },
@@ -120,7 +130,9 @@ def train_image_classifier(dataset_dir: str | Path, model_dir: str | Path, confi
     return metrics
 
 
-def cross_validate(paths: list[str], labels: list[int], num_classes: int, config: VisionTrainConfig) -> dict:
+def cross_validate(
+    paths: list[str], labels: list[int], num_classes: int, config: VisionTrainConfig
+) -> dict:
     """k-fold cross-validation of stage 1 over the training split (folds by file-name hash)."""
     folds = np.array(kfold_assignments([Path(p).name for p in paths], config.cv_folds))
     paths_arr, labels_arr = np.array(paths), np.array(labels)
@@ -128,7 +140,9 @@ def cross_validate(paths: list[str], labels: list[int], num_classes: int, config
     for fold in range(config.cv_folds):
         held = folds == fold
         if held.all() or not held.any():
-            raise InputError(f"cv_folds={config.cv_folds} leaves fold {fold} empty: use fewer folds.")
+            raise InputError(
+                f"cv_folds={config.cv_folds} leaves fold {fold} empty: use fewer folds."
+            )
         train_ds = _dataset(list(paths_arr[~held]), list(labels_arr[~held]), config, training=True)
         val_ds = _dataset(list(paths_arr[held]), list(labels_arr[held]), config, training=False)
         model, _ = _new_model(num_classes, config)
@@ -154,7 +168,9 @@ def _dataset(paths, labels, config: VisionTrainConfig, training: bool) -> tf.dat
     )
 
 
-def _new_model(num_classes: int, config: VisionTrainConfig) -> tuple[tf.keras.Model, tf.keras.Model]:
+def _new_model(
+    num_classes: int, config: VisionTrainConfig
+) -> tuple[tf.keras.Model, tf.keras.Model]:
     base = build_base(config.base_model, config.base_weights, config.image_size)
     model = build_classifier(
         base, config.base_model, num_classes, config.image_size, config.head_units, config.dropout

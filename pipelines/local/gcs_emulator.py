@@ -1,7 +1,7 @@
 """A Cloud Storage emulator (gcp-storage-emulator) on 127.0.0.1, for offline gs:// runs.
 
-    with running_gcs_emulator() as host:   # sets STORAGE_EMULATOR_HOST
-        upload_directory(local_dir, "gs://bucket/prefix")
+with running_gcs_emulator() as host:   # sets STORAGE_EMULATOR_HOST
+    upload_directory(local_dir, "gs://bucket/prefix")
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -32,15 +33,27 @@ def running_gcs_emulator() -> Iterator[str]:
     """Start the emulator in memory, export STORAGE_EMULATOR_HOST, stop it on exit."""
     port = free_port()
     host = f"http://127.0.0.1:{port}"
+    # Its log goes to a file: an unread pipe fills up and blocks the emulator.
+    log_file = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gcp_storage_emulator", "start",
-         "--host", "127.0.0.1", "--port", str(port), "--in-memory"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gcp_storage_emulator",
+            "start",
+            "--quiet",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     previous = os.environ.get("STORAGE_EMULATOR_HOST")
     try:
-        _wait_until_up(host, process)
+        _wait_until_up(host, process, log_file)
         os.environ["STORAGE_EMULATOR_HOST"] = host
         yield host
     finally:
@@ -54,6 +67,7 @@ def running_gcs_emulator() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+        log_file.close()
 
 
 def upload_directory(local_dir: str | Path, uri: str) -> int:
@@ -71,13 +85,12 @@ def upload_directory(local_dir: str | Path, uri: str) -> int:
     return count
 
 
-def _wait_until_up(host: str, process: subprocess.Popen) -> None:
+def _wait_until_up(host: str, process: subprocess.Popen, log_file) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
-                f"The storage emulator exited with code {process.returncode}: "
-                f"{process.stderr.read().decode(errors='replace')[-2000:]}"
+                f"The storage emulator exited with code {process.returncode}: {_tail(log_file)}"
             )
         try:
             with urllib.request.urlopen(f"{host}/storage/v1/b", timeout=1):
@@ -86,3 +99,8 @@ def _wait_until_up(host: str, process: subprocess.Popen) -> None:
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"The storage emulator did not answer on {host} within {_START_TIMEOUT_S}s.")
+
+
+def _tail(log_file, limit: int = 2000) -> str:
+    log_file.seek(0)
+    return log_file.read().decode(errors="replace")[-limit:]

@@ -10,7 +10,7 @@ from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
 
 DEMO_BUCKET_URI = "gs://mlops-demo/vision/digits"
 BASE_MODEL = "mobilenet_v3_small_minimalistic"
-IMAGE_SIZE = 32
+IMAGE_SIZE = 64
 
 
 def demo_images(build_dir: Path) -> Path:
@@ -29,8 +29,17 @@ def pretrained_base(build_dir: Path) -> Path:
     if not weights.is_file():
         print(f"Pretraining the offline base network once -> {weights}", flush=True)
         subprocess.run(
-            [sys.executable, "-m", "trainer.pretrain_base", "--out", str(weights),
-             "--base-model", BASE_MODEL, "--image-size", str(IMAGE_SIZE)],
+            [
+                sys.executable,
+                "-m",
+                "trainer.pretrain_base",
+                "--out",
+                str(weights),
+                "--base-model",
+                BASE_MODEL,
+                "--image-size",
+                str(IMAGE_SIZE),
+            ],
             check=True,
         )
     return weights
@@ -52,5 +61,5 @@ def demo_arguments(build_dir: Path, source_uri: str) -> dict:
         "learning_rate": 0.002,
         "fine_tune_learning_rate": 0.0003,
         "augment_flip": "none",  # a mirrored digit is not a digit
-        "accuracy_threshold": 0.85,
+        "accuracy_threshold": 0.9,
     }
