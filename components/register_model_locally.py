@@ -1,10 +1,10 @@
 """Deploy (local twin): a blessed Model -> a new version in the local model registry."""
 
+from google_cloud_pipeline_components.types.artifact_types import VertexModel
 from kfp import dsl
 from kfp.dsl import Input, Model, Output
 
 from components.images import PIPELINE_IMAGE
-from google_cloud_pipeline_components.types.artifact_types import VertexModel
 
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)

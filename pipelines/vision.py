@@ -13,6 +13,12 @@ from components.train_image_classifier import train_image_classifier
 PIPELINE_NAME = "image-classification"
 
 
+class VisionOutputs(NamedTuple):
+    dataset: Dataset
+    model: Model
+    evaluation: Metrics
+
+
 @dsl.pipeline(name=PIPELINE_NAME, description=__doc__)
 def vision_pipeline(
     source_uri: str,
@@ -34,7 +40,7 @@ def vision_pipeline(
     min_images_per_class: int = 10,
     accuracy_threshold: float = 0.8,
     seed: int = 42,
-) -> NamedTuple("Outputs", [("dataset", Dataset), ("model", Model), ("evaluation", Metrics)]):
+) -> VisionOutputs:
     ingest = ingest_image_folder(
         source_uri=source_uri,
         validation_fraction=validation_fraction,
@@ -65,7 +71,6 @@ def vision_pipeline(
         register_model_locally(
             model=train.outputs["model"], registry_uri=registry_uri, model_name=model_name
         ).set_display_name("deploy")
-    outputs = NamedTuple(
-        "Outputs", [("dataset", Dataset), ("model", Model), ("evaluation", Metrics)]
+    return VisionOutputs(
+        ingest.outputs["dataset"], train.outputs["model"], evaluate.outputs["metrics"]
     )
-    return outputs(ingest.outputs["dataset"], train.outputs["model"], evaluate.outputs["metrics"])

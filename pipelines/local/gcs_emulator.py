@@ -34,7 +34,7 @@ def running_gcs_emulator() -> Iterator[str]:
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     # Its log goes to a file: an unread pipe fills up and blocks the emulator.
-    log_file = tempfile.TemporaryFile()
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the emulator)
     process = subprocess.Popen(
         [
             sys.executable,

@@ -1,0 +1,84 @@
+"""Shared fixtures: a real storage emulator, demo images, pretrained base weights."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> str:
+    """gcp-storage-emulator on 127.0.0.1 for the session; STORAGE_EMULATOR_HOST is set."""
+    from pipelines.local.gcs_emulator import running_gcs_emulator
+
+    with running_gcs_emulator() as host:
+        yield host
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_image_folder(tmp_path: Path) -> Callable[..., Path]:
+    """Write class folders of small random PNGs: make_image_folder({'cat': 12, 'dog': 12})."""
+
+    def make(counts: dict[str, int], root: Path | None = None, size: int = 16) -> Path:
+        root = root or tmp_path / "source"
+        rng = np.random.default_rng(0)
+        for label, count in counts.items():
+            folder = root / label
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                pixels = rng.integers(0, 255, (size, size, 3))
+                (folder / f"{label}_{i:03d}.png").write_bytes(png_bytes(pixels))
+        return root
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory) -> Path:
+    """The demo data: scikit-learn digits 0-4 as PNG class folders."""
+    from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
+
+    root = tmp_path_factory.mktemp("digits")
+    write_digit_folders(root, CASE_STUDY_DIGITS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_base_weights(tmp_path_factory) -> Path:
+    """A quickly pretrained 32 px base: real weights from a file, not trained to quality."""
+    from trainer.pretrain_base import pretrain_base
+
+    out = tmp_path_factory.mktemp("base") / "small-base.h5"
+    pretrain_base(out, image_size=32, epochs=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_base_weights() -> Path:
+    """The base `make run` uses (digits 5-9, 64 px), built once into build/pretrained."""
+    from pipelines.local.vision_demo import pretrained_base
+
+    return pretrained_base(REPO / "build")
