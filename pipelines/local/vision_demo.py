@@ -11,6 +11,19 @@ from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
 DEMO_BUCKET_URI = "gs://mlops-demo/vision/digits"
 BASE_MODEL = "mobilenet_v3_small_minimalistic"
 IMAGE_SIZE = 64
+# Training settings sized for a 2-core laptop and the 64 px digits.
+DEMO_TRAINING = {
+    "base_model": BASE_MODEL,
+    "image_size": IMAGE_SIZE,
+    "batch_size": 32,
+    "head_epochs": 15,
+    "fine_tune_epochs": 10,
+    "fine_tune_layers": 40,
+    "learning_rate": 0.002,
+    "fine_tune_learning_rate": 0.0003,
+    "augment_flip": "none",  # a mirrored digit is not a digit
+}
+DEMO_ACCURACY_THRESHOLD = 0.9
 
 
 def demo_images(build_dir: Path) -> Path:
@@ -46,20 +59,12 @@ def pretrained_base(build_dir: Path) -> Path:
 
 
 def demo_arguments(build_dir: Path, source_uri: str) -> dict:
-    """Pipeline arguments sized for a 2-core laptop and the 32x32 digits."""
+    """Pipeline arguments for the offline demo."""
     return {
         "source_uri": source_uri,
         "registry_uri": str((build_dir / "registry").resolve()),
         "model_name": "vision",
-        "base_model": BASE_MODEL,
         "base_weights": str(pretrained_base(build_dir).resolve()),
-        "image_size": IMAGE_SIZE,
-        "batch_size": 32,
-        "head_epochs": 15,
-        "fine_tune_epochs": 10,
-        "fine_tune_layers": 40,
-        "learning_rate": 0.002,
-        "fine_tune_learning_rate": 0.0003,
-        "augment_flip": "none",  # a mirrored digit is not a digit
-        "accuracy_threshold": 0.9,
+        **DEMO_TRAINING,
+        "accuracy_threshold": DEMO_ACCURACY_THRESHOLD,
     }

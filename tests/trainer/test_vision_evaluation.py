@@ -1,0 +1,83 @@
+"""Evaluation through the serving signature, the blessing and its refusals."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from pipelines.local.vision_demo import DEMO_ACCURACY_THRESHOLD, DEMO_TRAINING
+from tests.trainer.conftest import quick_config
+from trainer.errors import InputError
+from trainer.image_ingest import read_manifest
+from trainer.vision_evaluation import confusion_matrix, evaluate_image_classifier, per_class_scores
+from trainer.vision_training import train_image_classifier
+
+
+def test_confusion_matrix_and_per_class_scores():
+    matrix = confusion_matrix([0, 0, 1, 1, 2], [0, 1, 1, 1, 0], 3)
+    assert matrix.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    scores = per_class_scores(matrix, ["a", "b", "c"])
+    assert scores["a"] == {"precision": 0.5, "recall": 0.5, "support": 2}
+    assert scores["b"]["precision"] == pytest.approx(2 / 3) and scores["b"]["recall"] == 1.0
+    assert scores["c"] == {"precision": 0.0, "recall": 0.0, "support": 1}
+
+
+def test_evaluation_counts_the_test_split_and_blesses_by_threshold(trained_model, digits_dataset):
+    model_dir, _ = trained_model
+    manifest = read_manifest(digits_dataset)
+    result = evaluate_image_classifier(model_dir, digits_dataset, accuracy_threshold=0.0)
+    n_test = sum(1 for f in manifest["files"] if f["split"] == "test")
+    matrix = np.array(result["confusion_matrix"])
+    assert result["num_examples"] == n_test == matrix.sum()
+    assert matrix.sum(axis=1).tolist() == [manifest["counts"][c]["test"] for c in manifest["classes"]]
+    assert result["accuracy"] == pytest.approx(np.trace(matrix) / n_test)
+    assert result["blessed"] is True
+    strict = evaluate_image_classifier(model_dir, digits_dataset, accuracy_threshold=1.0)
+    assert strict["blessed"] is (result["accuracy"] >= 1.0)
+    assert "threshold" in strict["reason"]
+
+
+def test_model_of_other_classes_is_refused(trained_model, digits_dataset, tmp_path):
+    model_dir, _ = trained_model
+    other = tmp_path / "dataset"
+    shutil.copytree(digits_dataset, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["classes"] = ["cat", "dog"]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="trained on classes"):
+        evaluate_image_classifier(model_dir, other, 0.5)
+
+
+def test_incomplete_model_and_bad_threshold_are_refused(trained_model, digits_dataset, tmp_path):
+    model_dir, _ = trained_model
+    partial = tmp_path / "model"
+    shutil.copytree(model_dir, partial)
+    (partial / "metadata.json").unlink()
+    with pytest.raises(FileNotFoundError, match="incomplete"):
+        evaluate_image_classifier(partial, digits_dataset, 0.5)
+    with pytest.raises(InputError, match="accuracy_threshold"):
+        evaluate_image_classifier(model_dir, digits_dataset, 1.5)
+
+
+def test_demo_data_is_learnable_and_shuffled_labels_cannot_pass(
+    digits_dataset, demo_base_weights, tmp_path
+):
+    """With `make run`'s settings, the demo bar separates a working pipeline from a broken one."""
+    config = quick_config(demo_base_weights, **DEMO_TRAINING)
+    train_image_classifier(digits_dataset, tmp_path / "good", config)
+    good = evaluate_image_classifier(tmp_path / "good", digits_dataset, DEMO_ACCURACY_THRESHOLD)
+
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(digits_dataset, shuffled)
+    manifest = json.loads((shuffled / "manifest.json").read_text())
+    train = [f for f in manifest["files"] if f["split"] != "test"]
+    labels = np.random.default_rng(0).permutation([f["label"] for f in train])
+    for entry, label in zip(train, labels, strict=True):
+        entry["label"] = str(label)
+    (shuffled / "manifest.json").write_text(json.dumps(manifest))
+    train_image_classifier(shuffled, tmp_path / "bad", config)
+    bad = evaluate_image_classifier(tmp_path / "bad", digits_dataset, DEMO_ACCURACY_THRESHOLD)
+
+    assert good["blessed"], good["reason"]
+    assert not bad["blessed"] and bad["accuracy"] < 0.5, bad["reason"]
