@@ -97,6 +97,8 @@ def print_summary(outputs: dict, arguments: dict, seconds: float) -> None:
     )
     print(f"Model:     {model_path}")
     print(f"Manifest:  {manifest}")
+    if not evaluation["blessed"]:
+        print("Deploy:    skipped (not blessed)")
     if champion:
         print(f"Registry:  {champion.path} (champion: version {champion.version})")
     print(f"Finished in {seconds:.0f}s")

@@ -15,7 +15,7 @@ def test_decode_png_and_jpeg_to_scaled_rgb():
         image = decode_image(tf.constant(encoded), 24).numpy()
         assert image.shape == (24, 24, 3)
         assert image.dtype == np.float32
-        assert 0.0 <= image.min() and image.max() <= 1.0
+        assert image.min() >= 0.0 and image.max() <= 1.0
     red = decode_image(tf.constant(jpeg_bytes(colour)), 24).numpy()
     assert red[..., 0].mean() > 0.9 and red[..., 1].mean() < 0.1
     white = decode_image(tf.constant(png_bytes(grey)), 24).numpy()
@@ -50,8 +50,8 @@ def test_training_dataset_shuffles_and_augments(tmp_path):
     augmented = make_dataset(
         paths, labels, 8, 16, training=True, augmentation=Augmentation("horizontal", 0.2, 0.2)
     )
-    (x_plain, y_plain), = list(plain)
-    (x_aug, y_aug), = list(augmented)
+    ((x_plain, y_plain),) = list(plain)
+    ((x_aug, y_aug),) = list(augmented)
     assert sorted(y_aug.numpy().tolist()) == sorted(y_plain.numpy().tolist())
     assert y_aug.numpy().tolist() != y_plain.numpy().tolist(), "training order is shuffled"
     assert not np.allclose(np.sort(x_aug.numpy().ravel()), np.sort(x_plain.numpy().ravel())), (

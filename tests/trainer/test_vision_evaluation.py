@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipelines.local.vision_demo import DEMO_ACCURACY_THRESHOLD, DEMO_TRAINING
-from tests.trainer.conftest import quick_config
+from tests.conftest import quick_config
 from trainer.errors import InputError
 from trainer.image_ingest import read_manifest
 from trainer.vision_evaluation import confusion_matrix, evaluate_image_classifier, per_class_scores
@@ -30,7 +30,9 @@ def test_evaluation_counts_the_test_split_and_blesses_by_threshold(trained_model
     n_test = sum(1 for f in manifest["files"] if f["split"] == "test")
     matrix = np.array(result["confusion_matrix"])
     assert result["num_examples"] == n_test == matrix.sum()
-    assert matrix.sum(axis=1).tolist() == [manifest["counts"][c]["test"] for c in manifest["classes"]]
+    assert matrix.sum(axis=1).tolist() == [
+        manifest["counts"][c]["test"] for c in manifest["classes"]
+    ]
     assert result["accuracy"] == pytest.approx(np.trace(matrix) / n_test)
     assert result["blessed"] is True
     strict = evaluate_image_classifier(model_dir, digits_dataset, accuracy_threshold=1.0)

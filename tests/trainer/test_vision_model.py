@@ -34,7 +34,7 @@ def test_no_silent_random_initialisation(weights):
 
 def test_missing_weights_file_is_named(tmp_path):
     missing = tmp_path / "nope.h5"
-    with pytest.raises(InputError, match="nope.h5"):
+    with pytest.raises(InputError, match=r"nope\.h5"):
         build_base(DEFAULT_BASE, str(missing), 32)
 
 

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import jpeg_bytes
-from tests.trainer.conftest import quick_config
+from tests.conftest import jpeg_bytes, quick_config
 from trainer.errors import InputError
 from trainer.image_ingest import read_manifest
 from trainer.vision_training import train_image_classifier

@@ -1,0 +1,128 @@
+"""Each component under the kfp local runner (SubprocessRunner, no venv).
+
+The local runner cannot pass artifacts to a lone component call, so components
+that take artifacts run in a one-step pipeline behind `dsl.importer`.
+"""
+
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from kfp import dsl, local
+from kfp.dsl import ClassificationMetrics, Dataset, Metrics, Model
+
+from components.evaluate_image_classifier import evaluate_image_classifier
+from components.ingest_image_folder import ingest_image_folder
+from components.register_model_locally import register_model_locally
+from components.train_image_classifier import train_image_classifier
+from google_cloud_pipeline_components.types.artifact_types import VertexModel
+from serving.registry import LocalModelRegistry
+from trainer.pretrain_base import DEFAULT_BASE
+
+pytestmark = pytest.mark.pipeline
+
+
+@pytest.fixture(autouse=True)
+def local_runner(tmp_path) -> Path:
+    root = tmp_path / "pipeline_root"
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    return root
+
+
+def _import(uri: Path, artifact_class):
+    return dsl.importer(artifact_uri=str(uri), artifact_class=artifact_class, reimport=False)
+
+
+def test_ingest_writes_dataset_and_manifest(digits_dir):
+    dataset = ingest_image_folder(source_uri=str(digits_dir)).outputs["dataset"]
+    assert (Path(dataset.path) / "manifest.json").is_file()
+    assert dataset.metadata["classes"] == [f"digit_{d}" for d in range(5)]
+    assert dataset.metadata["num_files"] == len(list(Path(dataset.path).glob("images/*/*.png")))
+
+
+def test_ingest_failure_fails_the_task_with_the_reason(make_image_folder, local_runner, capsys):
+    source = make_image_folder({"only_class": 20})
+    with pytest.raises(RuntimeError, match="FAILURE"):
+        ingest_image_folder(source_uri=str(source))
+    assert "single class folder" in capsys.readouterr().out
+    assert not list(local_runner.glob("**/manifest.json")), "no dataset looks complete"
+
+
+class TrainOutputs(NamedTuple):
+    model: Model
+    metrics: Metrics
+
+
+@dsl.pipeline
+def train_pipeline(dataset_uri: str, weights: str) -> TrainOutputs:
+    dataset = dsl.importer(artifact_uri=dataset_uri, artifact_class=Dataset, reimport=False)
+    task = train_image_classifier(
+        dataset=dataset.output,
+        base_model=DEFAULT_BASE,
+        base_weights=weights,
+        image_size=32,
+        head_epochs=1,
+        fine_tune_epochs=0,
+        augment_flip="none",
+    )
+    return TrainOutputs(task.outputs["model"], task.outputs["metrics"])
+
+
+def test_train_outputs_model_and_metrics(digits_dataset, small_base_weights):
+    outputs = train_pipeline(dataset_uri=str(digits_dataset), weights=str(small_base_weights))
+    model_dir = Path(outputs.outputs["model"].path)
+    assert (model_dir / "saved_model.pb").is_file() and (model_dir / "metadata.json").is_file()
+    assert 0 <= outputs.outputs["metrics"].metadata["val_accuracy"] <= 1
+
+
+class EvaluateOutputs(NamedTuple):
+    blessed: bool
+    metrics: Metrics
+    classification_metrics: ClassificationMetrics
+
+
+@dsl.pipeline
+def evaluate_pipeline(model_uri: str, dataset_uri: str, threshold: float) -> EvaluateOutputs:
+    model = dsl.importer(artifact_uri=model_uri, artifact_class=Model, reimport=False)
+    dataset = dsl.importer(artifact_uri=dataset_uri, artifact_class=Dataset, reimport=False)
+    task = evaluate_image_classifier(
+        model=model.output, dataset=dataset.output, accuracy_threshold=threshold
+    )
+    return EvaluateOutputs(
+        task.outputs["Output"], task.outputs["metrics"], task.outputs["classification_metrics"]
+    )
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0])
+def test_evaluate_outputs_metrics_confusion_matrix_and_blessing(
+    trained_model, digits_dataset, threshold
+):
+    model_dir, _ = trained_model
+    outputs = evaluate_pipeline(
+        model_uri=str(model_dir), dataset_uri=str(digits_dataset), threshold=threshold
+    ).outputs
+    metrics = outputs["metrics"].metadata
+    assert outputs["blessed"] is (metrics["accuracy"] >= threshold)
+    assert metrics["blessed"] is outputs["blessed"]
+    rows = [
+        row["row"] for row in outputs["classification_metrics"].metadata["confusionMatrix"]["rows"]
+    ]
+    assert len(rows) == 5 and sum(map(sum, rows)) == metrics["num_examples"]
+
+
+@dsl.pipeline
+def register_pipeline(model_uri: str, registry_uri: str) -> VertexModel:
+    model = dsl.importer(artifact_uri=model_uri, artifact_class=Model, reimport=False)
+    task = register_model_locally(
+        model=model.output, registry_uri=registry_uri, model_name="vision"
+    )
+    return task.outputs["registered_model"]
+
+
+def test_register_adds_a_champion_version(trained_model, tmp_path):
+    model_dir, _ = trained_model
+    registered = register_pipeline(model_uri=str(model_dir), registry_uri=str(tmp_path / "reg"))
+    champion = LocalModelRegistry(tmp_path / "reg").champion("vision")
+    assert champion.version == 1
+    assert (champion.path / "saved_model.pb").is_file()
+    assert registered.output.metadata["resourceName"] == "local/models/vision/versions/1"
