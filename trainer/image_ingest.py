@@ -71,6 +71,10 @@ def _sort_files(staging: Path, copied: list[str]) -> tuple[list[str], list[dict]
         if "/" not in rel:
             skipped.append({"path": rel, "reason": "not inside a class folder"})
             continue
+        if any(part.startswith(".") for part in rel.split("/")[:-1]):
+            # e.g. <class>/.ipynb_checkpoints/ copies, which would leak across splits
+            skipped.append({"path": rel, "reason": "inside a hidden folder"})
+            continue
         problem = image_problem(staging / rel)
         if problem:
             skipped.append({"path": rel, "reason": problem})

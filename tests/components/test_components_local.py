@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from google_cloud_pipeline_components.types.artifact_types import VertexModel
 from kfp import dsl, local
 from kfp.dsl import ClassificationMetrics, Dataset, Metrics, Model
 
@@ -15,7 +16,6 @@ from components.evaluate_image_classifier import evaluate_image_classifier
 from components.ingest_image_folder import ingest_image_folder
 from components.register_model_locally import register_model_locally
 from components.train_image_classifier import train_image_classifier
-from google_cloud_pipeline_components.types.artifact_types import VertexModel
 from serving.registry import LocalModelRegistry
 from trainer.pretrain_base import DEFAULT_BASE
 

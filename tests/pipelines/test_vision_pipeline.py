@@ -1,0 +1,121 @@
+"""The whole vision pipeline on the kfp local runner, reading gs:// from the storage emulator."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines.local.gcs_emulator import upload_directory
+from pipelines.local.runner import run_locally
+from pipelines.local.vision_demo import demo_arguments
+from pipelines.vision import vision_pipeline
+from serving.registry import LocalModelRegistry
+from tests.conftest import REPO, png_bytes
+
+pytestmark = pytest.mark.pipeline
+
+
+def test_demo_run_is_blessed_and_registers_a_servable_champion(
+    gcs_emulator, digits_dir, demo_base_weights, tmp_path
+):
+    upload_directory(digits_dir, "gs://pipeline-test/digits")
+    arguments = demo_arguments(REPO / "build", "gs://pipeline-test/digits")
+    arguments["registry_uri"] = str(tmp_path / "registry")
+
+    outputs = run_locally(vision_pipeline, arguments, tmp_path / "root")
+
+    evaluation = outputs["evaluation"].metadata
+    assert evaluation["blessed"] is True, evaluation["reason"]
+    assert evaluation["accuracy"] >= arguments["accuracy_threshold"]
+    manifest = json.loads((Path(outputs["dataset"].path) / "manifest.json").read_text())
+    assert manifest["source_uri"] == "gs://pipeline-test/digits"
+    assert len(manifest["files"]) == len(list(digits_dir.glob("*/*.png")))
+
+    champion = LocalModelRegistry(tmp_path / "registry").champion("vision")
+    assert champion is not None and champion.version == 1
+    serve = tf.saved_model.load(str(champion.path)).signatures["serving_default"]
+    test = [f for f in manifest["files"] if f["split"] == "test"][:40]
+    images = [(Path(outputs["dataset"].path) / f["path"]).read_bytes() for f in test]
+    labels = [x.decode() for x in serve(image_bytes=tf.constant(images))["label"].numpy()]
+    correct = sum(label == f["label"] for label, f in zip(labels, test, strict=True))
+    assert correct / len(test) >= 0.8
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", "run", "vision", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def test_unblessed_run_skips_deploy_and_reports_skipped_files(
+    gcs_emulator, digits_dir, demo_base_weights, tmp_path
+):
+    source = tmp_path / "source"
+    shutil.copytree(digits_dir, source)
+    (source / "digit_0" / "empty.png").write_bytes(b"")
+    (source / "digit_1" / "notes.txt").write_text("not an image")
+    good = (source / "digit_2").glob("*.png").__next__().read_bytes()
+    (source / "digit_2" / "truncated.png").write_bytes(good[: len(good) // 2])
+    upload_directory(source, "gs://pipeline-test/with-bad-files")
+
+    result = _cli(
+        "--source", "gs://pipeline-test/with-bad-files",
+        "--pipeline-root", str(tmp_path / "root"),
+        "--set", f"registry_uri={tmp_path / 'registry'}",
+        "--set", "accuracy_threshold=1.0",
+        "--set", "head_epochs=1",
+        "--set", "fine_tune_epochs=0",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "not blessed" in result.stdout and "Deploy:    skipped" in result.stdout
+    assert LocalModelRegistry(tmp_path / "registry").versions("vision") == []
+    manifest_line = next(
+        line for line in result.stdout.splitlines() if line.startswith("Manifest:")
+    )
+    manifest = json.loads(Path(manifest_line.split(":", 1)[1].strip()).read_text())
+    reasons = {s["path"]: s["reason"] for s in manifest["skipped"]}
+    assert set(reasons) == {"digit_0/empty.png", "digit_1/notes.txt", "digit_2/truncated.png"}
+    assert reasons["digit_0/empty.png"] == "zero-byte file"
+    assert reasons["digit_1/notes.txt"] == "not an image"
+    assert reasons["digit_2/truncated.png"].startswith("corrupt or truncated")
+
+
+def test_failed_run_registers_nothing_and_names_the_problem(gcs_emulator, tmp_path, capsys):
+    source = tmp_path / "source" / "cats"
+    source.mkdir(parents=True)
+
+    for i in range(12):
+        (source / f"{i}.png").write_bytes(png_bytes(np.full((8, 8, 3), i * 10)))
+    upload_directory(source.parent, "gs://pipeline-test/one-class")
+    arguments = demo_arguments(REPO / "build", "gs://pipeline-test/one-class")
+    arguments["registry_uri"] = str(tmp_path / "registry")
+
+    with pytest.raises(RuntimeError, match="FAILURE"):
+        run_locally(vision_pipeline, arguments, tmp_path / "root")
+
+    assert "gs://pipeline-test/one-class" in capsys.readouterr().out
+    assert LocalModelRegistry(tmp_path / "registry").versions("vision") == []
+    assert not list((tmp_path / "root").glob("**/manifest.json"))
+    assert not list((tmp_path / "root").glob("**/metadata.json"))
+
+
+def test_missing_bucket_is_a_clear_error(gcs_emulator, tmp_path):
+    result = _cli(
+        "--source", "gs://no-such-bucket/images",
+        "--pipeline-root", str(tmp_path / "root"),
+        "--set", f"registry_uri={tmp_path / 'registry'}",
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Bucket 'no-such-bucket'" in result.stdout + result.stderr
