@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PIPELINE ?= vision
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help venv run compile test lint format bench clean
+.PHONY: help venv run pretrained compile test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,9 @@ venv: $(STAMP) ## Create or refresh .venv from requirements.lock
 
 run: $(STAMP) ## Run the PIPELINE (default: vision) on the kfp local runner, offline, on demo data
 	$(PY) -m pipelines run $(PIPELINE)
+
+pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; make run does it once)
+	$(PY) -c "from pathlib import Path; from pipelines.local.vision_demo import pretrained_base; print(pretrained_base(Path('build')))"
 
 compile: $(STAMP) ## Compile every pipeline to build/pipelines/<name>.yaml for Vertex AI
 	$(PY) -m pipelines compile

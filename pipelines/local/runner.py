@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,8 @@ def run_locally(pipeline_func: Callable, arguments: dict, pipeline_root: str | P
     Returns the pipeline's outputs (artifacts with local .path).
     """
     Path(pipeline_root).mkdir(parents=True, exist_ok=True)
+    # The components name the Vertex image; locally they run in this environment on purpose.
+    warnings.filterwarnings("ignore", message="You may be attemping to run a task that uses custom")
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(Path(pipeline_root).resolve()),
