@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -55,16 +56,23 @@ def run_command(args: argparse.Namespace) -> None:
     pipeline = get_pipeline(args.name)
     overrides = parse_overrides(args.set)
     started = time.monotonic()
-    if args.source:
-        arguments = {**demo_arguments(BUILD, args.source), **overrides}
-        outputs = run_locally(pipeline, arguments, args.pipeline_root)
-    else:
-        images = demo_images(BUILD)
-        arguments = {**demo_arguments(BUILD, DEMO_BUCKET_URI), **overrides}
-        with running_gcs_emulator() as host:
-            count = upload_directory(images, DEMO_BUCKET_URI)
-            print(f"Storage emulator on {host}: uploaded {count} demo images to {DEMO_BUCKET_URI}")
+    try:
+        if args.source:
+            arguments = {**demo_arguments(BUILD, args.source), **overrides}
             outputs = run_locally(pipeline, arguments, args.pipeline_root)
+        else:
+            images = demo_images(BUILD)
+            arguments = {**demo_arguments(BUILD, DEMO_BUCKET_URI), **overrides}
+            with running_gcs_emulator() as host:
+                count = upload_directory(images, DEMO_BUCKET_URI)
+                print(f"Storage emulator on {host}: uploaded {count} images to {DEMO_BUCKET_URI}")
+                outputs = run_locally(pipeline, arguments, args.pipeline_root)
+    except RuntimeError as exc:
+        reason = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        raise SystemExit(
+            f"\n{reason}\nThe failed task's log above ends with the reason. "
+            "Nothing was registered."
+        ) from None
     print_summary(outputs, arguments, time.monotonic() - started)
 
 
