@@ -11,10 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.image_ingest import ingest_image_folder
-from trainer.pretrain_base import DEFAULT_BASE
-from trainer.vision_training import VisionTrainConfig, train_image_classifier
-
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -90,12 +86,18 @@ def demo_base_weights() -> Path:
 
 @pytest.fixture(scope="session")
 def digits_dataset(digits_dir, tmp_path_factory) -> Path:
+    from trainer.image_ingest import ingest_image_folder
+
     dataset = tmp_path_factory.mktemp("dataset") / "dataset"
     ingest_image_folder(str(digits_dir), dataset, validation_fraction=0.15, test_fraction=0.15)
     return dataset
 
 
-def quick_config(weights: Path, **overrides) -> VisionTrainConfig:
+def quick_config(weights: Path, **overrides):
+    """A VisionTrainConfig on the offline base, small enough for tests."""
+    from trainer.pretrain_base import DEFAULT_BASE
+    from trainer.vision_training import VisionTrainConfig
+
     settings = {
         "base_model": DEFAULT_BASE,
         "base_weights": str(weights),
@@ -111,6 +113,8 @@ def quick_config(weights: Path, **overrides) -> VisionTrainConfig:
 
 @pytest.fixture(scope="session")
 def trained_model(digits_dataset, small_base_weights, tmp_path_factory) -> tuple[Path, dict]:
+    from trainer.vision_training import train_image_classifier
+
     model_dir = tmp_path_factory.mktemp("model") / "model"
     metrics = train_image_classifier(digits_dataset, model_dir, quick_config(small_base_weights))
     return model_dir, metrics
