@@ -70,8 +70,7 @@ def run_command(args: argparse.Namespace) -> None:
     except RuntimeError as exc:
         reason = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
         raise SystemExit(
-            f"\n{reason}\nThe failed task's log above ends with the reason. "
-            "Nothing was registered."
+            f"\n{reason}\nThe failed task's log above ends with the reason. Nothing was registered."
         ) from None
     print_summary(outputs, arguments, time.monotonic() - started)
 
