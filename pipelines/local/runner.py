@@ -18,6 +18,8 @@ def run_locally(pipeline_func: Callable, arguments: dict, pipeline_root: str | P
     Path(pipeline_root).mkdir(parents=True, exist_ok=True)
     # The components name the Vertex image; locally they run in this environment on purpose.
     warnings.filterwarnings("ignore", message="You may be attemping to run a task that uses custom")
+    # Display names are for the Vertex UI; the local runner says it ignores them.
+    warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(Path(pipeline_root).resolve()),
