@@ -14,6 +14,9 @@ from pathlib import Path
 
 from pipelines.catalog import PIPELINES, get_pipeline
 from pipelines.compile import compile_pipeline
+from pipelines.parameters import parse_overrides
+from trainer.errors import InputError
+from trainer.sources import parse_source_uri
 
 BUILD = Path("build")
 
@@ -22,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     comp = commands.add_parser("compile", help="compile pipelines to YAML for Vertex AI")
-    comp.add_argument("names", nargs="*", default=sorted(PIPELINES))
+    comp.add_argument("names", nargs="*", default=sorted(PIPELINES), metavar="NAME")
     comp.add_argument("--out-dir", default=str(BUILD / "pipelines"))
     run = commands.add_parser("run", help="run a pipeline on the kfp local runner")
     run.add_argument("name", choices=sorted(PIPELINES))
@@ -43,7 +46,10 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "compile":
         for name in args.names:
-            print(f"Compiled {name} -> {compile_pipeline(name, args.out_dir)}")
+            try:
+                print(f"Compiled {name} -> {compile_pipeline(name, args.out_dir)}")
+            except KeyError as exc:
+                raise SystemExit(exc.args[0]) from None
     else:
         run_command(args)
 
@@ -54,15 +60,20 @@ def run_command(args: argparse.Namespace) -> None:
     from pipelines.local.vision_demo import DEMO_BUCKET_URI, demo_arguments, demo_images
 
     pipeline = get_pipeline(args.name)
-    overrides = parse_overrides(args.set)
+    overrides = parse_overrides(args.set, pipeline)
+    if args.source:
+        try:
+            parse_source_uri(args.source)
+        except InputError as exc:
+            raise SystemExit(str(exc)) from None
     started = time.monotonic()
     try:
         if args.source:
-            arguments = {**demo_arguments(BUILD, args.source), **overrides}
+            arguments = demo_arguments(BUILD, args.source, overrides)
             outputs = run_locally(pipeline, arguments, args.pipeline_root)
         else:
             images = demo_images(BUILD)
-            arguments = {**demo_arguments(BUILD, DEMO_BUCKET_URI), **overrides}
+            arguments = demo_arguments(BUILD, DEMO_BUCKET_URI, overrides)
             with running_gcs_emulator() as host:
                 count = upload_directory(images, DEMO_BUCKET_URI)
                 print(f"Storage emulator on {host}: uploaded {count} images to {DEMO_BUCKET_URI}")
@@ -75,26 +86,13 @@ def run_command(args: argparse.Namespace) -> None:
     print_summary(outputs, arguments, time.monotonic() - started)
 
 
-def parse_overrides(pairs: list[str]) -> dict:
-    """KEY=VALUE strings -> dict; values parsed as JSON when they are (numbers, booleans)."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set {pair!r} is not KEY=VALUE.")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
-    return overrides
-
-
 def print_summary(outputs: dict, arguments: dict, seconds: float) -> None:
     from serving.registry import LocalModelRegistry
 
     evaluation = outputs["evaluation"].metadata
     model_path = Path(outputs["model"].path)
     manifest = Path(outputs["dataset"].path) / "manifest.json"
+    skipped = json.loads(manifest.read_text())["skipped_by_reason"]
     registry = LocalModelRegistry(arguments["registry_uri"])
     champion = registry.champion(arguments["model_name"])
     print()
@@ -104,6 +102,9 @@ def print_summary(outputs: dict, arguments: dict, seconds: float) -> None:
     )
     print(f"Model:     {model_path}")
     print(f"Manifest:  {manifest}")
+    if skipped:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        print(f"Skipped:   {sum(skipped.values())} files ({reasons}); see the manifest")
     if not evaluation["blessed"]:
         print("Deploy:    skipped (not blessed)")
     if champion:

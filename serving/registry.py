@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.artifact_dirs import write_json
+from trainer.errors import InputError
 from trainer.model_metadata import read_model_metadata
 
 CHAMPION = "champion"
@@ -40,6 +41,12 @@ class RegisteredVersion:
 
 class LocalModelRegistry:
     def __init__(self, root: str | Path):
+        if str(root).startswith(("gs://", "/gcs/")):
+            raise InputError(
+                f"registry_uri {root!r} is in Cloud Storage: the local registry needs a local "
+                "disk (it renames directories and locks files). On Vertex AI, models go to "
+                "Vertex Model Registry instead."
+            )
         self.root = Path(root)
 
     def register(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-SUPPORTED_FORMATS = ("JPEG", "PNG")
+# MPO: multi-picture JPEGs (many phone cameras); TensorFlow decodes the first picture.
+SUPPORTED_FORMATS = ("JPEG", "MPO", "PNG")
 
 
 def image_problem(path: Path) -> str | None:
@@ -26,6 +27,8 @@ def image_problem(path: Path) -> str | None:
             image.load()
     except UnidentifiedImageError:
         return "not an image"
+    except Image.DecompressionBombError as exc:
+        return f"image too large to decode safely ({exc})"
     except (OSError, SyntaxError, ValueError) as exc:
         return f"corrupt or truncated image ({exc})"
     return None

@@ -124,8 +124,11 @@ def _copy_from_gcs(source: SourceUri, dest: Path) -> list[str]:
 
     def download(blob) -> str:
         rel = blob.name[len(prefix) :]
-        if ".." in rel.split("/"):
-            raise InputError(f"Object name {blob.name!r} under {source.uri!r} escapes the prefix.")
+        if any(part in ("", ".", "..") for part in rel.split("/")):
+            raise InputError(
+                f"Object name {blob.name!r} under {source.uri!r} has an empty, '.' or '..' "
+                "path segment: rename the object."
+            )
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         blob.download_to_filename(str(target))
@@ -133,3 +136,19 @@ def _copy_from_gcs(source: SourceUri, dest: Path) -> list[str]:
 
     with ThreadPoolExecutor(_DOWNLOAD_THREADS) as pool:
         return sorted(pool.map(download, blobs))
+
+
+def download_object(uri: str, dest_dir: str | Path) -> Path:
+    """Copy one gs:// object into `dest_dir`; return the local file."""
+    from google.api_core import exceptions as gexc
+
+    source = parse_source_uri(uri)
+    if source.scheme != "gs" or not source.prefix:
+        raise InputError(f"{uri!r} is not a gs://bucket/object URI.")
+    target = Path(dest_dir) / Path(source.prefix).name
+    try:
+        storage_client().bucket(source.bucket).blob(source.prefix).download_to_filename(str(target))
+    except gexc.NotFound as exc:
+        target.unlink(missing_ok=True)
+        raise InputError(f"Object {uri!r} does not exist.") from exc
+    return target

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
+from trainer.errors import InputError
+
 SPLITS = ("train", "validation", "test")
 
 
@@ -29,9 +31,9 @@ def check_fractions(validation_fraction: float, test_fraction: float) -> None:
         ("test_fraction", test_fraction),
     ):
         if not 0 < value < 1:
-            raise ValueError(f"{label} must be between 0 and 1 (exclusive), got {value}.")
+            raise InputError(f"{label} must be between 0 and 1 (exclusive), got {value}.")
     if validation_fraction + test_fraction >= 0.9:
-        raise ValueError(
+        raise InputError(
             f"validation_fraction + test_fraction = {validation_fraction + test_fraction:.2f} "
             "leaves under 10% for training: lower them."
         )
@@ -40,7 +42,7 @@ def check_fractions(validation_fraction: float, test_fraction: float) -> None:
 def kfold_assignments(names: list[str], folds: int) -> list[int]:
     """Fold index (0..folds-1) for each name, by hash, for k-fold cross-validation."""
     if folds < 2:
-        raise ValueError(f"cv_folds must be 0 (off) or at least 2, got {folds}.")
+        raise InputError(f"cv_folds must be 0 (off) or at least 2, got {folds}.")
     return [
         int.from_bytes(hashlib.sha256(f"fold:{n}".encode()).digest()[:8], "big") % folds
         for n in names

@@ -7,6 +7,7 @@ layer inside the model, so callers never need to know which base is used.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from trainer.errors import InputError
+from trainer.sources import download_object
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def base_spec(name: str) -> BaseSpec:
 def resolve_base_weights(base_weights: str) -> str:
     """'imagenet' or the path of a local weights file; never random initialisation.
 
-    gs:// weight files are copied to a local temporary file first.
+    gs:// weight files are copied into the working directory's weights cache first.
     """
     if not base_weights or base_weights.strip().lower() in {"none", "random"}:
         raise InputError(
@@ -59,7 +61,9 @@ def resolve_base_weights(base_weights: str) -> str:
     if base_weights == "imagenet":
         return base_weights
     if base_weights.startswith("gs://"):
-        return _download_weights(base_weights)
+        cache = Path(tempfile.gettempdir()) / "base-weights"
+        cache.mkdir(exist_ok=True)
+        return str(download_object(base_weights, cache))
     if not Path(base_weights).is_file():
         raise InputError(
             f"Base weights file {base_weights!r} does not exist: build it with "
@@ -118,17 +122,3 @@ def unfreeze_top(base: tf.keras.Model, layers: int) -> int:
         top = i >= len(base.layers) - layers
         layer.trainable = top and not isinstance(layer, tf.keras.layers.BatchNormalization)
     return sum(1 for layer in base.layers if layer.trainable)
-
-
-def _download_weights(uri: str) -> str:
-    import tempfile
-
-    from trainer.sources import parse_source_uri, storage_client
-
-    source = parse_source_uri(uri)
-    target = Path(tempfile.mkdtemp(prefix="base-weights-")) / Path(source.prefix).name
-    blob = storage_client().bucket(source.bucket).blob(source.prefix)
-    if not blob.exists():
-        raise InputError(f"Base weights object {uri!r} does not exist.")
-    blob.download_to_filename(str(target))
-    return str(target)

@@ -52,6 +52,13 @@ class VisionTrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}.")
+        for name in ("learning_rate", "fine_tune_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}.")
+        if not 0 <= self.dropout < 1:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout}.")
+        if self.augment_rotation < 0 or self.augment_zoom < 0:
+            raise InputError("augment_rotation and augment_zoom must be 0 (off) or positive.")
         if self.fine_tune_epochs < 0 or self.fine_tune_layers < 0:
             raise InputError("fine_tune_epochs and fine_tune_layers must be 0 or more.")
         if self.cv_folds == 1 or self.cv_folds < 0:

@@ -58,13 +58,20 @@ def pretrained_base(build_dir: Path) -> Path:
     return weights
 
 
-def demo_arguments(build_dir: Path, source_uri: str) -> dict:
-    """Pipeline arguments for the offline demo."""
-    return {
+def demo_arguments(build_dir: Path, source_uri: str, overrides: dict | None = None) -> dict:
+    """Pipeline arguments for the offline demo, with `overrides` on top.
+
+    The offline base is pretrained only when base_weights is not overridden.
+    """
+    overrides = overrides or {}
+    arguments = {
         "source_uri": source_uri,
         "registry_uri": str((build_dir / "registry").resolve()),
         "model_name": "vision",
-        "base_weights": str(pretrained_base(build_dir).resolve()),
         **DEMO_TRAINING,
         "accuracy_threshold": DEMO_ACCURACY_THRESHOLD,
+        **overrides,
     }
+    if "base_weights" not in overrides:
+        arguments["base_weights"] = str(pretrained_base(build_dir).resolve())
+    return arguments

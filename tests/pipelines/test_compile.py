@@ -1,13 +1,19 @@
 """Compiled pipelines load back into kfp and keep their interface and deploy gate."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import yaml
 from kfp import components
 
 from components.images import PIPELINE_IMAGE
 from pipelines.catalog import PIPELINES
-from pipelines.cli import main, parse_overrides
+from pipelines.cli import main
 from pipelines.compile import compile_pipeline
+from pipelines.parameters import parse_overrides
+from tests.conftest import REPO
 
 
 def test_every_pipeline_compiles_to_yaml_that_kfp_loads(tmp_path):
@@ -37,13 +43,28 @@ def test_cli_compile_writes_every_pipeline(tmp_path, capsys):
     assert "Compiled vision" in capsys.readouterr().out
 
 
-def test_overrides_parse_json_values_and_refuse_malformed_pairs():
-    assert parse_overrides(["a=1", "b=0.5", "c=true", "d=text", "e=x=y"]) == {
-        "a": 1,
-        "b": 0.5,
-        "c": True,
-        "d": "text",
-        "e": "x=y",
-    }
+def test_overrides_are_typed_by_the_pipeline_and_checked():
+    pipeline = PIPELINES["vision"]
+    assert parse_overrides(
+        ["accuracy_threshold=1", "head_epochs=3", "augment_flip=none", "model_name=a=b"], pipeline
+    ) == {"accuracy_threshold": 1.0, "head_epochs": 3, "augment_flip": "none", "model_name": "a=b"}
+    assert isinstance(
+        parse_overrides(["accuracy_threshold=1"], pipeline)["accuracy_threshold"], float
+    )
     with pytest.raises(SystemExit, match="KEY=VALUE"):
-        parse_overrides(["novalue"])
+        parse_overrides(["novalue"], pipeline)
+    with pytest.raises(SystemExit, match=r"no such parameter\. Valid: .*accuracy_threshold"):
+        parse_overrides(["acuracy_threshold=0.5"], pipeline)
+    with pytest.raises(SystemExit, match="expected a int"):
+        parse_overrides(["head_epochs=many"], pipeline)
+
+
+def test_compile_uses_the_configured_image(tmp_path):
+    env = {**os.environ, "PIPELINE_IMAGE": "europe-docker.pkg.dev/p/r/pipeline:v7"}
+    subprocess.run(
+        [sys.executable, "-m", "pipelines", "compile", "vision", "--out-dir", str(tmp_path)],
+        check=True, env=env, cwd=REPO, capture_output=True,
+    )  # fmt: skip
+    spec = yaml.safe_load((tmp_path / "vision.yaml").read_text())
+    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+    assert images == {"europe-docker.pkg.dev/p/r/pipeline:v7"}

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -16,7 +15,7 @@ from pipelines.local.runner import run_locally
 from pipelines.local.vision_demo import demo_arguments
 from pipelines.vision import vision_pipeline
 from serving.registry import LocalModelRegistry
-from tests.conftest import REPO, png_bytes
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.pipeline
 
@@ -92,23 +91,22 @@ def test_unblessed_run_skips_deploy_and_reports_skipped_files(
     assert reasons["digit_2/truncated.png"].startswith("corrupt or truncated")
 
 
-def test_failed_run_registers_nothing_and_names_the_problem(gcs_emulator, tmp_path, capsys):
-    source = tmp_path / "source" / "cats"
-    source.mkdir(parents=True)
-
-    for i in range(12):
-        (source / f"{i}.png").write_bytes(png_bytes(np.full((8, 8, 3), i * 10)))
-    upload_directory(source.parent, "gs://pipeline-test/one-class")
-    arguments = demo_arguments(REPO / "build", "gs://pipeline-test/one-class")
+def test_run_failing_after_training_registers_nothing(
+    gcs_emulator, digits_dir, demo_base_weights, tmp_path, capsys
+):
+    """Evaluate refuses the threshold after a model was trained: deploy must not run."""
+    upload_directory(digits_dir, "gs://pipeline-test/digits-for-failure")
+    overrides = {"accuracy_threshold": 1.5, "head_epochs": 1, "fine_tune_epochs": 0}
+    arguments = demo_arguments(REPO / "build", "gs://pipeline-test/digits-for-failure", overrides)
     arguments["registry_uri"] = str(tmp_path / "registry")
 
-    with pytest.raises(RuntimeError, match="FAILURE"):
+    with pytest.raises(RuntimeError, match="evaluate-image-classifier"):
         run_locally(vision_pipeline, arguments, tmp_path / "root")
 
-    assert "gs://pipeline-test/one-class" in capsys.readouterr().out
+    assert "accuracy_threshold must be within [0, 1], got 1.5" in capsys.readouterr().out
+    assert list((tmp_path / "root").glob("**/model/metadata.json")), "training did finish"
     assert LocalModelRegistry(tmp_path / "registry").versions("vision") == []
-    assert not list((tmp_path / "root").glob("**/manifest.json"))
-    assert not list((tmp_path / "root").glob("**/metadata.json"))
+    assert not (tmp_path / "registry").exists()
 
 
 def test_missing_bucket_is_a_clear_error(gcs_emulator, tmp_path):

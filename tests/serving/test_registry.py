@@ -2,10 +2,12 @@
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
 from serving.registry import LocalModelRegistry
+from trainer.errors import InputError
 
 
 @pytest.fixture
@@ -56,14 +58,15 @@ def test_failed_copy_leaves_no_version(tmp_path, exported, monkeypatch):
     registry = LocalModelRegistry(tmp_path / "registry")
 
     def broken_copy(src, dst, **kwargs):
-        (tmp_path / "registry" / "vision" / "versions").mkdir(parents=True, exist_ok=True)
+        Path(dst).mkdir(parents=True)
+        (Path(dst) / "saved_model.pb").write_bytes(b"gra")  # half copied
         raise OSError("No space left on device")
 
     monkeypatch.setattr(shutil, "copytree", broken_copy)
     with pytest.raises(OSError):
         registry.register("vision", exported)
     versions_dir = tmp_path / "registry" / "vision" / "versions"
-    assert list(versions_dir.iterdir()) == []
+    assert list(versions_dir.iterdir()) == [], "the half-copied .incoming-* directory is removed"
     assert registry.champion("vision") is None
 
 
@@ -83,3 +86,9 @@ def test_concurrent_registrations_get_distinct_versions(tmp_path, exported):
 def test_bad_model_names_are_refused(tmp_path, exported, name):
     with pytest.raises(ValueError, match="Model name"):
         LocalModelRegistry(tmp_path).register(name, exported)
+
+
+@pytest.mark.parametrize("root", ["gs://bucket/registry", "/gcs/bucket/registry"])
+def test_cloud_storage_registry_roots_are_refused(root):
+    with pytest.raises(InputError, match="local disk"):
+        LocalModelRegistry(root)

@@ -51,3 +51,19 @@ def test_unusable_files_get_a_reason(tmp_path, name, content, reason):
     problem = image_problem(path)
     assert problem is not None
     assert problem.startswith(reason)
+
+
+def test_multi_picture_jpeg_from_phones_is_accepted(tmp_path):
+    path = tmp_path / "phone.jpg"
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ("red", "blue")]
+    frames[0].save(path, format="MPO", save_all=True, append_images=frames[1:])
+    with Image.open(path) as image:
+        assert image.format == "MPO"
+    assert image_problem(path) is None
+
+
+def test_decompression_bomb_is_skipped_not_raised(tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"
+    Image.new("RGB", (64, 64)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64*64 > 2 * 1000 pixels
+    assert image_problem(path).startswith("image too large")

@@ -4,6 +4,7 @@ import collections
 
 import pytest
 
+from trainer.errors import InputError
 from trainer.splits import SPLITS, check_fractions, kfold_assignments, split_for
 
 
@@ -63,7 +64,7 @@ def test_check_fractions_accepts_sane_values():
     ],
 )
 def test_check_fractions_refuses_bad_values(validation, test, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match=match):
         check_fractions(validation, test)
 
 
@@ -81,5 +82,5 @@ def test_kfold_assignments_cover_all_folds_deterministically():
 
 @pytest.mark.parametrize("folds", [1, 0, -2])
 def test_kfold_assignments_refuses_fewer_than_two_folds(folds):
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(InputError, match="at least 2"):
         kfold_assignments(_names(10), folds)

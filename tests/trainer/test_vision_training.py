@@ -52,6 +52,9 @@ def test_k_fold_cross_validation_reports_every_fold(digits_dataset, small_base_w
         ({"augment_flip": "diagonal"}, "augment_flip"),
         ({"batch_size": 0}, "batch_size"),
         ({"base_weights": "missing.h5"}, "missing.h5"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"augment_zoom": -0.1}, "augment_zoom"),
     ],
 )
 def test_bad_settings_are_refused_and_nothing_is_written(
@@ -85,3 +88,40 @@ def test_failed_export_leaves_no_model_directory(
     with pytest.raises(OSError, match="No space left"):
         train_image_classifier(digits_dataset, tmp_path / "model", config)
     assert not (tmp_path / "model").exists()
+
+
+def _exported_weights(model_dir) -> dict:
+    loaded = tf.saved_model.load(str(model_dir))
+    return {v.name: v.numpy() for v in loaded.model_variables}
+
+
+def _pretrained_base(weights):
+    from trainer.pretrain_base import DEFAULT_BASE
+    from trainer.vision_model import build_base
+
+    return build_base(DEFAULT_BASE, str(weights), 32)
+
+
+def test_head_stage_leaves_the_base_untouched(digits_dataset, small_base_weights, tmp_path):
+    config = quick_config(small_base_weights, head_epochs=1, fine_tune_epochs=0)
+    train_image_classifier(digits_dataset, tmp_path / "model", config)
+    exported = _exported_weights(tmp_path / "model")
+    base = _pretrained_base(small_base_weights)
+    for weight in base.weights:
+        np.testing.assert_array_equal(exported[weight.name], weight.numpy(), err_msg=weight.name)
+
+
+def test_fine_tuning_updates_only_the_top_of_the_base(trained_model, small_base_weights):
+    model_dir, _ = trained_model  # fine_tune_layers=5, one fine-tuning epoch
+    exported = _exported_weights(model_dir)
+    base = _pretrained_base(small_base_weights)
+    top = base.layers[-5:]
+    tuned = {
+        w.name
+        for layer in top
+        if not isinstance(layer, tf.keras.layers.BatchNormalization)
+        for w in layer.trainable_weights
+    }
+    assert tuned, "the top five layers hold trainable weights"
+    changed = {w.name for w in base.weights if not np.array_equal(exported[w.name], w.numpy())}
+    assert changed and changed <= tuned
