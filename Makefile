@@ -8,6 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIPELINE ?= vision
+SOURCE ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: help venv run pretrained compile test lint format bench clean
@@ -23,8 +24,8 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) ## Create or refresh .venv from requirements.lock
 
-run: $(STAMP) ## Run the PIPELINE (default: vision) on the kfp local runner, offline, on demo data
-	$(PY) -m pipelines run $(PIPELINE)
+run: $(STAMP) ## Run the PIPELINE (default: vision) on the kfp local runner, offline; SOURCE=dir|gs://... for your data
+	$(PY) -m pipelines run $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)")
 
 pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; make run does it once)
 	$(PY) -c "from pathlib import Path; from pipelines.local.vision_demo import pretrained_base; print(pretrained_base(Path('build')))"
