@@ -1,14 +1,15 @@
 """Evaluate: Model + Dataset -> Metrics, ClassificationMetrics and the blessing."""
 
+from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
 from kfp import dsl
-from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Output
 
 from components.images import PIPELINE_IMAGE
 
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def evaluate_image_classifier(
-    model: Input[Model],
+    model: Input[UnmanagedContainerModel],
     dataset: Input[Dataset],
     metrics: Output[Metrics],
     classification_metrics: Output[ClassificationMetrics],

@@ -10,3 +10,10 @@ import os
 PIPELINE_IMAGE = os.environ.get(
     "PIPELINE_IMAGE", "us-docker.pkg.dev/your-project/mlops/pipeline:latest"
 )
+
+# The serving container recorded on trained models (google.UnmanagedContainerModel
+# containerSpec), which Vertex AI's ModelUploadOp deploys. Default: Vertex AI's
+# prebuilt TensorFlow serving image.
+SERVING_IMAGE = os.environ.get(
+    "SERVING_IMAGE", "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+)

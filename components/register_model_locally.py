@@ -1,15 +1,18 @@
 """Deploy (local twin): a blessed Model -> a new version in the local model registry."""
 
-from google_cloud_pipeline_components.types.artifact_types import VertexModel
+from google_cloud_pipeline_components.types.artifact_types import (
+    UnmanagedContainerModel,
+    VertexModel,
+)
 from kfp import dsl
-from kfp.dsl import Input, Model, Output
+from kfp.dsl import Input, Output
 
 from components.images import PIPELINE_IMAGE
 
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def register_model_locally(
-    model: Input[Model],
+    model: Input[UnmanagedContainerModel],
     registry_uri: str,
     model_name: str,
     registered_model: Output[VertexModel],

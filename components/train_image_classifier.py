@@ -1,7 +1,8 @@
 """Train: Dataset -> transfer-learning image classifier (SavedModel) + Metrics."""
 
+from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from kfp.dsl import Dataset, Input, Metrics, Output
 
 from components.images import PIPELINE_IMAGE
 
@@ -9,8 +10,9 @@ from components.images import PIPELINE_IMAGE
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def train_image_classifier(
     dataset: Input[Dataset],
-    model: Output[Model],
+    model: Output[UnmanagedContainerModel],
     metrics: Output[Metrics],
+    serving_image: str,
     base_model: str = "resnet50",
     base_weights: str = "imagenet",
     image_size: int = 224,
@@ -26,8 +28,13 @@ def train_image_classifier(
 ):
     """Trains a frozen-base + new-head classifier, optionally fine-tunes the base top.
 
+    kfp runs this function's source, so defaults must be literals: the serving
+    image's default lives in the pipeline's signature.
+
     Out: model (SavedModel whose serving_default takes encoded image bytes, plus
-    metadata.json) and metrics (validation accuracy, k-fold scores when cv_folds >= 2).
+    metadata.json), typed google.UnmanagedContainerModel with `serving_image` as
+    its container so that Vertex's ModelUploadOp takes it as it is; metrics
+    (validation accuracy, k-fold scores when cv_folds >= 2).
     """
     import logging
 
@@ -50,8 +57,14 @@ def train_image_classifier(
         seed=seed,
     )
     scores = train(dataset.path, model.path, config)
-    model.framework = "tensorflow"
-    model.metadata.update({"base_model": base_model, "image_size": image_size})
+    model.metadata.update(
+        {
+            "containerSpec": {"imageUri": serving_image},
+            "framework": "tensorflow",
+            "base_model": base_model,
+            "image_size": image_size,
+        }
+    )
     for name, value in scores.items():
         if isinstance(value, float):
             metrics.log_metric(name, value)

@@ -2,10 +2,12 @@
 
 from typing import NamedTuple
 
+from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
 from kfp import dsl
-from kfp.dsl import Dataset, Metrics, Model
+from kfp.dsl import Dataset, Metrics
 
 from components.evaluate_image_classifier import evaluate_image_classifier
+from components.images import SERVING_IMAGE
 from components.ingest_image_folder import ingest_image_folder
 from components.register_model_locally import register_model_locally
 from components.train_image_classifier import train_image_classifier
@@ -15,7 +17,7 @@ PIPELINE_NAME = "image-classification"
 
 class VisionOutputs(NamedTuple):
     dataset: Dataset
-    model: Model
+    model: UnmanagedContainerModel
     evaluation: Metrics
 
 
@@ -40,6 +42,7 @@ def vision_pipeline(
     min_images_per_class: int = 10,
     accuracy_threshold: float = 0.8,
     seed: int = 42,
+    serving_image: str = SERVING_IMAGE,
 ) -> VisionOutputs:
     ingest = ingest_image_folder(
         source_uri=source_uri,
@@ -61,6 +64,7 @@ def vision_pipeline(
         augment_flip=augment_flip,
         cv_folds=cv_folds,
         seed=seed,
+        serving_image=serving_image,
     ).set_display_name("train")
     evaluate = evaluate_image_classifier(
         model=train.outputs["model"],

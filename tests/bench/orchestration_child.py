@@ -19,13 +19,15 @@ STARTED = time.monotonic()
 
 
 def arguments(source: str, workdir: Path, overrides: list[str]) -> dict:
-    from pipelines.cli import parse_overrides
     from pipelines.local.vision_demo import demo_arguments
+    from pipelines.parameters import parse_overrides
+    from pipelines.vision import vision_pipeline
     from tests.bench.data import REPO_BUILD
 
-    args = demo_arguments(REPO_BUILD, source)  # the pretrained base already in build/
+    typed = parse_overrides(overrides, vision_pipeline)
+    args = demo_arguments(REPO_BUILD, source, typed)  # the pretrained base already in build/
     args["registry_uri"] = str(workdir / "registry")
-    return {**args, **parse_overrides(overrides)}
+    return args
 
 
 def run_pipeline(source: str, workdir: Path, overrides: list[str]) -> dict:

@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from google_cloud_pipeline_components.types.artifact_types import VertexModel
+from google_cloud_pipeline_components.types.artifact_types import (
+    UnmanagedContainerModel,
+    VertexModel,
+)
 from kfp import dsl, local
-from kfp.dsl import ClassificationMetrics, Dataset, Metrics, Model
+from kfp.dsl import ClassificationMetrics, Dataset, Metrics
 
 from components.evaluate_image_classifier import evaluate_image_classifier
+from components.images import SERVING_IMAGE
 from components.ingest_image_folder import ingest_image_folder
 from components.register_model_locally import register_model_locally
 from components.train_image_classifier import train_image_classifier
@@ -27,10 +31,6 @@ def local_runner(tmp_path) -> Path:
     root = tmp_path / "pipeline_root"
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
     return root
-
-
-def _import(uri: Path, artifact_class):
-    return dsl.importer(artifact_uri=str(uri), artifact_class=artifact_class, reimport=False)
 
 
 def test_ingest_writes_dataset_and_manifest(digits_dir):
@@ -49,7 +49,7 @@ def test_ingest_failure_fails_the_task_with_the_reason(make_image_folder, local_
 
 
 class TrainOutputs(NamedTuple):
-    model: Model
+    model: UnmanagedContainerModel
     metrics: Metrics
 
 
@@ -64,6 +64,7 @@ def train_pipeline(dataset_uri: str, weights: str) -> TrainOutputs:
         head_epochs=1,
         fine_tune_epochs=0,
         augment_flip="none",
+        serving_image=SERVING_IMAGE,
     )
     return TrainOutputs(task.outputs["model"], task.outputs["metrics"])
 
@@ -73,6 +74,8 @@ def test_train_outputs_model_and_metrics(digits_dataset, small_base_weights):
     model_dir = Path(outputs.outputs["model"].path)
     assert (model_dir / "saved_model.pb").is_file() and (model_dir / "metadata.json").is_file()
     assert 0 <= outputs.outputs["metrics"].metadata["val_accuracy"] <= 1
+    container = outputs.outputs["model"].metadata["containerSpec"]
+    assert container["imageUri"] == SERVING_IMAGE  # what Vertex's ModelUploadOp deploys
 
 
 class EvaluateOutputs(NamedTuple):
@@ -83,7 +86,9 @@ class EvaluateOutputs(NamedTuple):
 
 @dsl.pipeline
 def evaluate_pipeline(model_uri: str, dataset_uri: str, threshold: float) -> EvaluateOutputs:
-    model = dsl.importer(artifact_uri=model_uri, artifact_class=Model, reimport=False)
+    model = dsl.importer(
+        artifact_uri=model_uri, artifact_class=UnmanagedContainerModel, reimport=False
+    )
     dataset = dsl.importer(artifact_uri=dataset_uri, artifact_class=Dataset, reimport=False)
     task = evaluate_image_classifier(
         model=model.output, dataset=dataset.output, accuracy_threshold=threshold
@@ -112,7 +117,9 @@ def test_evaluate_outputs_metrics_confusion_matrix_and_blessing(
 
 @dsl.pipeline
 def register_pipeline(model_uri: str, registry_uri: str) -> VertexModel:
-    model = dsl.importer(artifact_uri=model_uri, artifact_class=Model, reimport=False)
+    model = dsl.importer(
+        artifact_uri=model_uri, artifact_class=UnmanagedContainerModel, reimport=False
+    )
     task = register_model_locally(
         model=model.output, registry_uri=registry_uri, model_name="vision"
     )
