@@ -19,9 +19,18 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def building_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty directory at `path`; delete it if the block raises."""
+def building_directory(path: str | os.PathLike, marker: str) -> Iterator[Path]:
+    """Yield an empty directory at `path`; delete it if the block raises.
+
+    A directory holding `marker` is a finished artifact and is never replaced;
+    one without it is what a killed attempt left behind, and is cleared.
+    """
     path = Path(path)
+    if (path / marker).exists():
+        raise FileExistsError(
+            f"{path} already holds a complete artifact ({marker}): write to a new "
+            "directory, or remove it first."
+        )
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)

@@ -44,7 +44,7 @@ def ingest_image_folder(
         files, skipped = _sort_files(staging, copied)
         manifest = _build_manifest(source_uri, files, skipped, validation_fraction, test_fraction)
         _check_counts(source_uri, manifest, min_images_per_class)
-        with building_directory(dataset_dir) as out:
+        with building_directory(dataset_dir, MANIFEST) as out:
             for entry in manifest["files"]:
                 rel = entry["path"][len(IMAGES_DIR) + 1 :]
                 target = out / entry["path"]

@@ -64,7 +64,7 @@ def export_image_classifier(
         "tensorflow_version": tf.__version__,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    with building_directory(model_dir) as out:
+    with building_directory(model_dir, METADATA) as out:
         servable = tf.Module()
         servable.model_variables = model.variables
         servable.serve = serve

@@ -50,7 +50,7 @@ def base_spec(name: str) -> BaseSpec:
 def resolve_base_weights(base_weights: str) -> str:
     """'imagenet' or the path of a local weights file; never random initialisation.
 
-    gs:// weight files are copied into the working directory's weights cache first.
+    gs:// weight files are downloaded to a local temporary directory first.
     """
     if not base_weights or base_weights.strip().lower() in {"none", "random"}:
         raise InputError(
