@@ -9,9 +9,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIPELINE ?= vision
 SOURCE ?=
+SET ?=
+WAIT ?=
+DRY_RUN ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help venv run pretrained compile test lint format bench clean
+# Settings for Vertex AI (see env.example) may live in .env: KEY=value lines, no quotes.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
+endif
+
+.PHONY: help venv run pretrained compile submit deploy test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +41,12 @@ pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; ma
 
 compile: $(STAMP) ## Compile every pipeline to build/pipelines/<name>.yaml for Vertex AI
 	$(PY) -m pipelines compile
+
+submit: compile ## Run PIPELINE on Vertex AI Pipelines; SET='source_uri=gs://b/p k=v', WAIT=1, DRY_RUN=1
+	$(PY) -m pipelines submit $(PIPELINE) $(foreach s,$(SET),--set '$(s)') $(if $(WAIT),--wait) $(if $(DRY_RUN),--dry-run)
+
+deploy: compile ## Upload PIPELINE to Artifact Registry and schedule it (SCHEDULE_CRON); SET as for submit
+	$(PY) -m pipelines deploy $(PIPELINE) $(foreach s,$(SET),--set '$(s)')
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest

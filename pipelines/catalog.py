@@ -1,17 +1,26 @@
-"""The case-study pipelines by name: what `make compile/run PIPELINE=<name>` accept."""
+"""The case-study pipelines by name: what `make compile/run/submit PIPELINE=<name>` accept."""
 
 from collections.abc import Callable
 
-from pipelines.vision import vision_pipeline
+from kfp.dsl.graph_component import GraphComponent
+
+from pipelines.targets import TARGETS
+from pipelines.vision import build_vision_pipeline
 
 PIPELINES: dict[str, Callable] = {
-    "vision": vision_pipeline,
+    "vision": build_vision_pipeline,
 }
 
 
-def get_pipeline(name: str) -> Callable:
+def check_pipeline_name(name: str) -> str:
     if name not in PIPELINES:
         raise SystemExit(
-            f"Unknown pipeline {name!r}: choose one of {', '.join(sorted(PIPELINES))}."
+            f"Unknown pipeline {name!r}: choose one of {', '.join(sorted(PIPELINES))} "
+            "(e.g. PIPELINE=vision)."
         )
-    return PIPELINES[name]
+    return name
+
+
+def get_pipeline(name: str, target: str = "local") -> GraphComponent:
+    """The pipeline `name` built for `target` ("local" or "vertex")."""
+    return PIPELINES[check_pipeline_name(name)](TARGETS[target])

@@ -1,7 +1,9 @@
 """Command line behind the Makefile.
 
-python -m pipelines compile [NAME ...]          -> build/pipelines/<name>.yaml
-python -m pipelines run vision [--source URI] [--set key=value ...]
+python -m pipelines compile [NAME ...]          -> build/pipelines/<name>.yaml (Vertex AI)
+python -m pipelines run NAME [--source URI] [--set key=value ...]     (kfp local runner)
+python -m pipelines submit NAME [--set key=value ...] [--dry-run] [--wait]   (Vertex AI)
+python -m pipelines deploy NAME [--set key=value ...]   (Artifact Registry + schedule)
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 import time
 from pathlib import Path
 
-from pipelines.catalog import PIPELINES, get_pipeline
+from pipelines.catalog import PIPELINES, check_pipeline_name, get_pipeline
 from pipelines.compile import compile_pipeline
 from pipelines.parameters import parse_overrides
 from trainer.errors import InputError
@@ -42,16 +44,32 @@ def main(argv: list[str] | None = None) -> None:
         help="override a pipeline parameter (repeatable)",
     )
     run.add_argument("--pipeline-root", default=str(BUILD / "pipeline_root"))
+    submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI")
+    deploy = commands.add_parser(
+        "deploy", help="upload a compiled pipeline to Artifact Registry and schedule it"
+    )
+    for vertex in (submit, deploy):
+        vertex.add_argument("name", metavar="NAME")
+        vertex.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE", help="a pipeline parameter"
+        )
+        vertex.add_argument("--template-dir", default=str(BUILD / "pipelines"))
+    submit.add_argument(
+        "--dry-run", action="store_true", help="check everything offline, print the request"
+    )
+    submit.add_argument("--wait", action="store_true", help="follow the run to its end")
+    submit.add_argument("--poll-seconds", type=float, default=30, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.command == "compile":
         for name in args.names:
-            try:
-                print(f"Compiled {name} -> {compile_pipeline(name, args.out_dir)}")
-            except KeyError as exc:
-                raise SystemExit(exc.args[0]) from None
-    else:
+            print(f"Compiled {name} -> {compile_pipeline(check_pipeline_name(name), args.out_dir)}")
+    elif args.command == "run":
         run_command(args)
+    else:
+        from pipelines.vertex.commands import deploy_command, submit_command
+
+        (submit_command if args.command == "submit" else deploy_command)(args)
 
 
 def run_command(args: argparse.Namespace) -> None:

@@ -1,15 +1,17 @@
 """`--set KEY=VALUE` overrides, checked against a pipeline's own parameters.
 
-Done before any setup, so a typo fails in a second with the valid names,
-not after the emulator started and the base was pretrained.
+Done before any setup or network call, so a typo fails in a second with the
+valid names, not after the emulator started or a request went out.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+_EXAMPLES = {bool: "true", int: "3", float: "0.5", str: "text", dict: '{"0": 100}', list: "[1, 2]"}
 
 
 def pipeline_parameters(pipeline: Callable) -> dict[str, type]:
@@ -18,14 +20,18 @@ def pipeline_parameters(pipeline: Callable) -> dict[str, type]:
     return {name: p.annotation for name, p in inspect.signature(func).parameters.items()}
 
 
-def parse_overrides(pairs: list[str], pipeline: Callable) -> dict:
-    """KEY=VALUE strings -> arguments typed like the pipeline's parameters."""
-    types = pipeline_parameters(pipeline)
+def parse_overrides(pairs: list[str], types: dict[str, type] | Callable) -> dict:
+    """KEY=VALUE strings -> arguments typed like the pipeline's parameters.
+
+    `types` maps parameter names to Python types, or is the pipeline itself.
+    """
+    if callable(types):
+        types = pipeline_parameters(types)
     overrides = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--set {pair!r} is not KEY=VALUE.")
+            raise SystemExit(f"--set {pair!r} is not KEY=VALUE, e.g. --set accuracy_threshold=0.9.")
         if key not in types:
             valid = ", ".join(sorted(types))
             raise SystemExit(f"--set {key}: the pipeline has no such parameter. Valid: {valid}.")
@@ -39,6 +45,13 @@ def _convert(key: str, text: str, kind: type):
             if text.lower() not in _TRUE | _FALSE:
                 raise ValueError(text)
             return text.lower() in _TRUE
+        if kind in (dict, list):
+            value = json.loads(text)
+            if not isinstance(value, kind):
+                raise ValueError(text)
+            return value
         return kind(text)
     except ValueError:
-        raise SystemExit(f"--set {key}={text!r}: expected a {kind.__name__}.") from None
+        raise SystemExit(
+            f"--set {key}={text!r}: expected a {kind.__name__}, e.g. --set {key}={_EXAMPLES[kind]}."
+        ) from None

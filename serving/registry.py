@@ -41,6 +41,11 @@ class RegisteredVersion:
 
 class LocalModelRegistry:
     def __init__(self, root: str | Path):
+        if not str(root):
+            raise InputError(
+                "registry_uri is empty: the local target registers models in a local "
+                "directory, e.g. --set registry_uri=build/registry."
+            )
         if str(root).startswith(("gs://", "/gcs/")):
             raise InputError(
                 f"registry_uri {root!r} is in Cloud Storage: the local registry needs a local "

@@ -19,24 +19,24 @@ STARTED = time.monotonic()
 
 
 def arguments(source: str, workdir: Path, overrides: list[str]) -> dict:
+    from pipelines.catalog import get_pipeline
     from pipelines.local.vision_demo import demo_arguments
     from pipelines.parameters import parse_overrides
-    from pipelines.vision import vision_pipeline
     from tests.bench.data import REPO_BUILD
 
-    typed = parse_overrides(overrides, vision_pipeline)
+    typed = parse_overrides(overrides, get_pipeline("vision"))
     args = demo_arguments(REPO_BUILD, source, typed)  # the pretrained base already in build/
     args["registry_uri"] = str(workdir / "registry")
     return args
 
 
 def run_pipeline(source: str, workdir: Path, overrides: list[str]) -> dict:
+    from pipelines.catalog import get_pipeline
     from pipelines.local.runner import run_locally
-    from pipelines.vision import vision_pipeline
 
     args = arguments(source, workdir, overrides)
     imported = time.monotonic()
-    outputs = run_locally(vision_pipeline, args, workdir / "pipeline_root")
+    outputs = run_locally(get_pipeline("vision"), args, workdir / "pipeline_root")
     done = time.monotonic()
     model_metadata = json.loads((Path(outputs["model"].path) / "metadata.json").read_text())
     return {

@@ -9,7 +9,7 @@ import yaml
 from kfp import components
 
 from components.images import PIPELINE_IMAGE
-from pipelines.catalog import PIPELINES
+from pipelines.catalog import PIPELINES, get_pipeline
 from pipelines.cli import main
 from pipelines.compile import compile_pipeline
 from pipelines.parameters import parse_overrides
@@ -25,8 +25,8 @@ def test_every_pipeline_compiles_to_yaml_that_kfp_loads(tmp_path):
         assert "source_uri" in spec["root"]["inputDefinitions"]["parameters"]
 
 
-def test_vision_yaml_gates_deploy_on_the_blessing_and_names_the_image(tmp_path):
-    spec = yaml.safe_load(compile_pipeline("vision", tmp_path).read_text())
+def test_local_target_gates_the_local_registry_on_the_blessing(tmp_path):
+    spec = yaml.safe_load(compile_pipeline("vision", tmp_path, target="local").read_text())
     tasks = spec["root"]["dag"]["tasks"]
     gate = tasks["condition-1"]["triggerPolicy"]["condition"]
     assert "evaluate-image-classifier" in gate and "Output" in gate
@@ -44,7 +44,7 @@ def test_cli_compile_writes_every_pipeline(tmp_path, capsys):
 
 
 def test_overrides_are_typed_by_the_pipeline_and_checked():
-    pipeline = PIPELINES["vision"]
+    pipeline = get_pipeline("vision")
     assert parse_overrides(
         ["accuracy_threshold=1", "head_epochs=3", "augment_flip=none", "model_name=a=b"], pipeline
     ) == {"accuracy_threshold": 1.0, "head_epochs": 3, "augment_flip": "none", "model_name": "a=b"}
@@ -55,8 +55,13 @@ def test_overrides_are_typed_by_the_pipeline_and_checked():
         parse_overrides(["novalue"], pipeline)
     with pytest.raises(SystemExit, match=r"no such parameter\. Valid: .*accuracy_threshold"):
         parse_overrides(["acuracy_threshold=0.5"], pipeline)
-    with pytest.raises(SystemExit, match="expected a int"):
+    with pytest.raises(SystemExit, match="expected a int, e.g. --set head_epochs=3"):
         parse_overrides(["head_epochs=many"], pipeline)
+    assert parse_overrides(['traffic_split={"0": 10, "123": 90}'], pipeline) == {
+        "traffic_split": {"0": 10, "123": 90}
+    }
+    with pytest.raises(SystemExit, match="expected a dict"):
+        parse_overrides(["traffic_split=[100]"], pipeline)
 
 
 def test_compile_uses_the_configured_image(tmp_path):
@@ -67,4 +72,5 @@ def test_compile_uses_the_configured_image(tmp_path):
     )  # fmt: skip
     spec = yaml.safe_load((tmp_path / "vision.yaml").read_text())
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
-    assert images == {"europe-docker.pkg.dev/p/r/pipeline:v7"}
+    assert "europe-docker.pkg.dev/p/r/pipeline:v7" in images
+    assert not any("your-project" in image for image in images)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
+from pipelines.catalog import get_pipeline
 from pipelines.local.gcs_emulator import upload_directory
 from pipelines.local.runner import run_locally
 from pipelines.local.vision_demo import demo_arguments
-from pipelines.vision import vision_pipeline
 from serving.registry import LocalModelRegistry
 from tests.conftest import REPO
 
@@ -27,7 +27,7 @@ def test_demo_run_is_blessed_and_registers_a_servable_champion(
     arguments = demo_arguments(REPO / "build", "gs://pipeline-test/digits")
     arguments["registry_uri"] = str(tmp_path / "registry")
 
-    outputs = run_locally(vision_pipeline, arguments, tmp_path / "root")
+    outputs = run_locally(get_pipeline("vision"), arguments, tmp_path / "root")
 
     evaluation = outputs["evaluation"].metadata
     assert evaluation["blessed"] is True, evaluation["reason"]
@@ -101,7 +101,7 @@ def test_run_failing_after_training_registers_nothing(
     arguments["registry_uri"] = str(tmp_path / "registry")
 
     with pytest.raises(RuntimeError, match="evaluate-image-classifier"):
-        run_locally(vision_pipeline, arguments, tmp_path / "root")
+        run_locally(get_pipeline("vision"), arguments, tmp_path / "root")
 
     assert "accuracy_threshold must be within [0, 1], got 1.5" in capsys.readouterr().out
     assert list((tmp_path / "root").glob("**/model/metadata.json")), "training did finish"

@@ -1,0 +1,62 @@
+"""Vertex AI only: the resources a deployment reuses, and the worker count of a training job.
+
+Defaults such as "{{$.pipeline_google_cloud_project_id}}" are placeholders
+Vertex AI Pipelines fills in with the run's project and region. The lookups
+take the run's id (`pipeline_run`) so that no run is ever served another
+run's cached answer, even with caching forced on for the whole job.
+"""
+
+from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
+from kfp import dsl
+from kfp.dsl import Output
+
+from components.images import PIPELINE_IMAGE
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def parent_model(
+    display_name: str,
+    pipeline_run: str,
+    model: Output[VertexModel],
+    project: str = "{{$.pipeline_google_cloud_project_id}}",
+    location: str = "{{$.pipeline_google_cloud_location}}",
+):
+    """Finds the model that new versions of `display_name` are uploaded under.
+
+    Out: model (google.VertexModel) whose resourceName is that model, or empty
+    on the first upload, which ModelUploadOp then treats as "no parent".
+    """
+    from serving.vertex_resources import find_parent_model, resource_uri
+
+    name = find_parent_model(display_name, project, location) or ""
+    model.metadata["resourceName"] = name
+    if name:
+        model.uri = resource_uri(name, location)
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def get_or_create_endpoint(
+    display_name: str,
+    pipeline_run: str,
+    endpoint: Output[VertexEndpoint],
+    project: str = "{{$.pipeline_google_cloud_project_id}}",
+    location: str = "{{$.pipeline_google_cloud_location}}",
+):
+    """Reuses the endpoint named `display_name`, or creates it.
+
+    Out: endpoint (google.VertexEndpoint) for ModelDeployOp.
+    """
+    from serving.vertex_resources import get_or_create_endpoint as get_or_create
+    from serving.vertex_resources import resource_uri
+
+    name = get_or_create(display_name, project, location)
+    endpoint.metadata["resourceName"] = name
+    endpoint.uri = resource_uri(name, location)
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def additional_workers(replica_count: int) -> int:
+    """Replicas beyond the chief: the size of a training job's second worker pool."""
+    if replica_count < 2:
+        raise ValueError(f"train_replica_count {replica_count} does not need extra workers.")
+    return replica_count - 1

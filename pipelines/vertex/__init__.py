@@ -1,0 +1,1 @@
+"""Vertex AI side of the CLI: settings from the environment, submission, scheduling."""

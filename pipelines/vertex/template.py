@@ -1,0 +1,77 @@
+"""A compiled pipeline template (build/pipelines/<name>.yaml): its parameters and images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipelines.parameters import parse_overrides
+
+# Types of the compiled pipeline spec (parameterType) as Python types.
+PARAMETER_TYPES = {
+    "STRING": str,
+    "NUMBER_INTEGER": int,
+    "NUMBER_DOUBLE": float,
+    "BOOLEAN": bool,
+    "STRUCT": dict,
+    "LIST": list,
+}
+# The image components.images falls back on when PIPELINE_IMAGE is not set.
+UNSET_IMAGE_MARK = "your-project"
+
+
+@dataclass(frozen=True)
+class PipelineTemplate:
+    path: Path
+    spec: dict
+
+    @classmethod
+    def load(cls, path: str | Path) -> PipelineTemplate:
+        path = Path(path)
+        if not path.is_file():
+            raise SystemExit(f"{path} does not exist: run `make compile` first.")
+        return cls(path, yaml.safe_load(path.read_text()))
+
+    @property
+    def name(self) -> str:
+        return self.spec["pipelineInfo"]["name"]
+
+    @property
+    def parameters(self) -> dict[str, dict]:
+        return self.spec["root"].get("inputDefinitions", {}).get("parameters", {})
+
+    def parameter_types(self) -> dict[str, type]:
+        return {name: PARAMETER_TYPES[p["parameterType"]] for name, p in self.parameters.items()}
+
+    def images(self) -> set[str]:
+        executors = self.spec.get("deploymentSpec", {}).get("executors", {})
+        return {e["container"]["image"] for e in executors.values() if "container" in e}
+
+    def parameter_values(self, overrides: list[str]) -> dict:
+        """Typed values for `--set KEY=VALUE` pairs; every required parameter must be given."""
+        values = parse_overrides(overrides, self.parameter_types())
+        missing = [
+            name
+            for name, p in self.parameters.items()
+            if name not in values and "defaultValue" not in p and not p.get("isOptional")
+        ]
+        if missing:
+            raise SystemExit(
+                f"{self.path.stem} needs a value for {', '.join(missing)}: add "
+                + " ".join(f"--set {name}=..." for name in missing)
+                + " (with make: SET='source_uri=gs://my-bucket/images')."
+            )
+        return values
+
+    def check_images(self) -> None:
+        """Refuse a template compiled without PIPELINE_IMAGE: Vertex could not pull its image."""
+        unset = sorted(image for image in self.images() if UNSET_IMAGE_MARK in image)
+        if unset:
+            raise SystemExit(
+                f"{self.path} runs its steps in {', '.join(unset)}, the placeholder image: set "
+                "PIPELINE_IMAGE to the image you pushed (make image), e.g. "
+                "PIPELINE_IMAGE=us-central1-docker.pkg.dev/my-project/mlops/pipeline:latest, "
+                "then run make compile again."
+            )

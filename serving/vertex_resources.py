@@ -1,0 +1,74 @@
+"""Find or create the Vertex AI resources a deployment reuses, by display name.
+
+Model Registry keeps history only when each new model is uploaded as a
+version of the same parent model, and an endpoint keeps its URL only when
+each deployment reuses it, so both are looked up by display name first.
+Calls go through the google-cloud-aiplatform SDK (tested against a loopback
+stand-in of the Vertex AI API).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from google.cloud import aiplatform
+
+log = logging.getLogger(__name__)
+
+
+def resource_uri(resource_name: str, location: str) -> str:
+    """The https URI kfp's google.Vertex* artifact types expect for a resource name."""
+    return f"https://{location}-aiplatform.googleapis.com/v1/{resource_name}"
+
+
+def find_parent_model(display_name: str, project: str, location: str) -> str | None:
+    """Resource name of the model new versions go under: the oldest with this name, if any."""
+    _check_display_name(display_name, "model_name")
+    models = aiplatform.Model.list(
+        filter=_display_name_filter(display_name),
+        order_by="create_time",
+        project=project,
+        location=location,
+    )
+    if not models:
+        log.info("No model named %r yet: this upload creates it", display_name)
+        return None
+    if len(models) > 1:
+        log.warning(
+            "%d models are named %r; new versions go under the oldest, %s",
+            len(models),
+            display_name,
+            models[0].resource_name,
+        )
+    return models[0].resource_name
+
+
+def get_or_create_endpoint(display_name: str, project: str, location: str) -> str:
+    """Resource name of the endpoint with this display name, created when there is none."""
+    _check_display_name(display_name, "endpoint_name")
+    endpoints = aiplatform.Endpoint.list(
+        filter=_display_name_filter(display_name),
+        order_by="create_time",
+        project=project,
+        location=location,
+    )
+    if endpoints:
+        log.info("Reusing endpoint %s (%r)", endpoints[0].resource_name, display_name)
+        return endpoints[0].resource_name
+    endpoint = aiplatform.Endpoint.create(
+        display_name=display_name, project=project, location=location
+    )
+    log.info("Created endpoint %s (%r)", endpoint.resource_name, display_name)
+    return endpoint.resource_name
+
+
+def _display_name_filter(display_name: str) -> str:
+    return f'display_name="{display_name}"'
+
+
+def _check_display_name(display_name: str, parameter: str) -> None:
+    if not display_name or '"' in display_name or len(display_name) > 128:
+        raise ValueError(
+            f"{parameter} {display_name!r} must be 1-128 characters without double quotes, "
+            "e.g. 'vision'."
+        )
