@@ -55,6 +55,7 @@ def _print_request(job, settings: VertexSettings, template: PipelineTemplate) ->
     print(
         f"Dry run: nothing was sent. The request would be\n  POST {endpoint}/v1/"
         f"projects/{settings.project}/locations/{settings.region}/pipelineJobs"
+        f"?pipelineJobId={job.job_id}"
     )
     print(json.dumps(shown, indent=2, sort_keys=True))
     print(f"Images: {', '.join(sorted(template.images()))}")

@@ -25,9 +25,10 @@ def build_job(
     template: PipelineTemplate, settings: VertexSettings, parameter_values: dict
 ) -> aiplatform.PipelineJob:
     """The PipelineJob for `template` (offline: nothing is sent yet)."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    run_id = f"{template.name}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
     return aiplatform.PipelineJob(
-        display_name=f"{template.name}-{stamp}",
+        display_name=run_id,
+        job_id=run_id,
         template_path=str(template.path),
         pipeline_root=settings.pipeline_root,
         parameter_values=parameter_values,

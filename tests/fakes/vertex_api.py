@@ -56,9 +56,9 @@ class FakeVertexApi:
     # (method, path regex, HTTP status, message): matching calls fail.
     failures: list[tuple[str, str, int, str]] = field(default_factory=list)
     resources: dict[str, dict] = field(default_factory=dict)  # resource name -> body
-    packages: dict[str, dict[str, bytes]] = field(
-        default_factory=dict
-    )  # AR name -> version -> yaml
+    # Artifact Registry: package name -> version or tag -> template bytes.
+    packages: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    project_lookups: list[str] = field(default_factory=list)  # see tests/pipelines/vertex/conftest
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def calls(self, method: str, pattern: str) -> list[Recorded]:

@@ -1,0 +1,121 @@
+# The identity every pipeline task, custom training job and model deployment
+# runs as (VERTEX_SERVICE_ACCOUNT). It gets only what a run needs, each grant
+# on the narrowest resource that works: no basic roles, no project-wide storage.
+resource "google_service_account" "pipelines" {
+  project      = var.project_id
+  account_id   = var.service_account_id
+  display_name = "Vertex AI pipelines"
+  description  = "Runs the Vertex AI pipelines of vertex-mlops-reference and the jobs they launch."
+
+  depends_on = [google_project_service.enabled]
+}
+
+# --- Project roles -----------------------------------------------------------
+
+# Vertex AI: create custom (training) jobs, upload models to the Model
+# Registry, create endpoints and deploy to them, read and write ML Metadata.
+# Vertex AI grants these only per project.
+resource "google_project_iam_member" "pipelines_aiplatform_user" {
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = google_service_account.pipelines.member
+}
+
+# Component and training logs go to Cloud Logging as this account.
+resource "google_project_iam_member" "pipelines_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.pipelines.member
+}
+
+# Custom job and endpoint containers report metrics to Cloud Monitoring.
+resource "google_project_iam_member" "pipelines_metric_writer" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = google_service_account.pipelines.member
+}
+
+# --- Resource roles ----------------------------------------------------------
+
+# Read and write run artifacts under PIPELINE_ROOT (through /gcs/... on Vertex).
+resource "google_storage_bucket_iam_member" "pipelines_pipeline_root" {
+  bucket = google_storage_bucket.pipeline_root.name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.pipelines.member
+}
+
+# Read and write the packages and uploads the Vertex AI SDK stages for jobs.
+resource "google_storage_bucket_iam_member" "pipelines_staging" {
+  bucket = google_storage_bucket.staging.name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.pipelines.member
+}
+
+# Ingest lists and reads the training data (source_uri); nothing more.
+resource "google_storage_bucket_iam_member" "pipelines_source_data" {
+  for_each = toset(var.source_data_buckets)
+
+  bucket = each.value
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.pipelines.member
+}
+
+# Pull the pipeline image.
+resource "google_artifact_registry_repository_iam_member" "pipelines_image_reader" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.docker.location
+  repository = google_artifact_registry_repository.docker.name
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.pipelines.member
+}
+
+# actAs on itself: a pipeline task launches custom jobs (training, model
+# upload, deployment) that run as this same account, which Vertex AI allows
+# only to a caller that may act as it.
+resource "google_service_account_iam_member" "pipelines_act_as_self" {
+  service_account_id = google_service_account.pipelines.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.pipelines.member
+}
+
+# --- People and CI -----------------------------------------------------------
+
+# Submitters create pipeline runs and schedules...
+resource "google_project_iam_member" "submitters_aiplatform_user" {
+  for_each = toset(var.submitter_members)
+
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = each.value
+}
+
+# ...that run as the pipelines account, which requires actAs on it...
+resource "google_service_account_iam_member" "submitters_act_as_pipelines" {
+  for_each = toset(var.submitter_members)
+
+  service_account_id = google_service_account.pipelines.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = each.value
+}
+
+# ...and upload the compiled templates they start from to the KFP repository.
+resource "google_artifact_registry_repository_iam_member" "submitters_template_writer" {
+  for_each = toset(var.submitter_members)
+
+  project    = var.project_id
+  location   = google_artifact_registry_repository.kfp.location
+  repository = google_artifact_registry_repository.kfp.name
+  role       = "roles/artifactregistry.writer"
+  member     = each.value
+}
+
+# Builders (e.g. the account Cloud Build runs as) push the pipeline image.
+resource "google_artifact_registry_repository_iam_member" "builders_image_writer" {
+  for_each = toset(var.builder_members)
+
+  project    = var.project_id
+  location   = google_artifact_registry_repository.docker.location
+  repository = google_artifact_registry_repository.docker.name
+  role       = "roles/artifactregistry.writer"
+  member     = each.value
+}
