@@ -34,10 +34,13 @@ def train_image_classifier(
     Out: model (SavedModel whose serving_default takes encoded image bytes, plus
     metadata.json), typed google.UnmanagedContainerModel with `serving_image` as
     its container so that Vertex's ModelUploadOp takes it as it is; metrics
-    (validation accuracy, k-fold scores when cv_folds >= 2).
+    (validation accuracy, k-fold scores when cv_folds >= 2). On a Vertex AI
+    custom job with a base output directory, TensorBoard logs also go to
+    AIP_TENSORBOARD_LOG_DIR and resumable backups to AIP_CHECKPOINT_DIR.
     """
     import logging
 
+    from trainer.output_dirs import output_dirs
     from trainer.vision_training import VisionTrainConfig
     from trainer.vision_training import train_image_classifier as train
 
@@ -56,7 +59,15 @@ def train_image_classifier(
         cv_folds=cv_folds,
         seed=seed,
     )
-    scores = train(dataset.path, model.path, config)
+    # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
+    dirs = output_dirs(model_dir=model.path)
+    scores = train(
+        dataset.path,
+        model.path,
+        config,
+        tensorboard_dir=dirs.tensorboard_dir,
+        checkpoint_dir=dirs.checkpoint_dir,
+    )
     model.metadata.update(
         {
             "containerSpec": {"imageUri": serving_image},

@@ -4,6 +4,13 @@ Stage 1 trains the new head on the frozen base; stage 2 (optional) unfreezes
 the top of the base at a lower learning rate. Optional k-fold
 cross-validation over the training split reports how stable stage 1 is
 before the final model is trained.
+
+With `tensorboard_dir` each stage writes TensorBoard logs to its own
+sub-directory (head/, fine_tune/); with `checkpoint_dir` each stage is backed
+up every epoch (BackupAndRestore, under head/ or fine_tune/), so a preempted
+job that restarts resumes that stage where it stopped. On a Vertex AI custom
+job these are AIP_TENSORBOARD_LOG_DIR and AIP_CHECKPOINT_DIR
+(`trainer.output_dirs`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import tensorflow as tf
 from trainer.errors import InputError
 from trainer.image_dataset import Augmentation, make_dataset, split_files
 from trainer.image_ingest import MANIFEST, read_manifest
+from trainer.model_metadata import METADATA
 from trainer.splits import kfold_assignments
 from trainer.vision_export import export_image_classifier
 from trainer.vision_model import build_base, build_classifier, unfreeze_top
@@ -75,13 +83,22 @@ class VisionTrainConfig:
 
 
 def train_image_classifier(
-    dataset_dir: str | Path, model_dir: str | Path, config: VisionTrainConfig
+    dataset_dir: str | Path,
+    model_dir: str | Path,
+    config: VisionTrainConfig,
+    tensorboard_dir: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> dict:
     """Train on the 'train' split (early stopping on 'validation') and export to `model_dir`.
 
     Returns the training metrics written into the model's metadata.
     """
     config.check()
+    if (Path(model_dir) / METADATA).exists():  # refuse before training, not after
+        raise FileExistsError(
+            f"{model_dir} already holds a trained model ({METADATA}): write to a new "
+            "directory, or remove it first."
+        )
     manifest = read_manifest(dataset_dir)
     classes = manifest["classes"]
     tf.keras.utils.set_random_seed(config.seed)
@@ -95,7 +112,10 @@ def train_image_classifier(
     train_ds = _dataset(train_paths, train_labels, config, training=True)
     val_ds = _dataset(val_paths, val_labels, config, training=False)
     model, base = _new_model(len(classes), config)
-    history = _fit(model, train_ds, val_ds, config.head_epochs, config.learning_rate, config)
+    head_callbacks = _stage_callbacks("head", tensorboard_dir, checkpoint_dir)
+    history = _fit(
+        model, train_ds, val_ds, config.head_epochs, config.learning_rate, config, head_callbacks
+    )
     metrics["head_val_accuracy"] = float(max(history.history["val_accuracy"]))
     curves = {"head": _curves(history)}
 
@@ -106,8 +126,15 @@ def train_image_classifier(
             config.fine_tune_layers,
             trainable,
         )
+        fine_tune_callbacks = _stage_callbacks("fine_tune", tensorboard_dir, checkpoint_dir)
         history = _fit(
-            model, train_ds, val_ds, config.fine_tune_epochs, config.fine_tune_learning_rate, config
+            model,
+            train_ds,
+            val_ds,
+            config.fine_tune_epochs,
+            config.fine_tune_learning_rate,
+            config,
+            fine_tune_callbacks,
         )
         metrics["fine_tune_val_accuracy"] = float(max(history.history["val_accuracy"]))
         curves["fine_tune"] = _curves(history)
@@ -185,7 +212,10 @@ def _new_model(
     return model, base
 
 
-def _fit(model, train_ds, val_ds, epochs: int, learning_rate: float, config: VisionTrainConfig):
+def _fit(
+    model, train_ds, val_ds, epochs: int, learning_rate: float, config: VisionTrainConfig, extra=()
+):
+    """Compile and fit one stage; `extra` callbacks run after early stopping's."""
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -194,7 +224,25 @@ def _fit(model, train_ds, val_ds, epochs: int, learning_rate: float, config: Vis
     stop = tf.keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
     )
-    return model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stop], verbose=2)
+    return model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stop, *extra], verbose=2
+    )
+
+
+def _stage_callbacks(
+    stage: str, tensorboard_dir: str | Path | None, checkpoint_dir: str | Path | None
+) -> list[tf.keras.callbacks.Callback]:
+    """TensorBoard and BackupAndRestore for one stage, each in its own `<dir>/<stage>`."""
+    callbacks: list[tf.keras.callbacks.Callback] = []
+    if tensorboard_dir:
+        log_dir = Path(tensorboard_dir) / stage
+        log.info("Stage %s: TensorBoard logs in %s", stage, log_dir)
+        callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=str(log_dir)))
+    if checkpoint_dir:
+        backup_dir = Path(checkpoint_dir) / stage
+        log.info("Stage %s: backups for resuming in %s", stage, backup_dir)
+        callbacks.append(tf.keras.callbacks.BackupAndRestore(backup_dir=str(backup_dir)))
+    return callbacks
 
 
 def _curves(history) -> dict:
