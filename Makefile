@@ -12,6 +12,8 @@ SOURCE ?=
 SET ?=
 WAIT ?=
 DRY_RUN ?=
+VERTEX_REGION ?= us-central1
+IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # Settings for Vertex AI (see env.example) may live in .env: KEY=value lines, no quotes.
@@ -20,7 +22,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help venv run pretrained compile submit deploy test lint format bench clean
+.PHONY: help venv run pretrained compile submit deploy image infra test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +49,16 @@ submit: compile ## Run PIPELINE on Vertex AI Pipelines; SET='source_uri=gs://b/p
 
 deploy: compile ## Upload PIPELINE to Artifact Registry and schedule it (SCHEDULE_CRON); SET as for submit
 	$(PY) -m pipelines deploy $(PIPELINE) $(foreach s,$(SET),--set '$(s)')
+
+image: ## Build and push the pipeline image with Cloud Build (gcloud), tagged with the commit and latest
+	@test -n "$(GOOGLE_CLOUD_PROJECT)" || { echo "Set GOOGLE_CLOUD_PROJECT (see env.example)"; exit 1; }
+	gcloud builds submit --project $(GOOGLE_CLOUD_PROJECT) --config infra/cloudbuild.yaml \
+		--substitutions=_REGION=$(VERTEX_REGION),_TAG=$(IMAGE_TAG) .
+
+infra: ## Create the Google Cloud resources of infra/terraform (terraform apply) in GOOGLE_CLOUD_PROJECT
+	@test -n "$(GOOGLE_CLOUD_PROJECT)" || { echo "Set GOOGLE_CLOUD_PROJECT (see env.example)"; exit 1; }
+	terraform -chdir=infra/terraform init
+	terraform -chdir=infra/terraform apply -var project_id=$(GOOGLE_CLOUD_PROJECT) -var region=$(VERTEX_REGION)
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from trainer.cluster import check_single_replica
 from trainer.errors import InputError
 from trainer.image_dataset import Augmentation, make_dataset, split_files
 from trainer.image_ingest import MANIFEST, read_manifest
@@ -94,6 +95,7 @@ def train_image_classifier(
     Returns the training metrics written into the model's metadata.
     """
     config.check()
+    check_single_replica()
     if (Path(model_dir) / METADATA).exists():  # refuse before training, not after
         raise FileExistsError(
             f"{model_dir} already holds a trained model ({METADATA}): write to a new "

@@ -16,6 +16,7 @@ from google.cloud import aiplatform
 from kfp.registry import RegistryClient
 
 from pipelines.vertex.api_errors import explained
+from pipelines.vertex.job import pipeline_job
 from pipelines.vertex.settings import VertexSettings
 from pipelines.vertex.template import PipelineTemplate
 
@@ -53,16 +54,7 @@ def deploy_schedule(
     name = schedule_name(template)
     parent = f"projects/{settings.project}/locations/{settings.region}"
     with explained("read the template and schedules of", parent):
-        job = aiplatform.PipelineJob(
-            display_name=template.name,
-            template_path=url,
-            pipeline_root=settings.pipeline_root,
-            parameter_values=parameter_values,
-            enable_caching=settings.enable_caching,
-            labels={**settings.labels, "pipeline": template.path.stem},
-            project=settings.project,
-            location=settings.region,
-        )
+        job = pipeline_job(template, settings, parameter_values, template_path=url)
         old = aiplatform.PipelineJobSchedule.list(filter=f'display_name="{name}"')
     with explained("create schedule", f"{name} in {parent}"):
         schedule = job.create_schedule(

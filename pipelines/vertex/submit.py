@@ -11,6 +11,7 @@ from google.cloud.aiplatform_v1.types import PipelineState
 
 from pipelines.vertex.api_errors import VertexApiError, explained
 from pipelines.vertex.client import console_url
+from pipelines.vertex.job import pipeline_job
 from pipelines.vertex.settings import VertexSettings
 from pipelines.vertex.template import PipelineTemplate
 
@@ -24,19 +25,9 @@ _FAILED = {
 def build_job(
     template: PipelineTemplate, settings: VertexSettings, parameter_values: dict
 ) -> aiplatform.PipelineJob:
-    """The PipelineJob for `template` (offline: nothing is sent yet)."""
+    """The PipelineJob of one run of `template`, named after it and the time (offline)."""
     run_id = f"{template.name}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
-    return aiplatform.PipelineJob(
-        display_name=run_id,
-        job_id=run_id,
-        template_path=str(template.path),
-        pipeline_root=settings.pipeline_root,
-        parameter_values=parameter_values,
-        enable_caching=settings.enable_caching,
-        labels={**settings.labels, "pipeline": template.path.stem},
-        project=settings.project,
-        location=settings.region,
-    )
+    return pipeline_job(template, settings, parameter_values, run_id=run_id)
 
 
 def request_body(job: aiplatform.PipelineJob, settings: VertexSettings) -> dict:

@@ -1,0 +1,32 @@
+"""The PipelineJob a run or a schedule starts from: template, settings and parameters."""
+
+from __future__ import annotations
+
+from google.cloud import aiplatform
+
+from pipelines.vertex.settings import VertexSettings
+from pipelines.vertex.template import PipelineTemplate
+
+
+def pipeline_job(
+    template: PipelineTemplate,
+    settings: VertexSettings,
+    parameter_values: dict,
+    template_path: str | None = None,
+    run_id: str | None = None,
+) -> aiplatform.PipelineJob:
+    """Built offline from `template_path` (default: the local file); nothing is sent.
+
+    `run_id` names a single run (display name and job id); a schedule names its runs itself.
+    """
+    return aiplatform.PipelineJob(
+        display_name=run_id or template.name,
+        job_id=run_id,
+        template_path=template_path or str(template.path),
+        pipeline_root=settings.pipeline_root,
+        parameter_values=parameter_values,
+        enable_caching=settings.enable_caching,
+        labels={**settings.labels, "pipeline": template.path.stem},
+        project=settings.project,
+        location=settings.region,
+    )
