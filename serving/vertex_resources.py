@@ -24,12 +24,7 @@ def resource_uri(resource_name: str, location: str) -> str:
 def find_parent_model(display_name: str, project: str, location: str) -> str | None:
     """Resource name of the model new versions go under: the oldest with this name, if any."""
     _check_display_name(display_name, "model_name")
-    models = aiplatform.Model.list(
-        filter=_display_name_filter(display_name),
-        order_by="create_time",
-        project=project,
-        location=location,
-    )
+    models = _named(aiplatform.Model, display_name, project, location)
     if not models:
         log.info("No model named %r yet: this upload creates it", display_name)
         return None
@@ -46,12 +41,7 @@ def find_parent_model(display_name: str, project: str, location: str) -> str | N
 def get_or_create_endpoint(display_name: str, project: str, location: str) -> str:
     """Resource name of the endpoint with this display name, created when there is none."""
     _check_display_name(display_name, "endpoint_name")
-    endpoints = aiplatform.Endpoint.list(
-        filter=_display_name_filter(display_name),
-        order_by="create_time",
-        project=project,
-        location=location,
-    )
+    endpoints = _named(aiplatform.Endpoint, display_name, project, location)
     if endpoints:
         log.info("Reusing endpoint %s (%r)", endpoints[0].resource_name, display_name)
         return endpoints[0].resource_name
@@ -62,8 +52,14 @@ def get_or_create_endpoint(display_name: str, project: str, location: str) -> st
     return endpoint.resource_name
 
 
-def _display_name_filter(display_name: str) -> str:
-    return f'display_name="{display_name}"'
+def _named(resource: type, display_name: str, project: str, location: str) -> list:
+    """Resources of a kind with this display name, oldest first."""
+    return resource.list(
+        filter=f'display_name="{display_name}"',
+        order_by="create_time",
+        project=project,
+        location=location,
+    )
 
 
 def _check_display_name(display_name: str, parameter: str) -> None:
