@@ -20,6 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from google_cloud_pipeline_components._placeholders import (
+    NETWORK_PLACEHOLDER,
+    SERVICE_ACCOUNT_PLACEHOLDER,
+)
 from google_cloud_pipeline_components.v1.custom_job import (
     create_custom_training_job_from_component,
 )
@@ -95,7 +99,14 @@ class VertexTarget:
         one branch runs single-machine and one multi-worker; dsl.OneOf hands the
         outputs of whichever ran to the next steps.
         """
-        job = create_custom_training_job_from_component(component, display_name="train")
+        job = create_custom_training_job_from_component(
+            component,
+            display_name="train",
+            # Run as the pipeline's own service account, on its network (VERTEX_*),
+            # not as Vertex AI's Custom Code Service Agent.
+            service_account=SERVICE_ACCOUNT_PLACEHOLDER,
+            network=NETWORK_PLACEHOLDER,
+        )
         chief = _worker_pool(job, resources, replica_count=1)
         with dsl.If(resources.replica_count > 1, name="multi-worker"):
             workers = additional_workers(replica_count=resources.replica_count)

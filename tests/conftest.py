@@ -17,6 +17,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture
+def saved_aiplatform_config():
+    """Restore the aiplatform SDK's global settings after the test: aiplatform.init keeps an
+    endpoint, transport and credentials that a later init without them would inherit."""
+    from google.cloud.aiplatform import initializer
+
+    settings = vars(initializer.global_config)
+    saved = dict(settings)
+    try:
+        yield
+    finally:
+        settings.clear()
+        settings.update(saved)
+
+
 @pytest.fixture(scope="session")
 def gcs_emulator() -> str:
     """gcp-storage-emulator on 127.0.0.1 for the session; STORAGE_EMULATOR_HOST is set."""

@@ -9,8 +9,10 @@ logs and resumable backups go to AIP_TENSORBOARD_LOG_DIR and AIP_CHECKPOINT_DIR
 when Vertex AI sets them. There is one flag per VisionTrainConfig field, made
 from the dataclass, so the two never drift apart.
 
-`aiplatform.CustomTrainingJob(script_path="trainer/task.py")` copies this file
-into a package of its own and runs it there, so every import is absolute.
+On Vertex AI it runs in the pipeline image, where this project is installed:
+`aiplatform.CustomContainerTrainingJob(container_uri=PIPELINE_IMAGE,
+command=["python3", "-m", "trainer.task"])`. It also runs as a file
+(`python trainer/task.py`), so every import is absolute.
 """
 
 from __future__ import annotations

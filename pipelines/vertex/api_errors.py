@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import urllib.error
 from collections.abc import Iterator
 
 import requests
 from google.api_core import exceptions
+from google.auth.exceptions import GoogleAuthError
 
 _FIXES: dict[int, str] = {
     400: "the request was rejected as invalid: check the values above against the message",
@@ -45,8 +47,16 @@ def explained(action: str, resource: str) -> Iterator[None]:
         status = response.status_code if response is not None else None
         text = (response.text if response is not None else str(exc)).strip()[:300]
         raise VertexApiError(_message(action, resource, status, text)) from None
-    except requests.ConnectionError as exc:
+    except urllib.error.HTTPError as exc:  # the SDK downloads templates with urllib
+        detail = exc.read().decode(errors="replace").strip()[:300] or exc.reason
+        raise VertexApiError(_message(action, resource, exc.code, detail)) from None
+    except (requests.ConnectionError, urllib.error.URLError) as exc:
         raise VertexApiError(f"Could not {action} {resource}: cannot connect ({exc}).") from None
+    except GoogleAuthError as exc:
+        raise VertexApiError(
+            f"Could not {action} {resource}: credentials failed ({exc}).\n"
+            f"Likely fix: {_FIXES[401]}."
+        ) from None
 
 
 def _message(action: str, resource: str, status: int | None, detail: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipelines.catalog import check_pipeline_name
 from pipelines.vertex.client import console_url, init_vertex
+from pipelines.vertex.run_values import check_run_values
 from pipelines.vertex.schedule import deploy_schedule
 from pipelines.vertex.settings import VertexSettings, load_settings
 from pipelines.vertex.submit import build_job, follow, request_body, submit
@@ -42,6 +43,7 @@ def _checked(
     settings = load_settings(for_schedule=for_schedule)
     template = PipelineTemplate.load(Path(args.template_dir) / f"{name}.yaml")
     values = template.parameter_values(args.set)
+    check_run_values(values, template.defaults())
     template.check_images()
     return template, settings, values
 

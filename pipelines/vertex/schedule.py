@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from google.cloud import aiplatform
 from kfp.registry import RegistryClient
 
-from pipelines.vertex.api_errors import explained
+from pipelines.vertex.api_errors import VertexApiError, explained
 from pipelines.vertex.job import pipeline_job
 from pipelines.vertex.settings import VertexSettings
 from pipelines.vertex.template import PipelineTemplate
@@ -65,8 +65,18 @@ def deploy_schedule(
             network=settings.network,
         )
     say(f"Schedule {schedule.resource_name} ({name}): {settings.schedule_cron}")
+    left: list[str] = []
     for previous in old:
-        with explained("delete the previous schedule", previous.resource_name):
-            previous.delete()
-        say(f"Deleted the previous schedule {previous.resource_name}")
+        try:
+            with explained("delete the previous schedule", previous.resource_name):
+                previous.delete()
+            say(f"Deleted the previous schedule {previous.resource_name}")
+        except VertexApiError as error:
+            left.append(f"{previous.resource_name}: {error}")
+    if left:
+        raise VertexApiError(
+            f"The new schedule {schedule.resource_name} is live, but the previous one still "
+            "runs too: delete it in the console (Vertex AI > Pipelines > Schedules).\n"
+            + "\n".join(left)
+        )
     return Deployed(url, schedule.resource_name, [s.resource_name for s in old])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 from collections.abc import Callable
 
@@ -25,8 +26,9 @@ _FAILED = {
 def build_job(
     template: PipelineTemplate, settings: VertexSettings, parameter_values: dict
 ) -> aiplatform.PipelineJob:
-    """The PipelineJob of one run of `template`, named after it and the time (offline)."""
-    run_id = f"{template.name}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
+    """The PipelineJob of one run of `template`, named after it, the time and a random
+    suffix (two submissions in one second must not clash) (offline)."""
+    run_id = f"{template.name}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
     return pipeline_job(template, settings, parameter_values, run_id=run_id)
 
 

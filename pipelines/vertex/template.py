@@ -42,6 +42,17 @@ class PipelineTemplate:
     def parameters(self) -> dict[str, dict]:
         return self.spec["root"].get("inputDefinitions", {}).get("parameters", {})
 
+    def defaults(self) -> dict:
+        """Parameter name -> default value, typed as declared (kfp writes 1 as 1.0)."""
+        types = self.parameter_types()
+        return {
+            name: types[name](p["defaultValue"])
+            if types[name] in (int, float)
+            else p["defaultValue"]
+            for name, p in self.parameters.items()
+            if "defaultValue" in p
+        }
+
     def parameter_types(self) -> dict[str, type]:
         return {name: PARAMETER_TYPES[p["parameterType"]] for name, p in self.parameters.items()}
 

@@ -147,7 +147,10 @@ def _vertex(api: FakeVertexApi, method: str, path: str, query: dict, body) -> tu
     parent, collection, resource_id = match.groups()
     name = f"{parent}/{collection}/{resource_id}"
     if method == "POST" and resource_id is None:
-        stored = api.add(collection, parent, body, query.get("pipelineJobId", ""))
+        job_id = query.get("pipelineJobId", "")
+        if f"{parent}/{collection}/{job_id}" in api.resources:
+            return 409, _error(409, f"PipelineJob {job_id} already exists")
+        stored = api.add(collection, parent, body, job_id)
         if collection == "pipelineJobs":
             stored["state"] = "PIPELINE_STATE_PENDING"
             return 200, stored

@@ -232,6 +232,15 @@ def test_training_is_a_gcpc_custom_job(compiled):
         assert worker_pools(vertex, task)  # the job's pools are set on the task
 
 
+def test_training_runs_as_the_pipeline_service_account_on_its_network(compiled):
+    """Not as Vertex AI's Custom Code Service Agent: the grants of infra/ apply to training."""
+    vertex = compiled.vertex
+    for name in (SINGLE, MULTI):
+        inputs = vertex.component_inputs(vertex.task(name))["parameters"]
+        assert inputs["service_account"]["defaultValue"] == "{{$.pipeline_service_account}}"
+        assert inputs["network"]["defaultValue"] == "{{$.pipeline_network}}"
+
+
 def test_single_machine_branch_runs_one_pool_on_the_training_machine(compiled):
     vertex = compiled.vertex
     single = vertex.task(SINGLE)

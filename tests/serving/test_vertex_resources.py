@@ -14,7 +14,6 @@ import pytest
 from google.api_core import exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform
-from google.cloud.aiplatform import initializer
 
 from serving.vertex_resources import find_parent_model, get_or_create_endpoint
 from tests.fakes.vertex_api import running_fake_vertex_api
@@ -31,15 +30,11 @@ def server():
 
 
 @pytest.fixture
-def api(server):
-    """The loopback API, emptied, with the SDK pointed at it. The SDK's global settings are
-    restored afterwards: aiplatform.init keeps an endpoint, transport and credentials that
-    a later init without them would otherwise inherit."""
+def api(server, saved_aiplatform_config):
+    """The loopback API, emptied, with the SDK pointed at it (settings restored after)."""
     server.requests.clear()
     server.resources.clear()
     server.failures.clear()
-    settings = vars(initializer.global_config)
-    saved = dict(settings)
     aiplatform.init(
         project=PROJECT,
         location=LOCATION,
@@ -47,11 +42,7 @@ def api(server):
         api_transport="rest",
         credentials=AnonymousCredentials(),
     )
-    try:
-        yield server
-    finally:
-        settings.clear()
-        settings.update(saved)
+    return server
 
 
 def test_no_parent_model_before_the_first_upload(api):

@@ -27,9 +27,9 @@ def template_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def vertex_api(gcs_emulator, monkeypatch) -> FakeVertexApi:
+def vertex_api(gcs_emulator, monkeypatch, saved_aiplatform_config) -> FakeVertexApi:
     """The loopback Vertex AI API; Cloud Storage calls (the SDK's bucket check) go to
-    the storage emulator.
+    the storage emulator. The SDK's global settings are restored afterwards.
 
     One mock: before submitting, the SDK checks that an existing pipeline-root
     bucket belongs to the project by asking Cloud Resource Manager for the

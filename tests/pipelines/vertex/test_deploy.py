@@ -120,3 +120,25 @@ def test_bad_schedule_settings_stop_before_any_request(
     with pytest.raises(SystemExit, match=f"(?s){message}"):
         deploy(template_dir, "--set", "source_uri=gs://data/flowers")
     assert vertex_api.requests == []
+
+
+def test_a_failed_delete_says_both_schedules_run(template_dir, vertex_api, vertex_env):
+    deploy(template_dir, "--set", "source_uri=gs://data/flowers")
+    [first] = schedules(vertex_api)
+    vertex_api.failures.append(("DELETE", "/schedules/", 403, "Permission denied"))
+    with pytest.raises(VertexApiError) as failed:
+        deploy(template_dir, "--set", "source_uri=gs://data/tulips")
+    message = str(failed.value)
+    assert "is live, but the previous one still runs too" in message
+    assert first["name"] in message and "HTTP 403" in message
+    assert len(schedules(vertex_api)) == 2
+
+
+def test_a_refused_template_download_is_one_message(template_dir, vertex_api, vertex_env):
+    vertex_api.failures.append(("GET", r"^/my-project/pipelines/", 403, "Caller lacks access"))
+    with pytest.raises(VertexApiError) as failed:
+        deploy(template_dir, "--set", "source_uri=gs://data/flowers")
+    message = str(failed.value)
+    assert "HTTP 403" in message and "Caller lacks access" in message
+    assert "projects/my-project/locations/europe-west4" in message
+    assert schedules(vertex_api) == []

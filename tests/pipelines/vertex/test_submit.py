@@ -71,7 +71,8 @@ def test_the_sdk_bucket_check_reaches_storage_and_does_not_hang(
     assert vertex_api.project_lookups == []
     submit(template_dir, "--set", "source_uri=gs://data/flowers")
     assert vertex_api.project_lookups == ["my-project"]  # ownership of the existing bucket
-    assert len(vertex_api.calls("POST", r"/pipelineJobs$")) == 2
+    runs = vertex_api.calls("POST", r"/pipelineJobs$")
+    assert len(runs) == 2 and runs[0].query["pipelineJobId"] != runs[1].query["pipelineJobId"]
 
 
 def test_wait_follows_the_run_to_success(template_dir, vertex_api, vertex_env, capsys):

@@ -1,0 +1,54 @@
+"""Checks of a Vertex AI run's parameter values beyond their types, before anything is sent.
+
+Vertex AI would reject these only minutes into a run (or, for a local
+source path, the ingest step would fail on a path that does not exist there).
+"""
+
+from __future__ import annotations
+
+NO_ACCELERATOR = "ACCELERATOR_TYPE_UNSPECIFIED"
+
+
+def check_run_values(values: dict, defaults: dict) -> None:
+    """Raise SystemExit listing every problem of `values` (over the template's `defaults`)."""
+    run = {**defaults, **values}
+    problems = []
+    source = run.get("source_uri")
+    if isinstance(source, str) and not source.startswith("gs://"):
+        problems.append(
+            f"source_uri={source!r} is not in Cloud Storage, which is all a Vertex AI run can "
+            "read: upload the data and pass it, e.g. source_uri=gs://my-bucket/flowers"
+        )
+    replicas = run.get("train_replica_count")
+    if replicas is not None and int(replicas) != 1:
+        problems.append(
+            f"train_replica_count={int(replicas)}: the trainer runs on one machine until "
+            "multi-worker training comes (issue #6); use train_replica_count=1 and scale up "
+            "with train_accelerator_type/train_accelerator_count"
+        )
+    accelerator = run.get("train_accelerator_type", NO_ACCELERATOR)
+    count = int(run.get("train_accelerator_count", 0))
+    if accelerator != NO_ACCELERATOR and count < 1:
+        problems.append(
+            f"train_accelerator_type={accelerator} needs train_accelerator_count >= 1, "
+            "e.g. train_accelerator_count=1"
+        )
+    if accelerator == NO_ACCELERATOR and count > 0:
+        problems.append(
+            f"train_accelerator_count={count} needs a train_accelerator_type, "
+            "e.g. train_accelerator_type=NVIDIA_TESLA_T4"
+        )
+    low, high = run.get("serving_min_replica_count"), run.get("serving_max_replica_count")
+    if low is not None and high is not None and not 1 <= int(low) <= int(high):
+        problems.append(
+            f"serving replicas min={int(low)}, max={int(high)}: need 1 <= min <= max, "
+            "e.g. serving_min_replica_count=1 serving_max_replica_count=2"
+        )
+    split = run.get("traffic_split")
+    if isinstance(split, dict) and sum(float(v) for v in split.values()) != 100:
+        problems.append(
+            f'traffic_split={split} does not add up to 100; "0" is the new model, '
+            'e.g. traffic_split={"0":100}'
+        )
+    if problems:
+        raise SystemExit("Pipeline parameters need fixing:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,62 @@
+"""Parameter values Vertex AI would reject late are refused before anything is sent."""
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.vertex.run_values import check_run_values
+
+DEFAULTS = {
+    "train_replica_count": 1,
+    "train_accelerator_type": "ACCELERATOR_TYPE_UNSPECIFIED",
+    "train_accelerator_count": 0,
+    "serving_min_replica_count": 1,
+    "serving_max_replica_count": 1,
+    "traffic_split": {"0": 100},
+}
+
+
+def test_good_values_pass():
+    check_run_values({"source_uri": "gs://data/flowers"}, DEFAULTS)
+    check_run_values(
+        {
+            "source_uri": "gs://data/flowers",
+            "train_accelerator_type": "NVIDIA_TESLA_T4",
+            "train_accelerator_count": 2,
+            "serving_max_replica_count": 3,
+            "traffic_split": {"0": 10, "4711": 90},
+        },
+        DEFAULTS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"source_uri": "build/demo/flowers"}, "source_uri='build/demo/flowers' is not in Cloud"),
+        ({"train_replica_count": 2}, r"train_replica_count=2: .*issue #6"),
+        ({"train_accelerator_type": "NVIDIA_TESLA_T4"}, "needs train_accelerator_count >= 1"),
+        (
+            {"train_accelerator_count": 1},
+            "train_accelerator_count=1 needs a train_accelerator_type",
+        ),
+        ({"serving_min_replica_count": 2}, r"min=2, max=1: need 1 <= min <= max"),
+        ({"serving_min_replica_count": 0}, "min=0"),
+        ({"traffic_split": {"0": 50}}, "does not add up to 100"),
+    ],
+)
+def test_bad_values_are_named_with_an_example(values, message):
+    with pytest.raises(SystemExit, match=message):
+        check_run_values({"source_uri": "gs://data/flowers", **values}, DEFAULTS)
+
+
+def test_every_problem_at_once_and_no_request(template_dir, vertex_api, vertex_env):
+    with pytest.raises(SystemExit) as refused:
+        main(
+            ["submit", "vision", "--template-dir", str(template_dir),
+             "--set", "source_uri=/home/me/flowers", "--set", "train_replica_count=4",
+             "--set", "serving_max_replica_count=0"]
+        )  # fmt: skip
+    message = str(refused.value)
+    assert "source_uri=" in message and "train_replica_count=4" in message
+    assert "min=1, max=0" in message
+    assert vertex_api.requests == []
