@@ -1,4 +1,4 @@
-"""Vertex AI only: the resources a deployment reuses, and the worker count of a training job.
+"""Vertex AI only: the resources a deployment reuses or retires, and a training job's workers.
 
 Defaults such as "{{$.pipeline_google_cloud_project_id}}" are placeholders
 Vertex AI Pipelines fills in with the run's project and region. The lookups
@@ -8,7 +8,7 @@ run's cached answer, even with caching forced on for the whole job.
 
 from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
 from kfp import dsl
-from kfp.dsl import Output
+from kfp.dsl import Input, Output
 
 from components.images import PIPELINE_IMAGE
 
@@ -52,6 +52,21 @@ def get_or_create_endpoint(
     name = get_or_create(display_name, project, location)
     endpoint.metadata["resourceName"] = name
     endpoint.uri = resource_uri(name, location)
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def undeploy_idle_models(
+    endpoint: Input[VertexEndpoint],
+    project: str = "{{$.pipeline_google_cloud_project_id}}",
+    location: str = "{{$.pipeline_google_cloud_location}}",
+) -> int:
+    """Undeploys the endpoint's models that get no traffic after a deployment.
+
+    Returns how many were undeployed (their machines stop being billed).
+    """
+    from serving.vertex_resources import undeploy_idle_models as undeploy
+
+    return len(undeploy(endpoint.metadata["resourceName"], project, location))
 
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)

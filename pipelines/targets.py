@@ -8,7 +8,8 @@ deployment change with the target:
   (+ accelerators).
 - deploy: locally the model becomes the champion of the local registry; on
   Vertex AI it is uploaded as a new version under its parent model in Model
-  Registry and deployed to an endpoint reused by name.
+  Registry and deployed to an endpoint reused by name; models left there with
+  no traffic are undeployed.
 
 Both keep the artifact types: train outputs google.UnmanagedContainerModel,
 deploy outputs google.VertexModel.
@@ -32,7 +33,12 @@ from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
 from components.register_model_locally import register_model_locally
-from components.vertex_resources import additional_workers, get_or_create_endpoint, parent_model
+from components.vertex_resources import (
+    additional_workers,
+    get_or_create_endpoint,
+    parent_model,
+    undeploy_idle_models,
+)
 
 Channel = Any  # a kfp PipelineChannel (pipeline parameter or task output)
 
@@ -133,15 +139,21 @@ class VertexTarget:
         upload.set_caching_options(False)
         endpoint = get_or_create_endpoint(display_name=deployment.endpoint_name, pipeline_run=run)
         endpoint.set_display_name("endpoint").set_caching_options(False)
-        ModelDeployOp(
-            model=upload.outputs["model"],
-            endpoint=endpoint.outputs["endpoint"],
-            deployed_model_display_name=deployment.model_name,
-            dedicated_resources_machine_type=deployment.machine_type,
-            dedicated_resources_min_replica_count=deployment.min_replica_count,
-            dedicated_resources_max_replica_count=deployment.max_replica_count,
-            traffic_split=deployment.traffic_split,
-        ).set_display_name("deploy-model").set_caching_options(False)
+        deploy = (
+            ModelDeployOp(
+                model=upload.outputs["model"],
+                endpoint=endpoint.outputs["endpoint"],
+                deployed_model_display_name=deployment.model_name,
+                dedicated_resources_machine_type=deployment.machine_type,
+                dedicated_resources_min_replica_count=deployment.min_replica_count,
+                dedicated_resources_max_replica_count=deployment.max_replica_count,
+                traffic_split=deployment.traffic_split,
+            )
+            .set_display_name("deploy-model")
+            .set_caching_options(False)
+        )
+        retire = undeploy_idle_models(endpoint=endpoint.outputs["endpoint"]).after(deploy)
+        retire.set_display_name("undeploy-idle-models").set_caching_options(False)
 
 
 TARGETS: dict[str, Target] = {"local": LocalTarget(), "vertex": VertexTarget()}

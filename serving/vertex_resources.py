@@ -52,6 +52,22 @@ def get_or_create_endpoint(display_name: str, project: str, location: str) -> st
     return endpoint.resource_name
 
 
+def undeploy_idle_models(endpoint_name: str, project: str, location: str) -> list[str]:
+    """Undeploy the models the endpoint sends no traffic to; returns their deployed ids.
+
+    A new deployment with traffic_split {"0": 100} leaves the earlier models
+    deployed at 0%, each still on its own machines (and billed); a canary
+    split keeps the models it names.
+    """
+    endpoint = aiplatform.Endpoint(endpoint_name, project=project, location=location)
+    traffic = endpoint.traffic_split
+    idle = [m.id for m in endpoint.list_models() if not traffic.get(m.id)]
+    for deployed_model_id in idle:
+        log.info("Undeploying %s from %s: it gets no traffic", deployed_model_id, endpoint_name)
+        endpoint.undeploy(deployed_model_id)
+    return idle
+
+
 def _named(resource: type, display_name: str, project: str, location: str) -> list:
     """Resources of a kind with this display name, oldest first."""
     return resource.list(

@@ -31,7 +31,8 @@ _STATUS_NAMES = {
     409: "ALREADY_EXISTS",
     429: "RESOURCE_EXHAUSTED",
 }
-_PARENT = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/(\w+)(?:/([^/:]+))?$")
+_TYPES = "type.googleapis.com/google.cloud.aiplatform.v1"
+_PARENT = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/(\w+)(?:/([^/:]+))?(?::(\w+))?$")
 
 
 @dataclass
@@ -144,8 +145,20 @@ def _vertex(api: FakeVertexApi, method: str, path: str, query: dict, body) -> tu
     match = _PARENT.match(path)
     if not match:
         return 404, _error(404, f"no route {method} {path}")
-    parent, collection, resource_id = match.groups()
+    parent, collection, resource_id, verb = match.groups()
     name = f"{parent}/{collection}/{resource_id}"
+    if verb == "undeployModel":
+        endpoint = api.resources[name]
+        gone = body["deployedModelId"]
+        endpoint["deployedModels"] = [
+            m for m in endpoint.get("deployedModels", []) if m["id"] != gone
+        ]
+        endpoint["trafficSplit"] = body.get("trafficSplit", {})
+        return 200, {
+            "name": f"{parent}/operations/{next(api._ids)}",
+            "done": True,
+            "response": {"@type": f"{_TYPES}.UndeployModelResponse"},
+        }
     if method == "POST" and resource_id is None:
         job_id = query.get("pipelineJobId", "")
         if f"{parent}/{collection}/{job_id}" in api.resources:
@@ -235,7 +248,7 @@ def _done_operation(parent: str, resource: dict, collection: str) -> dict:
     return {
         "name": f"{parent}/operations/{resource['name'].rsplit('/', 1)[-1]}",
         "done": True,
-        "response": {"@type": f"type.googleapis.com/google.cloud.aiplatform.v1.{kind}", **resource},
+        "response": {"@type": f"{_TYPES}.{kind}", **resource},
     }
 
 

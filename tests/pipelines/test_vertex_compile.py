@@ -42,7 +42,8 @@ DEPLOY_LAUNCHER = f"{LAUNCHERS}.endpoint.deploy_model.launcher"
 # Task display names set by pipelines/targets.py (the names shown in the Vertex AI console).
 SINGLE, MULTI, WORKER_COUNT = "train", "train-multi-worker", "worker-count"
 PARENT, UPLOAD, ENDPOINT, DEPLOY = "find-parent-model", "upload-model", "endpoint", "deploy-model"
-DEPLOY_TASKS = (PARENT, UPLOAD, ENDPOINT, DEPLOY)
+RETIRE = "undeploy-idle-models"
+DEPLOY_TASKS = (PARENT, UPLOAD, ENDPOINT, DEPLOY, RETIRE)
 VERTEX_ONLY_TASKS = {MULTI, WORKER_COUNT, *DEPLOY_TASKS}
 # The model whichever training branch ran (dsl.OneOf of both).
 TRAINED_MODEL = ("output", frozenset({(SINGLE, "model"), (MULTI, "model")}))
@@ -373,6 +374,20 @@ def test_deploy_puts_the_uploaded_model_on_the_endpoint_with_the_serving_paramet
         "traffic_split": ("parameter", "traffic_split"),
         "deployed_model_display_name": ("parameter", "model_name"),
     }
+
+
+def test_models_left_without_traffic_are_undeployed_after_the_deployment(compiled):
+    vertex = compiled.vertex
+    retire = vertex.task(RETIRE)
+    assert vertex.source(retire, "artifacts", "endpoint") == (
+        "output",
+        frozenset({(ENDPOINT, "endpoint")}),
+    )
+    deploy_key = next(
+        k for k, t in vertex.dags[retire.dag]["tasks"].items() if t is vertex.task(DEPLOY).spec
+    )
+    assert deploy_key in retire.spec["dependentTasks"]
+    assert "undeploy_idle_models" in " ".join(vertex.container(retire)["args"])
 
 
 def test_parameters_keep_their_defaults_and_source_uri_is_required(compiled):

@@ -15,7 +15,11 @@ from google.api_core import exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform
 
-from serving.vertex_resources import find_parent_model, get_or_create_endpoint
+from serving.vertex_resources import (
+    find_parent_model,
+    get_or_create_endpoint,
+    undeploy_idle_models,
+)
 from tests.fakes.vertex_api import running_fake_vertex_api
 
 PROJECT, LOCATION = "my-project", "us-central1"
@@ -127,3 +131,26 @@ def test_api_errors_are_passed_on(api, lookup, method, path):
     assert failed.value.code == 403
     assert "Permission 'aiplatform.x' denied" in failed.value.message
     assert len(api.requests) == (2 if method == "POST" else 1)  # no retry, nothing after
+
+
+def endpoint_with(api, traffic: dict[str, int], deployed: list[str]) -> dict:
+    models = [{"id": i, "model": f"{PARENT}/models/1@{n}"} for n, i in enumerate(deployed, 1)]
+    return api.add(
+        "endpoints",
+        PARENT,
+        {"displayName": "vision", "deployedModels": models, "trafficSplit": traffic},
+    )
+
+
+def test_models_left_without_traffic_are_undeployed(api):
+    endpoint = endpoint_with(api, {"300": 100}, ["100", "200", "300"])
+    assert undeploy_idle_models(endpoint["name"], PROJECT, LOCATION) == ["100", "200"]
+    undeploys = api.calls("POST", r":undeployModel$")
+    assert [r.body["deployedModelId"] for r in undeploys] == ["100", "200"]
+    assert [m["id"] for m in api.resources[endpoint["name"]]["deployedModels"]] == ["300"]
+
+
+def test_a_canary_split_keeps_both_models(api):
+    endpoint = endpoint_with(api, {"200": 90, "300": 10}, ["200", "300"])
+    assert undeploy_idle_models(endpoint["name"], PROJECT, LOCATION) == []
+    assert not api.calls("POST", r":undeployModel$")
