@@ -138,10 +138,16 @@ def test_every_project_package_is_copied_and_imported():
     assert "kfp.dsl.executor_main" in smoke[-1]  # what kfp runs each component with
 
 
-def test_installs_the_lock_then_the_project_without_dependencies():
+def test_installs_the_runtime_dependencies_at_locked_versions_then_the_project():
+    """Runtime dependencies only (pyproject), constrained by the lock: no dev tools."""
     steps = instructions()
     runs = [(i, a) for i, (k, a) in enumerate(steps) if k == "RUN"]
-    lock_runs = [i for i, a in runs if re.search(r"pip install (.* )?-r requirements\.lock", a)]
+    lock_runs = [
+        i
+        for i, a in runs
+        if re.search(r"pip install -c requirements\.lock -r /tmp/runtime\.txt", a)
+        and "['project']['dependencies']" in a
+    ]
     project_runs = [i for i, a in runs if re.search(r"pip install --no-deps \.(\s|$)", a)]
     assert len(lock_runs) == 1 and len(project_runs) == 1
     copy_lines = {
