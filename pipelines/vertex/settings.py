@@ -16,6 +16,7 @@ _SERVICE_ACCOUNT = re.compile(
     r"^[a-z0-9-]+@[a-z0-9-]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$"
 )
 _NETWORK = re.compile(r"^projects/[0-9]+/global/networks/[a-z0-9-]+$")
+_BUCKET_URI = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/.*)?$")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _KFP_REPOSITORY = re.compile(
@@ -81,10 +82,15 @@ def load_settings(
     project = get("GOOGLE_CLOUD_PROJECT", _PROJECT, True, "a Google Cloud project id")
     region = get("VERTEX_REGION", _REGION, False, "a Vertex AI region") or "us-central1"
     root = get("PIPELINE_ROOT", None, True, "the gs:// folder for pipeline outputs")
-    if root and not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$", root):
+    if root and not root.startswith("gs://"):
         problems.append(
             f"PIPELINE_ROOT={root!r} is not a gs:// URI: Vertex AI writes pipeline outputs to "
             f"Cloud Storage, e.g. PIPELINE_ROOT={EXAMPLES['PIPELINE_ROOT']}"
+        )
+    elif root and not _BUCKET_URI.match(root):
+        problems.append(
+            f"PIPELINE_ROOT={root!r} does not start with a valid bucket name (3-63 lowercase "
+            f"letters, digits, '-', '_' or '.'), e.g. PIPELINE_ROOT={EXAMPLES['PIPELINE_ROOT']}"
         )
     settings = VertexSettings(
         project=project or "",

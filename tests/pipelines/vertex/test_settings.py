@@ -40,6 +40,7 @@ def test_optional_settings_are_parsed():
         ({"PIPELINE_ROOT": "/tmp/root"}, "PIPELINE_ROOT='/tmp/root' is not a gs:// URI.*=gs://"),
         ({"PIPELINE_ROOT": "s3://bucket"}, "PIPELINE_ROOT='s3://bucket' is not a gs:// URI"),
         ({"PIPELINE_ROOT": ""}, "PIPELINE_ROOT is not set"),
+        ({"PIPELINE_ROOT": "gs://b/runs"}, "'gs://b/runs' does not start with a valid bucket name"),
         ({"GOOGLE_CLOUD_PROJECT": "My Project"}, "'My Project' is not a Google Cloud project id"),
         ({"VERTEX_REGION": "us central"}, "VERTEX_REGION='us central'.*=us-central1"),
         ({"PIPELINE_LABELS": "Team=ML"}, "PIPELINE_LABELS entry 'Team=ML'"),
