@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipelines.catalog import PIPELINES, check_pipeline_name, get_pipeline
 from pipelines.compile import compile_pipeline
-from pipelines.parameters import parse_overrides
+from pipelines.parameters import parse_overrides, pipeline_parameters
 from trainer.errors import InputError
 from trainer.sources import parse_source_uri
 
@@ -78,7 +78,7 @@ def run_command(args: argparse.Namespace) -> None:
     from pipelines.local.vision_demo import DEMO_BUCKET_URI, demo_arguments, demo_images
 
     pipeline = get_pipeline(args.name)
-    overrides = parse_overrides(args.set, pipeline)
+    overrides = parse_overrides(args.set, pipeline_parameters(pipeline))
     if args.source:
         try:
             parse_source_uri(args.source)

@@ -20,13 +20,8 @@ def pipeline_parameters(pipeline: Callable) -> dict[str, type]:
     return {name: p.annotation for name, p in inspect.signature(func).parameters.items()}
 
 
-def parse_overrides(pairs: list[str], types: dict[str, type] | Callable) -> dict:
-    """KEY=VALUE strings -> arguments typed like the pipeline's parameters.
-
-    `types` maps parameter names to Python types, or is the pipeline itself.
-    """
-    if callable(types):
-        types = pipeline_parameters(types)
+def parse_overrides(pairs: list[str], types: dict[str, type]) -> dict:
+    """KEY=VALUE strings -> arguments typed like the parameters in `types` (name -> type)."""
     overrides = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")

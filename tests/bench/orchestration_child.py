@@ -21,10 +21,10 @@ STARTED = time.monotonic()
 def arguments(source: str, workdir: Path, overrides: list[str]) -> dict:
     from pipelines.catalog import get_pipeline
     from pipelines.local.vision_demo import demo_arguments
-    from pipelines.parameters import parse_overrides
+    from pipelines.parameters import parse_overrides, pipeline_parameters
     from tests.bench.data import REPO_BUILD
 
-    typed = parse_overrides(overrides, get_pipeline("vision"))
+    typed = parse_overrides(overrides, pipeline_parameters(get_pipeline("vision")))
     args = demo_arguments(REPO_BUILD, source, typed)  # the pretrained base already in build/
     args["registry_uri"] = str(workdir / "registry")
     return args

@@ -12,7 +12,7 @@ from components.images import PIPELINE_IMAGE
 from pipelines.catalog import PIPELINES, get_pipeline
 from pipelines.cli import main
 from pipelines.compile import compile_pipeline
-from pipelines.parameters import parse_overrides
+from pipelines.parameters import parse_overrides, pipeline_parameters
 from tests.conftest import REPO
 
 
@@ -44,7 +44,7 @@ def test_cli_compile_writes_every_pipeline(tmp_path, capsys):
 
 
 def test_overrides_are_typed_by_the_pipeline_and_checked():
-    pipeline = get_pipeline("vision")
+    pipeline = pipeline_parameters(get_pipeline("vision"))
     assert parse_overrides(
         ["accuracy_threshold=1", "head_epochs=3", "augment_flip=none", "model_name=a=b"], pipeline
     ) == {"accuracy_threshold": 1.0, "head_epochs": 3, "augment_flip": "none", "model_name": "a=b"}

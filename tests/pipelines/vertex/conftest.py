@@ -15,15 +15,23 @@ from tests.fakes.vertex_api import FakeVertexApi, running_fake_vertex_api
 IMAGE = "us-central1-docker.pkg.dev/my-project/mlops/pipeline:v1"
 
 
+def compile_templates(out: Path, image: str | None) -> Path:
+    """`make compile` into `out` in a fresh process (components read PIPELINE_IMAGE on import);
+    image None: PIPELINE_IMAGE unset."""
+    env = {k: v for k, v in os.environ.items() if k != "PIPELINE_IMAGE"}
+    if image:
+        env["PIPELINE_IMAGE"] = image
+    subprocess.run(
+        [sys.executable, "-m", "pipelines", "compile", "--out-dir", str(out)],
+        check=True, cwd=REPO, capture_output=True, env=env,
+    )  # fmt: skip
+    return out
+
+
 @pytest.fixture(scope="session")
 def template_dir(tmp_path_factory) -> Path:
     """build/pipelines as `make compile` writes it, with PIPELINE_IMAGE set."""
-    out = tmp_path_factory.mktemp("pipelines")
-    subprocess.run(
-        [sys.executable, "-m", "pipelines", "compile", "--out-dir", str(out)],
-        check=True, cwd=REPO, capture_output=True, env={**os.environ, "PIPELINE_IMAGE": IMAGE},
-    )  # fmt: skip
-    return out
+    return compile_templates(tmp_path_factory.mktemp("pipelines"), IMAGE)
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ the SDK's pre-submit bucket check goes to the Cloud Storage emulator.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from pipelines.cli import main
 from pipelines.vertex.api_errors import VertexApiError
-from tests.conftest import REPO
+from tests.pipelines.vertex.conftest import compile_templates
 
 
 def submit(template_dir, *extra: str) -> None:
@@ -177,11 +174,7 @@ def test_unknown_pipeline_and_missing_template_are_refused(tmp_path, vertex_api,
 
 
 def test_a_template_compiled_without_pipeline_image_is_refused(tmp_path, vertex_api, vertex_env):
-    env = {k: v for k, v in os.environ.items() if k != "PIPELINE_IMAGE"}
-    subprocess.run(
-        [sys.executable, "-m", "pipelines", "compile", "vision", "--out-dir", str(tmp_path)],
-        check=True, cwd=REPO, env=env, capture_output=True,
-    )  # fmt: skip
+    compile_templates(tmp_path, image=None)
     with pytest.raises(
         SystemExit, match=r"(?s)placeholder image: set PIPELINE_IMAGE.*make compile"
     ):
