@@ -35,8 +35,8 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) ## Create or refresh .venv from requirements.lock
 
-run: $(STAMP) ## Run the PIPELINE (default: vision) on the kfp local runner, offline; SOURCE=dir|gs://... for your data
-	$(PY) -m pipelines run $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)")
+run: $(STAMP) ## Run PIPELINE (vision|timeseries) on the kfp local runner, offline; SOURCE=your data, SET='k=v ...'
+	$(PY) -m pipelines run $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)") $(foreach s,$(SET),--set '$(s)')
 
 pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; make run does it once)
 	$(PY) -c "from pathlib import Path; from pipelines.local.vision_demo import pretrained_base; print(pretrained_base(Path('build')))"

@@ -9,7 +9,6 @@ python -m pipelines deploy NAME [--set key=value ...]   (Artifact Registry + sch
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 from pathlib import Path
@@ -18,7 +17,6 @@ from pipelines.catalog import PIPELINES, check_pipeline_name, get_pipeline
 from pipelines.compile import compile_pipeline
 from pipelines.parameters import parse_overrides, pipeline_parameters
 from trainer.errors import InputError
-from trainer.sources import parse_source_uri
 
 BUILD = Path("build")
 
@@ -33,8 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("name", choices=sorted(PIPELINES))
     run.add_argument(
         "--source",
-        help="data URI (gs://bucket/prefix or a local directory); default: demo data "
-        "served from a local storage emulator",
+        help="the data: vision, gs://bucket/prefix or a local directory (default: demo "
+        "images on a local storage emulator); timeseries, a BigQuery query or table (default: "
+        "the demo query on a local DuckDB copy)",
     )
     run.add_argument(
         "--set",
@@ -73,58 +72,34 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_command(args: argparse.Namespace) -> None:
-    from pipelines.local.gcs_emulator import running_gcs_emulator, upload_directory
+    from pipelines.local.demos import DEMOS
     from pipelines.local.runner import run_locally
-    from pipelines.local.vision_demo import DEMO_BUCKET_URI, demo_arguments, demo_images
 
     pipeline = get_pipeline(args.name)
     overrides = parse_overrides(args.set, pipeline_parameters(pipeline))
-    if args.source:
-        try:
-            parse_source_uri(args.source)
-        except InputError as exc:
-            raise SystemExit(str(exc)) from None
+    demo = DEMOS[args.name]
     started = time.monotonic()
     try:
-        if args.source:
-            arguments = demo_arguments(BUILD, args.source, overrides)
+        with demo.demo_run(BUILD, args.source, overrides) as arguments:
             outputs = run_locally(pipeline, arguments, args.pipeline_root)
-        else:
-            images = demo_images(BUILD)
-            arguments = demo_arguments(BUILD, DEMO_BUCKET_URI, overrides)
-            with running_gcs_emulator() as host:
-                count = upload_directory(images, DEMO_BUCKET_URI)
-                print(f"Storage emulator on {host}: uploaded {count} images to {DEMO_BUCKET_URI}")
-                outputs = run_locally(pipeline, arguments, args.pipeline_root)
+    except InputError as exc:
+        raise SystemExit(str(exc)) from None
     except RuntimeError as exc:
         reason = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
         raise SystemExit(
             f"\n{reason}\nThe failed task's log above ends with the reason. Nothing was registered."
         ) from None
-    print_summary(outputs, arguments, time.monotonic() - started)
+    print_summary(demo.summary(outputs, arguments), outputs, arguments, time.monotonic() - started)
 
 
-def print_summary(outputs: dict, arguments: dict, seconds: float) -> None:
+def print_summary(lines: list[str], outputs: dict, arguments: dict, seconds: float) -> None:
     from serving.registry import LocalModelRegistry
 
-    evaluation = outputs["evaluation"].metadata
-    model_path = Path(outputs["model"].path)
-    manifest = Path(outputs["dataset"].path) / "manifest.json"
-    skipped = json.loads(manifest.read_text())["skipped_by_reason"]
-    registry = LocalModelRegistry(arguments["registry_uri"])
-    champion = registry.champion(arguments["model_name"])
     print()
-    print(
-        f"Test accuracy: {evaluation['accuracy']:.4f} on {int(evaluation['num_examples'])} images "
-        f"({evaluation['reason']}: {'blessed' if evaluation['blessed'] else 'not blessed'})"
-    )
-    print(f"Model:     {model_path}")
-    print(f"Manifest:  {manifest}")
-    if skipped:
-        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
-        print(f"Skipped:   {sum(skipped.values())} files ({reasons}); see the manifest")
-    if not evaluation["blessed"]:
+    print("\n".join(lines))
+    if not outputs["evaluation"].metadata["blessed"]:
         print("Deploy:    skipped (not blessed)")
+    champion = LocalModelRegistry(arguments["registry_uri"]).champion(arguments["model_name"])
     if champion:
         print(f"Registry:  {champion.path} (champion: version {champion.version})")
     print(f"Finished in {seconds:.0f}s")

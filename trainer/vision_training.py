@@ -30,6 +30,7 @@ from trainer.image_dataset import Augmentation, make_dataset, split_files
 from trainer.image_ingest import MANIFEST, read_manifest
 from trainer.model_metadata import METADATA
 from trainer.splits import kfold_assignments
+from trainer.training_callbacks import history_curves, stage_callbacks
 from trainer.vision_export import export_image_classifier
 from trainer.vision_model import build_base, build_classifier, unfreeze_top
 
@@ -114,12 +115,12 @@ def train_image_classifier(
     train_ds = _dataset(train_paths, train_labels, config, training=True)
     val_ds = _dataset(val_paths, val_labels, config, training=False)
     model, base = _new_model(len(classes), config)
-    head_callbacks = _stage_callbacks("head", tensorboard_dir, checkpoint_dir)
+    head_callbacks = stage_callbacks("head", tensorboard_dir, checkpoint_dir)
     history = _fit(
         model, train_ds, val_ds, config.head_epochs, config.learning_rate, config, head_callbacks
     )
     metrics["head_val_accuracy"] = float(max(history.history["val_accuracy"]))
-    curves = {"head": _curves(history)}
+    curves = {"head": history_curves(history)}
 
     if config.fine_tune_epochs and config.fine_tune_layers:
         trainable = unfreeze_top(base, config.fine_tune_layers)
@@ -128,7 +129,7 @@ def train_image_classifier(
             config.fine_tune_layers,
             trainable,
         )
-        fine_tune_callbacks = _stage_callbacks("fine_tune", tensorboard_dir, checkpoint_dir)
+        fine_tune_callbacks = stage_callbacks("fine_tune", tensorboard_dir, checkpoint_dir)
         history = _fit(
             model,
             train_ds,
@@ -139,7 +140,7 @@ def train_image_classifier(
             fine_tune_callbacks,
         )
         metrics["fine_tune_val_accuracy"] = float(max(history.history["val_accuracy"]))
-        curves["fine_tune"] = _curves(history)
+        curves["fine_tune"] = history_curves(history)
 
     metrics["val_accuracy"] = float(model.evaluate(val_ds, verbose=0)[1])
     log.info("Validation accuracy %.4f", metrics["val_accuracy"])
@@ -229,23 +230,3 @@ def _fit(
     return model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stop, *extra], verbose=2
     )
-
-
-def _stage_callbacks(
-    stage: str, tensorboard_dir: str | Path | None, checkpoint_dir: str | Path | None
-) -> list[tf.keras.callbacks.Callback]:
-    """TensorBoard and BackupAndRestore for one stage, each in its own `<dir>/<stage>`."""
-    callbacks: list[tf.keras.callbacks.Callback] = []
-    if tensorboard_dir:
-        log_dir = Path(tensorboard_dir) / stage
-        log.info("Stage %s: TensorBoard logs in %s", stage, log_dir)
-        callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=str(log_dir)))
-    if checkpoint_dir:
-        backup_dir = Path(checkpoint_dir) / stage
-        log.info("Stage %s: backups for resuming in %s", stage, backup_dir)
-        callbacks.append(tf.keras.callbacks.BackupAndRestore(backup_dir=str(backup_dir)))
-    return callbacks
-
-
-def _curves(history) -> dict:
-    return {k: [float(v) for v in values] for k, values in history.history.items()}

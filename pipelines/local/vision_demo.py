@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
+from trainer.errors import InputError
+from trainer.sources import parse_source_uri
 
 DEMO_BUCKET_URI = "gs://mlops-demo/vision/digits"
 BASE_MODEL = "mobilenet_v3_small_minimalistic"
@@ -75,3 +80,40 @@ def demo_arguments(build_dir: Path, source_uri: str, overrides: dict | None = No
     if "base_weights" not in overrides:
         arguments["base_weights"] = str(pretrained_base(build_dir).resolve())
     return arguments
+
+
+@contextlib.contextmanager
+def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
+    """The arguments of a local run; without `source`, the digits served from a storage emulator."""
+    if source:
+        try:
+            parse_source_uri(source)
+        except InputError as exc:
+            raise SystemExit(str(exc)) from None
+        yield demo_arguments(build_dir, source, overrides)
+        return
+    from pipelines.local.gcs_emulator import running_gcs_emulator, upload_directory
+
+    images = demo_images(build_dir)
+    arguments = demo_arguments(build_dir, DEMO_BUCKET_URI, overrides)
+    with running_gcs_emulator() as host:
+        count = upload_directory(images, DEMO_BUCKET_URI)
+        print(f"Storage emulator on {host}: uploaded {count} images to {DEMO_BUCKET_URI}")
+        yield arguments
+
+
+def summary(outputs: dict, arguments: dict) -> list[str]:
+    """What `make run` prints after a run."""
+    evaluation = outputs["evaluation"].metadata
+    manifest = Path(outputs["dataset"].path) / "manifest.json"
+    skipped = json.loads(manifest.read_text())["skipped_by_reason"]
+    lines = [
+        f"Test accuracy: {evaluation['accuracy']:.4f} on {int(evaluation['num_examples'])} images "
+        f"({evaluation['reason']}: {'blessed' if evaluation['blessed'] else 'not blessed'})",
+        f"Model:     {Path(outputs['model'].path)}",
+        f"Manifest:  {manifest}",
+    ]
+    if skipped:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        lines.append(f"Skipped:   {sum(skipped.values())} files ({reasons}); see the manifest")
+    return lines

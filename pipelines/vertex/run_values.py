@@ -19,6 +19,13 @@ def check_run_values(values: dict, defaults: dict) -> None:
             f"source_uri={source!r} is not in Cloud Storage, which is all a Vertex AI run can "
             "read: upload the data and pass it, e.g. source_uri=gs://my-bucket/flowers"
         )
+    database = run.get("local_database")
+    if database:
+        problems.append(
+            f"local_database={database!r} is a file on this machine; a Vertex AI run queries "
+            "BigQuery: leave it empty (local_database=) and query a table, e.g. "
+            "source_query=my-project.weather.temps"
+        )
     replicas = run.get("train_replica_count")
     if replicas is not None and int(replicas) != 1:
         problems.append(

@@ -1,0 +1,240 @@
+"""Train the stacked-LSTM forecaster on an ingested series, with time-ordered cross-validation.
+
+1. The series is re-indexed to a regular grid and imputed (`trainer.series`).
+2. The last `test_fraction` of it is the test range: never trained on, scored
+   by the evaluation step.
+3. Rolling-origin folds over the rest (`trainer.time_folds`): each fold trains
+   on everything before its validation block, with normalisation statistics
+   fitted on that training range only, and stops early on the block. The
+   folds say how well the model generalises forward in time, and how many
+   epochs it needs.
+4. The final model trains on everything before the test range for the median
+   number of epochs the folds chose (`epochs` without folds), and is exported
+   to take raw values and return forecasts in the series' units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.cluster import check_single_replica
+from trainer.errors import InputError
+from trainer.forecast_export import export_forecaster
+from trainer.forecast_model import build_forecasting_model
+from trainer.model_metadata import METADATA
+from trainer.series import Series, read_series
+from trainer.time_folds import Fold, rolling_origin_folds, test_split
+from trainer.training_callbacks import history_curves, stage_callbacks
+from trainer.windowing import Normalizer, WindowSpec, features, windowed_dataset
+
+log = logging.getLogger(__name__)
+
+TASK = "time_series_forecasting"
+DATASET_MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ForecastTrainConfig:
+    time_column: str = "ts"
+    target_column: str = "value"
+    frequency: str = ""  # pandas alias ("h", "D"); inferred from the data when empty
+    imputation: str = "interpolate"  # or "forward_fill"
+    window: int = 48
+    horizon: int = 1
+    stride: int = 1
+    lstm_units: int = 50
+    lstm_layers: int = 2
+    dropout: float = 0.2
+    batch_size: int = 64
+    epochs: int = 20
+    learning_rate: float = 1e-3
+    early_stopping_patience: int = 3
+    test_fraction: float = 0.1
+    cv_folds: int = 3
+    seed: int = 42
+
+    def check(self) -> None:
+        for name in ("lstm_units", "lstm_layers", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.learning_rate <= 0:
+            raise InputError(f"learning_rate must be positive, got {self.learning_rate}.")
+        if not 0 <= self.dropout < 1:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout}.")
+        if not 0 < self.test_fraction < 1:
+            raise InputError(f"test_fraction must be in (0, 1), got {self.test_fraction}.")
+        if self.cv_folds < 0:
+            raise InputError(f"cv_folds must be 0 (off) or more, got {self.cv_folds}.")
+        if not self.time_column or not self.target_column:
+            raise InputError("time_column and target_column must name columns of the dataset.")
+        self.spec  # noqa: B018 (WindowSpec validates window, horizon and stride)
+
+    @property
+    def spec(self) -> WindowSpec:
+        return WindowSpec(self.window, self.horizon, self.stride)
+
+
+def train_forecaster(
+    dataset_dir: str | Path,
+    model_dir: str | Path,
+    config: ForecastTrainConfig,
+    tensorboard_dir: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+) -> dict:
+    """Cross-validate, train the final model on all but the test range, export to `model_dir`.
+
+    Returns the training metrics written into the model's metadata.
+    """
+    config.check()
+    check_single_replica()
+    if (Path(model_dir) / METADATA).exists():  # refuse before training, not after
+        raise FileExistsError(
+            f"{model_dir} already holds a trained model ({METADATA}): write to a new "
+            "directory, or remove it first."
+        )
+    series = read_series(
+        dataset_dir,
+        config.time_column,
+        config.target_column,
+        frequency=config.frequency,
+        imputation=config.imputation,
+    )
+    test_start = test_split(len(series.values), config.test_fraction, config.spec)
+    folds = rolling_origin_folds(test_start, config.cv_folds, config.spec)
+    log.info(
+        "Series of %d points (%s to %s, every %s, %d imputed); test range starts at %s",
+        len(series.values),
+        series.report["start"],
+        series.report["end"],
+        series.frequency,
+        series.report["imputed"],
+        np.datetime_as_string(series.timestamps[test_start]),
+    )
+
+    metrics: dict = {}
+    curves: dict = {}
+    epochs = config.epochs
+    if folds:
+        maes, best_epochs = [], []
+        for fold in folds:
+            mae, best_epoch, history = _validate_fold(series, fold, config)
+            maes.append(mae)
+            best_epochs.append(best_epoch)
+            curves[f"fold_{fold.index}"] = history_curves(history)
+        epochs = max(1, int(np.median(best_epochs)))
+        metrics.update(
+            {
+                "cv_mae_mean": float(np.mean(maes)),
+                "cv_mae_std": float(np.std(maes)),
+                "cv_fold_maes": maes,
+                "cv_best_epochs": best_epochs,
+            }
+        )
+        log.info("Cross-validation MAE %.4f ± %.4f", np.mean(maes), np.std(maes))
+
+    normalizer = Normalizer.fit(series.values[:test_start])
+    train_ds = _dataset(series, normalizer, config, 0, test_start, shuffle=True)
+    model = _new_model(config)
+    callbacks = stage_callbacks("final", tensorboard_dir, checkpoint_dir)
+    log.info("Final model: %d epochs on the %d points before the test range", epochs, test_start)
+    history = model.fit(train_ds, epochs=epochs, callbacks=callbacks, verbose=2)
+    curves["final"] = history_curves(history)
+    metrics["final_epochs"] = epochs
+    metrics["train_mae"] = float(history.history["mae"][-1] * normalizer.std)
+
+    export_forecaster(
+        model,
+        model_dir,
+        normalizer,
+        config.window,
+        config.horizon,
+        metadata={
+            "task": TASK,
+            "training_params": dataclasses.asdict(config),
+            "training_metrics": metrics,
+            "training_curves": curves,
+            "series": series.report,
+            "test_start": test_start,
+            "test_start_time": str(np.datetime_as_string(series.timestamps[test_start])),
+            "folds": [dataclasses.asdict(fold) for fold in folds],
+            "dataset": {
+                "manifest_sha256": hashlib.sha256(
+                    (Path(dataset_dir) / DATASET_MANIFEST).read_bytes()
+                ).hexdigest(),
+            },
+        },
+    )
+    return metrics
+
+
+def _validate_fold(
+    series: Series, fold: Fold, config: ForecastTrainConfig
+) -> tuple[float, int, tf.keras.callbacks.History]:
+    """Train on the fold's past, early-stop on its block; (MAE in series units, best epoch)."""
+    normalizer = Normalizer.fit(series.values[: fold.train_end])
+    train_ds = _dataset(series, normalizer, config, 0, fold.train_end, shuffle=True)
+    val_ds = _dataset(
+        series, normalizer, config, fold.validation_start, fold.validation_end, shuffle=False
+    )
+    model = _new_model(config)
+    stop = tf.keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
+    )
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[stop], verbose=2
+    )
+    val_loss = history.history["val_loss"]
+    best = int(np.argmin(val_loss))
+    mae = float(history.history["val_mae"][best] * normalizer.std)
+    log.info(
+        "Fold %d: train on [0, %d), validate on [%d, %d): MAE %.4f at epoch %d",
+        fold.index,
+        fold.train_end,
+        fold.validation_start,
+        fold.validation_end,
+        mae,
+        best + 1,
+    )
+    return mae, best + 1, history
+
+
+def _dataset(
+    series: Series,
+    normalizer: Normalizer,
+    config: ForecastTrainConfig,
+    targets_from: int,
+    targets_to: int,
+    shuffle: bool,
+) -> tf.data.Dataset:
+    # Validation windows use every position (stride 1); `stride` thins training windows only.
+    spec = config.spec if shuffle else dataclasses.replace(config.spec, stride=1)
+    return windowed_dataset(
+        features(series.values, series.imputed, normalizer),
+        normalizer.normalize(series.values).astype(np.float32),
+        spec,
+        targets_from,
+        targets_to,
+        batch_size=config.batch_size,
+        shuffle=shuffle,
+        seed=config.seed,
+    )
+
+
+def _new_model(config: ForecastTrainConfig) -> tf.keras.Model:
+    tf.keras.utils.set_random_seed(config.seed)
+    return build_forecasting_model(
+        config.window,
+        2,
+        config.horizon,
+        config.lstm_units,
+        config.lstm_layers,
+        config.dropout,
+        config.learning_rate,
+    )
