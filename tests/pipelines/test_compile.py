@@ -22,7 +22,8 @@ def test_every_pipeline_compiles_to_yaml_that_kfp_loads(tmp_path):
         loaded = components.load_component_from_file(str(path))
         assert loaded.name
         spec = yaml.safe_load(path.read_text())
-        assert "source_uri" in spec["root"]["inputDefinitions"]["parameters"]
+        parameters = spec["root"]["inputDefinitions"]["parameters"]
+        assert {"source_uri", "source_query"} & set(parameters), name
 
 
 def test_local_target_gates_the_local_registry_on_the_blessing(tmp_path):

@@ -48,6 +48,12 @@ VERTEX_ONLY_TASKS = {MULTI, WORKER_COUNT, *DEPLOY_TASKS}
 # The model whichever training branch ran (dsl.OneOf of both).
 TRAINED_MODEL = ("output", frozenset({(SINGLE, "model"), (MULTI, "model")}))
 
+# Each case study's one required parameter (its data) and a value Vertex AI can read.
+SOURCES = {
+    "vision": ("source_uri", "gs://d/i"),
+    "timeseries": ("source_query", "my-project.weather.temps"),
+}
+
 # Parameters the targets need, with the defaults every case study keeps.
 TARGET_DEFAULTS = {
     "train_replica_count": 1,
@@ -390,10 +396,11 @@ def test_models_left_without_traffic_are_undeployed_after_the_deployment(compile
     assert "undeploy_idle_models" in " ".join(vertex.container(retire)["args"])
 
 
-def test_parameters_keep_their_defaults_and_source_uri_is_required(compiled):
+def test_parameters_keep_their_defaults_and_only_the_source_is_required(compiled):
     parameters = compiled.vertex.doc["root"]["inputDefinitions"]["parameters"]
-    assert "defaultValue" not in parameters["source_uri"]
-    assert not parameters["source_uri"].get("isOptional", False)
+    required = [n for n, p in parameters.items() if not p.get("isOptional", False)]
+    assert required == [SOURCES[compiled.name][0]]
+    assert "defaultValue" not in parameters[required[0]]
     assert set(parameters) >= TARGET_PARAMETERS
     for name, default in TARGET_DEFAULTS.items():
         assert parameters[name]["defaultValue"] == default, name
@@ -449,10 +456,11 @@ def sdk_job(path: Path, parameter_values: dict) -> aiplatform.PipelineJob:
 
 
 def test_the_aiplatform_sdk_loads_the_template_offline(compiled):
-    values = {"source_uri": "gs://d/i", "train_replica_count": 2}
+    source, value = SOURCES[compiled.name]
+    values = {source: value, "train_replica_count": 2}
     request = sdk_job(compiled.vertex.path, values).to_dict()
     assert request["runtimeConfig"]["parameterValues"] == values
     assert request["runtimeConfig"]["gcsOutputDirectory"] == "gs://b/r"
     assert request["pipelineSpec"] == compiled.vertex.doc
-    with pytest.raises(ValueError, match="pipeline parameter epochs is not found"):
-        sdk_job(compiled.vertex.path, {**values, "epochs": 3})
+    with pytest.raises(ValueError, match="pipeline parameter no_such_setting is not found"):
+        sdk_job(compiled.vertex.path, {**values, "no_such_setting": 3})

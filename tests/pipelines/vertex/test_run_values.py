@@ -27,6 +27,7 @@ def test_good_values_pass():
         },
         DEFAULTS,
     )
+    check_run_values({"source_query": "p.weather.temps"}, {**DEFAULTS, "local_database": ""})
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,10 @@ def test_good_values_pass():
         ({"serving_min_replica_count": 2}, r"min=2, max=1: need 1 <= min <= max"),
         ({"serving_min_replica_count": 0}, "min=0"),
         ({"traffic_split": {"0": 50}}, "does not add up to 100"),
+        (
+            {"local_database": "build/demo/timeseries/warehouse.duckdb"},
+            r"local_database='build/.*' is a file on this machine; .* BigQuery",
+        ),
     ],
 )
 def test_bad_values_are_named_with_an_example(values, message):
