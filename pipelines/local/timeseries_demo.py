@@ -13,24 +13,26 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from trainer.demo.seattle_temperatures import DATASET, TABLE, write_demo_database
+from trainer.demo.seattle_weather import DATASET, TABLE, write_demo_database
 
-DEMO_QUERY = f"""SELECT ts, ROUND((temp_f - 32) * 5 / 9, 2) AS temp_c
+DEMO_QUERY = f"""SELECT date, temp_max, temp_min, precipitation
 FROM `mlops-demo.{DATASET}.{TABLE}`
-WHERE EXTRACT(YEAR FROM ts) = 2010
-ORDER BY ts"""
-# Sized for a 2-core laptop: a day-ahead-hours forecast from two days of hourly values.
+WHERE date BETWEEN DATE '2012-01-01' AND DATE '2015-12-31'
+ORDER BY date"""
+# Sized for a 2-core laptop: next week's daily maximum temperature from the last four weeks,
+# against the same days a year earlier (the seasonal-naive forecast for yearly seasonality).
 DEMO_TRAINING = {
-    "time_column": "ts",
-    "target_column": "temp_c",
-    "window": 48,
-    "horizon": 6,
-    "stride": 2,
+    "time_column": "date",
+    "target_column": "temp_max",
+    "window": 28,
+    "horizon": 7,
     "lstm_units": 32,
-    "batch_size": 64,
-    "epochs": 8,
-    "cv_folds": 2,
+    "batch_size": 32,
+    "epochs": 20,
+    "learning_rate": 0.005,
+    "cv_folds": 3,
     "test_fraction": 0.1,
+    "season_length": 365,
 }
 
 

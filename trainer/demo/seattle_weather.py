@@ -1,10 +1,10 @@
-"""Seattle's hourly air temperatures in 2010, as a table in an embedded DuckDB database.
+"""Seattle's daily weather 2012-2015, as a table in an embedded DuckDB database.
 
 The series is real public data (NOAA, via the Vega project) that the PyPI
-package vega-datasets ships as a CSV file, so nothing is downloaded. It has
-8,759 hourly readings in °F over the 8,760 hours of the year: the hour the
-clocks went forward (2010-03-14 02:00) is missing, a real gap that the
-pipeline's re-indexing finds and imputes.
+package vega-datasets ships as a CSV file, so nothing is downloaded: 1,461
+days of maximum and minimum temperature (°C), precipitation (mm), wind (m/s)
+and the day's weather. Day-to-day weather makes it a real forecasting
+problem: tomorrow's maximum differs from today's by 2.2 °C on average.
 
 The database stands in for BigQuery: the BigQuery dataset `weather` is the
 DuckDB schema `weather` (trainer.bigquery_sql drops the project part of
@@ -18,12 +18,20 @@ from importlib import resources
 from pathlib import Path
 
 DATASET = "weather"
-TABLE = "seattle_temps"
-CSV = "_data/seattle-temps.csv"
+TABLE = "seattle_daily"
+CSV = "_data/seattle-weather.csv"
+COLUMNS = {
+    "date": "DATE",
+    "precipitation": "DOUBLE",
+    "temp_max": "DOUBLE",
+    "temp_min": "DOUBLE",
+    "wind": "DOUBLE",
+    "weather": "VARCHAR",
+}
 
 
-def temperatures_csv() -> Path:
-    """The CSV file inside the installed vega-datasets package (columns: date, temp)."""
+def weather_csv() -> Path:
+    """The CSV file inside the installed vega-datasets package."""
     path = Path(str(resources.files("vega_datasets") / CSV))
     if not path.is_file():
         raise FileNotFoundError(
@@ -33,7 +41,7 @@ def temperatures_csv() -> Path:
 
 
 def write_demo_database(path: str | Path) -> Path:
-    """Create the DuckDB file at `path` with weather.seattle_temps (ts TIMESTAMP, temp_f DOUBLE).
+    """Create the DuckDB file at `path` holding weather.seattle_daily (the CSV's columns).
 
     Written to a temporary file and renamed, so a failure leaves no database behind.
     """
@@ -43,13 +51,13 @@ def write_demo_database(path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     tmp.unlink(missing_ok=True)
+    types = ", ".join(f"'{name}': '{kind}'" for name, kind in COLUMNS.items())
     with duckdb.connect(str(tmp)) as connection:
         connection.execute(f"CREATE SCHEMA {DATASET}")
         connection.execute(
-            f"""CREATE TABLE {DATASET}.{TABLE} AS
-            SELECT strptime(date, '%Y/%m/%d %H:%M') AS ts, CAST(temp AS DOUBLE) AS temp_f
-            FROM read_csv(?, header = true, columns = {{'date': 'VARCHAR', 'temp': 'DOUBLE'}})""",
-            [str(temperatures_csv())],
+            f"CREATE TABLE {DATASET}.{TABLE} AS SELECT * FROM "
+            f"read_csv(?, header = true, dateformat = '%Y/%m/%d', columns = {{{types}}})",
+            [str(weather_csv())],
         )
     os.replace(tmp, path)
     return path
