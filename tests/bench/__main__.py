@@ -22,7 +22,14 @@ from tests.bench import machine
 from tests.bench.data import REPO
 from tests.bench.report import Result, console, failed, markdown
 
-BENCHMARKS = ["input_pipeline", "training_step", "orchestration", "run_memory"]
+BENCHMARKS = [
+    "input_pipeline",
+    "training_step",
+    "orchestration",
+    "run_memory",
+    "windowing",
+    "table_ingest",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 from tests.bench.report import Result
 
 NAME = "windowing"
-TITLE = "Time-series windowing throughput"
+TITLE = "5. Time-series windowing throughput"
 # The bar is parity: a streaming pipeline that shuffles every epoch should cost no throughput
 # against materialising every window with a Python loop (vectorised numpy is faster still, at
 # 48x the memory; see the notes).
