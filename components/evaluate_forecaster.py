@@ -29,6 +29,7 @@ def evaluate_forecaster(
     from trainer.forecast_evaluation import evaluate_forecaster as evaluate
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    report.uri += ".html"  # so that a browser opens the file as a page, locally too
     result = evaluate(
         model.path, dataset.path, season_length, baseline_margin, report_path=report.path
     )

@@ -92,7 +92,8 @@ def test_a_model_short_of_the_margin_is_not_deployed(tmp_path):
     assert "not blessed" in result.stdout and "Deploy:    skipped" in result.stdout
     assert "seasonal naive" in result.stdout
     report_line = next(line for line in result.stdout.splitlines() if line.startswith("Report:"))
-    assert Path(report_line.split(":", 1)[1].strip()).is_file()
+    report = Path(report_line.split(":", 1)[1].strip())
+    assert report.suffix == ".html" and "seasonal naive" in report.read_text()
     assert LocalModelRegistry(tmp_path / "registry").versions("forecaster") == []
 
 
