@@ -4,6 +4,7 @@ locals {
   services = [
     "aiplatform.googleapis.com",           # Vertex AI: pipelines, custom jobs, models, endpoints
     "storage.googleapis.com",              # pipeline root and staging buckets
+    "bigquery.googleapis.com",             # time-series ingest: query jobs
     "artifactregistry.googleapis.com",     # the pipeline image and pipeline templates
     "cloudbuild.googleapis.com",           # builds the image (infra/cloudbuild.yaml)
     "iam.googleapis.com",                  # the pipelines service account

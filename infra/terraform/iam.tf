@@ -28,6 +28,14 @@ resource "google_project_iam_member" "pipelines_log_writer" {
   member  = google_service_account.pipelines.member
 }
 
+# Time-series ingest runs its query as a BigQuery job in this project (the job,
+# not the data: reading tables is granted per dataset below).
+resource "google_project_iam_member" "pipelines_bigquery_job_user" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.pipelines.member
+}
+
 # Custom job and endpoint containers report metrics to Cloud Monitoring.
 resource "google_project_iam_member" "pipelines_metric_writer" {
   project = var.project_id
@@ -58,6 +66,16 @@ resource "google_storage_bucket_iam_member" "pipelines_source_data" {
   bucket = each.value
   role   = "roles/storage.objectViewer"
   member = google_service_account.pipelines.member
+}
+
+# Ingest reads the tables of the BigQuery datasets it queries ("project.dataset").
+resource "google_bigquery_dataset_iam_member" "pipelines_source_datasets" {
+  for_each = toset(var.source_bigquery_datasets)
+
+  project    = split(".", each.value)[0]
+  dataset_id = split(".", each.value)[1]
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.pipelines.member
 }
 
 # Pull the pipeline image.

@@ -57,6 +57,17 @@ variable "source_data_buckets" {
   default     = []
 }
 
+variable "source_bigquery_datasets" {
+  description = "BigQuery datasets the pipelines query, as \"project.dataset\" (time-series ingest)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for d in var.source_bigquery_datasets : length(split(".", d)) == 2])
+    error_message = "Each source_bigquery_datasets entry must be \"project.dataset\", e.g. \"my-project.weather\"."
+  }
+}
+
 variable "noncurrent_version_retention_days" {
   description = "Days an overwritten or deleted object in the pipeline root stays recoverable."
   type        = number

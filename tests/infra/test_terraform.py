@@ -23,6 +23,7 @@ SA_MEMBER = "${google_service_account.pipelines.member}"
 REQUIRED_APIS = {
     "aiplatform.googleapis.com",
     "storage.googleapis.com",
+    "bigquery.googleapis.com",
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "iam.googleapis.com",
@@ -36,6 +37,7 @@ SA_PROJECT_ROLES = {
     "roles/aiplatform.user",
     "roles/logging.logWriter",
     "roles/monitoring.metricWriter",
+    "roles/bigquery.jobUser",
 }
 
 # Roles no principal may get from this configuration, at any scope.
@@ -194,6 +196,16 @@ def test_bucket_roles_are_granted_on_the_buckets(config):
     assert source["for_each"] == "${toset(var.source_data_buckets)}"
     assert source["role"] == "roles/storage.objectViewer"
     assert source["member"] == SA_MEMBER
+
+
+def test_bigquery_tables_are_readable_only_in_the_listed_datasets(config):
+    (grant,) = config.resources("google_bigquery_dataset_iam_member").values()
+    assert grant["for_each"] == "${toset(var.source_bigquery_datasets)}"
+    assert grant["role"] == "roles/bigquery.dataViewer"
+    assert grant["member"] == SA_MEMBER
+    assert grant["dataset_id"] == '${split(".", each.value)[1]}'
+    project_roles = {g["role"] for g in config.resources("google_project_iam_member").values()}
+    assert not [r for r in project_roles if r.startswith("roles/bigquery.data")]
 
 
 def test_pipelines_account_pulls_the_image_and_acts_as_itself(config):
