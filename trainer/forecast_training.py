@@ -28,7 +28,7 @@ from trainer.cluster import check_single_replica
 from trainer.errors import InputError
 from trainer.forecast_export import export_forecaster
 from trainer.forecast_model import build_forecasting_model
-from trainer.model_metadata import METADATA
+from trainer.model_metadata import refuse_finished_model
 from trainer.series import Series, read_series
 from trainer.time_folds import Fold, rolling_origin_folds, test_split
 from trainer.training_callbacks import history_curves, stage_callbacks
@@ -94,11 +94,7 @@ def train_forecaster(
     """
     config.check()
     check_single_replica()
-    if (Path(model_dir) / METADATA).exists():  # refuse before training, not after
-        raise FileExistsError(
-            f"{model_dir} already holds a trained model ({METADATA}): write to a new "
-            "directory, or remove it first."
-        )
+    refuse_finished_model(model_dir)  # before training, not after
     series = read_series(
         dataset_dir,
         config.time_column,

@@ -12,3 +12,12 @@ METADATA = "metadata.json"
 def read_model_metadata(model_dir: str | Path) -> dict:
     """metadata.json of a completely exported model directory."""
     return read_marker_json(model_dir, METADATA, "Model")
+
+
+def refuse_finished_model(model_dir: str | Path) -> None:
+    """Raise before training if `model_dir` already holds a finished export (never overwrite)."""
+    if (Path(model_dir) / METADATA).exists():
+        raise FileExistsError(
+            f"{model_dir} already holds a trained model ({METADATA}): write to a new "
+            "directory, or remove it first."
+        )

@@ -28,7 +28,7 @@ from trainer.cluster import check_single_replica
 from trainer.errors import InputError
 from trainer.image_dataset import Augmentation, make_dataset, split_files
 from trainer.image_ingest import MANIFEST, read_manifest
-from trainer.model_metadata import METADATA
+from trainer.model_metadata import refuse_finished_model
 from trainer.splits import kfold_assignments
 from trainer.training_callbacks import history_curves, stage_callbacks
 from trainer.vision_export import export_image_classifier
@@ -97,11 +97,7 @@ def train_image_classifier(
     """
     config.check()
     check_single_replica()
-    if (Path(model_dir) / METADATA).exists():  # refuse before training, not after
-        raise FileExistsError(
-            f"{model_dir} already holds a trained model ({METADATA}): write to a new "
-            "directory, or remove it first."
-        )
+    refuse_finished_model(model_dir)  # before training, not after
     manifest = read_manifest(dataset_dir)
     classes = manifest["classes"]
     tf.keras.utils.set_random_seed(config.seed)

@@ -40,9 +40,11 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.loopback import serving_on_loopback
 
 _ROUTE = re.compile(r"^/bigquery/v2/projects/([^/]+)/(jobs|queries)(?:/([^/]+))?$")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -90,16 +92,9 @@ class FakeBigQueryApi:
 def running_fake_bigquery_api(**settings) -> Iterator[FakeBigQueryApi]:
     """Serve a FakeBigQueryApi(**settings) on 127.0.0.1 (a free port) for the block."""
     api = FakeBigQueryApi(**settings)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving_on_loopback(_handler(api)) as url:
+        api.url = url
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def _handler(api: FakeBigQueryApi) -> type[BaseHTTPRequestHandler]:

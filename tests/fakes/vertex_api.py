@@ -16,13 +16,14 @@ import hashlib
 import itertools
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import yaml
+
+from tests.fakes.loopback import serving_on_loopback
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -79,16 +80,9 @@ class FakeVertexApi:
 @contextlib.contextmanager
 def running_fake_vertex_api() -> Iterator[FakeVertexApi]:
     api = FakeVertexApi()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_on_loopback(_handler(api)) as url:
+        api.url = url
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def _handler(api: FakeVertexApi) -> type[BaseHTTPRequestHandler]:
