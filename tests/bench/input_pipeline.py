@@ -10,13 +10,13 @@ Pillow + numpy), batched with numpy.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
 from tests.bench.data import class_folder_files, write_png_and_jpeg
+from tests.bench.interleaved import interleaved_rounds
 from tests.bench.report import Result
 
 NAME = "input_pipeline"
@@ -82,21 +82,9 @@ def run(workdir: Path, quick: bool = False) -> Result:
             seen = sum(len(y) for _, y in make())
             if seen != count:
                 raise RuntimeError(f"{label} yielded {seen} images, expected {count}")
-        walls: dict[str, list[float]] = {label: [] for label in loaders}
-        cpus: dict[str, list[float]] = {label: [] for label in loaders}
-        for epoch in range(epochs):  # loaders take turns, so outside load hits all alike
-            for label, make in loaders.items():
-                wall, cpu = time.perf_counter(), time.process_time()
-                for _batch in make():
-                    pass
-                walls[label].append(time.perf_counter() - wall)
-                cpus[label].append(time.process_time() - cpu)
-            print(
-                f"[{NAME}] {fmt} epoch {epoch + 1}/{epochs}: "
-                + ", ".join(f"{count / walls[k][-1]:.0f}" for k in loaders)
-                + " images/s",
-                flush=True,
-            )
+        walls, cpus = interleaved_rounds(
+            loaders, epochs, count, f"[{NAME}] {fmt} epoch", "images/s"
+        )
         rates = {k: count / statistics.median(v) for k, v in walls.items()}
         fastest_naive = max(v for k, v in rates.items() if k.startswith("naive"))
         ratios[fmt] = rates[PRIMARY] / fastest_naive
