@@ -18,6 +18,7 @@ PIPELINE_NAME = "timeseries-forecasting"
 class TimeseriesOutputs(NamedTuple):
     dataset: Dataset
     model: UnmanagedContainerModel
+    training: Metrics
     evaluation: Metrics
     report: HTML
 
@@ -116,6 +117,7 @@ def build_timeseries_pipeline(target: Target):
         return TimeseriesOutputs(
             ingest.outputs["dataset"],
             train["model"],
+            train["metrics"],
             evaluate.outputs["metrics"],
             evaluate.outputs["report"],
         )

@@ -37,6 +37,14 @@ from trainer.windowing import Normalizer, WindowSpec, features, windowed_dataset
 log = logging.getLogger(__name__)
 
 TASK = "time_series_forecasting"
+SERIES_COUNTS = (
+    "points",
+    "missing_timestamps",
+    "missing_values",
+    "imputed",
+    "duplicate_timestamps",
+    "unsorted_rows",
+)
 DATASET_MANIFEST = "manifest.json"
 
 
@@ -114,7 +122,8 @@ def train_forecaster(
         np.datetime_as_string(series.timestamps[test_start]),
     )
 
-    metrics: dict = {}
+    # What re-indexing found and filled in, also in the model's metadata ("series").
+    metrics: dict = {f"series_{name}": series.report[name] for name in SERIES_COUNTS}
     curves: dict = {}
     epochs = config.epochs
     if folds:

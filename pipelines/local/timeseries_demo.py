@@ -74,7 +74,12 @@ def summary(outputs: dict, arguments: dict) -> list[str]:
     """What `make run` prints after a run."""
     evaluation = outputs["evaluation"].metadata
     manifest = Path(outputs["dataset"].path) / "manifest.json"
+    series = outputs["training"].metadata
     return [
+        f"Series:    {int(series['series_points'])} points, {int(series['series_imputed'])} "
+        f"imputed ({int(series['series_missing_timestamps'])} missing timestamps, "
+        f"{int(series['series_missing_values'])} missing values), "
+        f"{int(series['series_duplicate_timestamps'])} duplicate timestamps merged",
         f"Test MAE: {evaluation['mae']:.4f} (seasonal naive {evaluation['baseline_mae']:.4f}), "
         f"RMSE {evaluation['rmse']:.4f}, MASE {evaluation['mase']:.3f} on "
         f"{int(evaluation['num_windows'])} windows "

@@ -48,6 +48,7 @@ def test_demo_run_is_blessed_and_registers_a_forecaster_that_serves_raw_units(tm
     ]
     assert manifest["time_range"]["min"].startswith("2012-01-01")
 
+    assert outputs["training"].metadata["series_points"] == 1461
     evaluation = outputs["evaluation"].metadata
     assert evaluation["blessed"] is True, evaluation["reason"]
     assert evaluation["mae"] < evaluation["baseline_mae"]

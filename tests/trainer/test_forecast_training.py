@@ -45,6 +45,7 @@ def test_gaps_are_imputed_and_counted_in_the_model_metadata(trained_forecaster):
     assert metadata["series"]["imputed"] == len(GAPS)
     assert metadata["series"]["points"] == 600
     assert metadata["test_start_time"].startswith("2024-01-")
+    assert metadata["training_metrics"]["series_imputed"] == len(GAPS)
 
 
 def test_the_export_forecasts_the_next_steps_in_series_units(trained_forecaster):

@@ -166,7 +166,8 @@ def test_bad_input_stops_before_any_request(
 
 
 def test_unknown_pipeline_and_missing_template_are_refused(tmp_path, vertex_api, vertex_env):
-    with pytest.raises(SystemExit, match="Unknown pipeline 'vison': choose one of timeseries, vision"):
+    unknown = "Unknown pipeline 'vison': choose one of timeseries, vision"
+    with pytest.raises(SystemExit, match=unknown):
         main(["submit", "vison", "--template-dir", str(tmp_path)])
     with pytest.raises(SystemExit, match=r"vision\.yaml does not exist: run `make compile` first"):
         main(["submit", "vision", "--template-dir", str(tmp_path), "--set", "source_uri=gs://d/i"])
