@@ -73,7 +73,7 @@ def evaluate_forecaster(
             f"trained on (its test range started at {metadata['test_start_time']}): evaluate "
             "on the dataset it was trained on."
         )
-    season = season_length or SEASONS.get(series.frequency, 1)
+    season = season_length or season_for(series.frequency)
     if season < 1 or season > test_start // 2:
         raise InputError(
             f"season_length {season} does not fit the {test_start} points before the test "
@@ -130,6 +130,11 @@ def evaluate_forecaster(
             result,
         )
     return result
+
+
+def season_for(frequency: str) -> int:
+    """The usual season length for a pandas frequency alias; 1 (plain naive) when none applies."""
+    return SEASONS.get(frequency.split("-")[0], 1)  # "W-SUN" is weekly
 
 
 def _predict(model_dir: str | Path, inputs: np.ndarray, batch_size: int) -> np.ndarray:

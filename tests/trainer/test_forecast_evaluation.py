@@ -7,7 +7,7 @@ import pytest
 
 from tests.trainer.series_data import seasonal_frame, write_dataset
 from trainer.errors import InputError
-from trainer.forecast_evaluation import evaluate_forecaster
+from trainer.forecast_evaluation import evaluate_forecaster, season_for
 from trainer.series import read_series
 
 
@@ -76,6 +76,14 @@ def test_another_series_is_refused(trained_forecaster, tmp_path):
     other = write_dataset(tmp_path / "other", seasonal_frame(900).iloc[300:])
     with pytest.raises(InputError, match="not the series the model"):
         evaluate_forecaster(model_dir, other)
+
+
+@pytest.mark.parametrize(
+    ("frequency", "season"),
+    [("h", 24), ("D", 7), ("W-SUN", 52), ("MS", 12), ("QS-JAN", 4), ("7D", 1), ("min", 1)],
+)
+def test_season_length_follows_the_frequency(frequency, season):
+    assert season_for(frequency) == season
 
 
 def test_bad_settings_are_refused(trained_forecaster, series_dataset):
