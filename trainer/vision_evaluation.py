@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from trainer.classification_metrics import confusion_matrix, per_class_scores
 from trainer.errors import InputError
 from trainer.image_ingest import read_manifest
 from trainer.model_metadata import read_model_metadata
@@ -71,24 +72,3 @@ def evaluate_image_classifier(
         "blessed": blessed,
         "reason": reason,
     }
-
-
-def confusion_matrix(actual: list[int], predicted: list[int], num_classes: int) -> np.ndarray:
-    """Rows are true classes, columns predicted classes."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(actual, dtype=int), np.asarray(predicted, dtype=int)), 1)
-    return matrix
-
-
-def per_class_scores(matrix: np.ndarray, classes: list[str]) -> dict:
-    scores = {}
-    for i, name in enumerate(classes):
-        true_pos = matrix[i, i]
-        predicted = matrix[:, i].sum()
-        actual = matrix[i, :].sum()
-        scores[name] = {
-            "precision": float(true_pos / predicted) if predicted else 0.0,
-            "recall": float(true_pos / actual) if actual else 0.0,
-            "support": int(actual),
-        }
-    return scores

@@ -8,9 +8,15 @@ import pytest
 
 from pipelines.local.vision_demo import DEMO_ACCURACY_THRESHOLD, DEMO_TRAINING
 from tests.conftest import quick_config
+from trainer.classification_metrics import (
+    confusion_matrix,
+    macro_f1,
+    per_class_scores,
+    roc_auc,
+)
 from trainer.errors import InputError
 from trainer.image_ingest import read_manifest
-from trainer.vision_evaluation import confusion_matrix, evaluate_image_classifier, per_class_scores
+from trainer.vision_evaluation import evaluate_image_classifier
 from trainer.vision_training import train_image_classifier
 
 
@@ -18,9 +24,20 @@ def test_confusion_matrix_and_per_class_scores():
     matrix = confusion_matrix([0, 0, 1, 1, 2], [0, 1, 1, 1, 0], 3)
     assert matrix.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
     scores = per_class_scores(matrix, ["a", "b", "c"])
-    assert scores["a"] == {"precision": 0.5, "recall": 0.5, "support": 2}
+    assert scores["a"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
     assert scores["b"]["precision"] == pytest.approx(2 / 3) and scores["b"]["recall"] == 1.0
-    assert scores["c"] == {"precision": 0.0, "recall": 0.0, "support": 1}
+    assert scores["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert scores["b"]["f1"] == pytest.approx(0.8)  # 2 * (2/3) * 1 / (2/3 + 1)
+    assert macro_f1(scores) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+
+
+def test_roc_auc_is_the_chance_a_positive_outscores_a_negative():
+    assert roc_auc([0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0]) == 1.0
+    assert roc_auc([0.1, 0.2, 0.8, 0.9], [1, 1, 0, 0]) == 0.0
+    assert roc_auc([0.5, 0.5, 0.5], [1, 0, 0]) == 0.5  # ties count half
+    assert roc_auc([0.9, 0.3, 0.6, 0.1], [1, 0, 1, 0]) == 1.0
+    assert roc_auc([0.9, 0.7, 0.8, 0.1], [1, 0, 0, 1]) == 0.5  # 2 of 4 pairs ordered
+    assert np.isnan(roc_auc([0.3, 0.4], [1, 1]))
 
 
 def test_evaluation_counts_the_test_split_and_blesses_by_threshold(trained_model, digits_dataset):
