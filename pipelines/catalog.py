@@ -5,12 +5,14 @@ from collections.abc import Callable
 from kfp.dsl.graph_component import GraphComponent
 
 from pipelines.targets import TARGETS
+from pipelines.text import build_text_pipeline
 from pipelines.timeseries import build_timeseries_pipeline
 from pipelines.vision import build_vision_pipeline
 
 PIPELINES: dict[str, Callable] = {
     "vision": build_vision_pipeline,
     "timeseries": build_timeseries_pipeline,
+    "text": build_text_pipeline,
 }
 
 

@@ -7,6 +7,10 @@ running, and summary(outputs, arguments), the lines printed after the run.
 
 from types import ModuleType
 
-from pipelines.local import timeseries_demo, vision_demo
+from pipelines.local import text_demo, timeseries_demo, vision_demo
 
-DEMOS: dict[str, ModuleType] = {"vision": vision_demo, "timeseries": timeseries_demo}
+DEMOS: dict[str, ModuleType] = {
+    "vision": vision_demo,
+    "timeseries": timeseries_demo,
+    "text": text_demo,
+}

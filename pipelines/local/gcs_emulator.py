@@ -75,10 +75,7 @@ def running_gcs_emulator() -> Iterator[str]:
 def upload_directory(local_dir: str | Path, uri: str) -> int:
     """Create the bucket if needed and upload every file under `local_dir` to `uri`."""
     target = parse_source_uri(uri)
-    client = storage_client()
-    bucket = client.bucket(target.bucket)
-    if not bucket.exists():
-        bucket = client.create_bucket(target.bucket)
+    bucket = _bucket(target.bucket)
     files = sorted(p for p in Path(local_dir).rglob("*") if p.is_file())
 
     def upload(file: Path) -> None:
@@ -88,6 +85,18 @@ def upload_directory(local_dir: str | Path, uri: str) -> int:
     with ThreadPoolExecutor(_UPLOAD_THREADS) as pool:
         list(pool.map(upload, files))
     return len(files)
+
+
+def upload_file(path: str | Path, uri: str) -> None:
+    """Create the bucket if needed and upload the file at `path` as the object `uri`."""
+    target = parse_source_uri(uri)
+    _bucket(target.bucket).blob(target.prefix).upload_from_filename(str(path))
+
+
+def _bucket(name: str):
+    client = storage_client()
+    bucket = client.bucket(name)
+    return bucket if bucket.exists() else client.create_bucket(name)
 
 
 def _wait_until_up(host: str, process: subprocess.Popen, log_file) -> None:

@@ -52,6 +52,7 @@ TRAINED_MODEL = ("output", frozenset({(SINGLE, "model"), (MULTI, "model")}))
 SOURCES = {
     "vision": ("source_uri", "gs://d/i"),
     "timeseries": ("source_query", "my-project.weather.temps"),
+    "text": ("source_uri", "gs://d/messages.jsonl"),
 }
 
 # Parameters the targets need, with the defaults every case study keeps.

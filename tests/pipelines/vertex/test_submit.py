@@ -166,7 +166,7 @@ def test_bad_input_stops_before_any_request(
 
 
 def test_unknown_pipeline_and_missing_template_are_refused(tmp_path, vertex_api, vertex_env):
-    unknown = "Unknown pipeline 'vison': choose one of timeseries, vision"
+    unknown = "Unknown pipeline 'vison': choose one of text, timeseries, vision"
     with pytest.raises(SystemExit, match=unknown):
         main(["submit", "vison", "--template-dir", str(tmp_path)])
     with pytest.raises(SystemExit, match=r"vision\.yaml does not exist: run `make compile` first"):

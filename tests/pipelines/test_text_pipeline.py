@@ -1,0 +1,88 @@
+"""The whole text pipeline on the kfp local runner: gs:// on the storage emulator, hub module."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from pipelines.catalog import get_pipeline
+from pipelines.local.gcs_emulator import upload_file
+from pipelines.local.runner import run_locally
+from pipelines.local.text_demo import demo_arguments, demo_corpus
+from serving.registry import LocalModelRegistry
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.pipeline
+
+QUICK = {"epochs": 5}
+
+
+def test_demo_run_is_blessed_and_registers_a_model_that_reads_raw_text(gcs_emulator, tmp_path):
+    upload_file(demo_corpus(REPO / "build"), "gs://pipeline-test/text/messages.jsonl")
+    arguments = demo_arguments(REPO / "build", "gs://pipeline-test/text/messages.jsonl", QUICK)
+    arguments["registry_uri"] = str(tmp_path / "registry")
+
+    outputs = run_locally(get_pipeline("text"), arguments, tmp_path / "root")
+
+    evaluation = outputs["evaluation"].metadata
+    assert evaluation["blessed"] is True, evaluation["reason"]
+    assert evaluation["accuracy"] > evaluation["baseline_accuracy"]
+    manifest = json.loads((Path(outputs["dataset"].path) / "manifest.json").read_text())
+    assert manifest["source_uri"] == "gs://pipeline-test/text/messages.jsonl"
+    assert manifest["classes"] == ["billing", "shipping", "technical"]
+
+    champion = LocalModelRegistry(tmp_path / "registry").champion("text")
+    assert champion is not None and champion.version == 1
+    serve = tf.saved_model.load(str(champion.path)).signatures["serving_default"]
+    out = serve(
+        text=tf.constant(
+            [
+                "I was charged twice for my order, please refund",
+                "The package never arrived and tracking has not moved",
+                "The app crashes every time I open settings",
+            ]
+        )
+    )
+    assert [x.decode() for x in out["label"].numpy()] == ["billing", "shipping", "technical"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", "run", "text", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def test_bad_rows_are_dropped_and_counted_and_a_missing_handle_stops_training(tmp_path):
+    rows = [{"text": f"refund my card charge number {i}", "label": "billing"} for i in range(12)]
+    rows += [{"text": f"parcel {i} has not arrived", "label": "shipping"} for i in range(12)]
+    lines = [json.dumps(r).encode() for r in rows]
+    lines += [b'{"text": "", "label": "billing"}', b'{"text": "no label here"}']
+    lines += [b'{"text": "caf\xe9 bill", "label": "billing"}', b"not json at all"]
+    source = tmp_path / "messages.jsonl"
+    source.write_bytes(b"\n".join(lines))
+
+    result = _cli(
+        "--source", str(source),
+        "--pipeline-root", str(tmp_path / "root"),
+        "--set", f"registry_uri={tmp_path / 'registry'}",
+        "--set", f"hub_handle={tmp_path / 'no-such-module'}",
+    )  # fmt: skip
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "does not exist here" in output and "no-such-module" in output
+    assert "Nothing was registered" in output
+    manifest = json.loads(next((tmp_path / "root").glob("**/dataset/manifest.json")).read_text())
+    dropped = manifest["dropped_by_reason"]
+    assert dropped["empty text"] == 1 and dropped["missing label"] == 1
+    assert dropped["invalid UTF-8"] == 1 and dropped["malformed line"] == 1
+    assert not (tmp_path / "registry").exists()

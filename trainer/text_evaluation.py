@@ -1,0 +1,82 @@
+"""Evaluate an exported text classifier on the test split, through its serving signature.
+
+Scores: accuracy, per-class precision/recall/F1, macro F1, ROC AUC (two
+classes), the confusion matrix, and the majority-class baseline (always
+predicting the training split's most common class). Blessed when accuracy
+reaches the threshold and beats that baseline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.classification_metrics import confusion_matrix, macro_f1, per_class_scores, roc_auc
+from trainer.errors import InputError
+from trainer.model_metadata import read_model_metadata
+from trainer.text_ingest import read_text_manifest, read_text_split
+from trainer.text_training import label_ids
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_text_classifier(
+    model_dir: str | Path, dataset_dir: str | Path, accuracy_threshold: float, batch_size: int = 256
+) -> dict:
+    """Scores on the test split; `blessed` needs accuracy >= threshold and > the baseline's."""
+    if not 0 <= accuracy_threshold <= 1:
+        raise InputError(f"accuracy_threshold must be within [0, 1], got {accuracy_threshold}.")
+    metadata = read_model_metadata(model_dir)
+    classes = read_text_manifest(dataset_dir)["classes"]
+    if metadata.get("classes") != classes:
+        raise InputError(
+            f"The model at {model_dir} was trained on classes {metadata.get('classes')} but the "
+            f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was trained on."
+        )
+    texts, labels = read_text_split(dataset_dir, "test")
+    if not texts:
+        raise InputError(f"The test split of {dataset_dir} is empty: re-ingest with more data.")
+    actual = label_ids(labels, classes)
+    serve = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
+    probabilities = np.concatenate(
+        [
+            serve(text=tf.constant(texts[i : i + batch_size]))["probabilities"].numpy()
+            for i in range(0, len(texts), batch_size)
+        ]
+    )
+    predicted = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(actual.tolist(), predicted.tolist(), len(classes))
+    per_class = per_class_scores(matrix, classes)
+    accuracy = float(np.trace(matrix) / matrix.sum())
+    _, train_labels = read_text_split(dataset_dir, "train")
+    majority, _ = Counter(train_labels).most_common(1)[0]
+    baseline = float(np.mean(np.array(labels) == majority))
+    blessed = accuracy >= accuracy_threshold and accuracy > baseline
+    reason = (
+        f"accuracy {accuracy:.4f} {'>=' if accuracy >= accuracy_threshold else '<'} threshold "
+        f"{accuracy_threshold:.4f}, {'>' if accuracy > baseline else '<='} majority-class "
+        f"baseline {baseline:.4f}"
+    )
+    log.info("Test: %d texts; %s: %s", len(texts), reason, "blessed" if blessed else "not blessed")
+    result = {
+        "accuracy": accuracy,
+        "macro_f1": macro_f1(per_class),
+        "macro_precision": float(np.mean([s["precision"] for s in per_class.values()])),
+        "macro_recall": float(np.mean([s["recall"] for s in per_class.values()])),
+        "num_examples": len(texts),
+        "classes": classes,
+        "confusion_matrix": matrix.tolist(),
+        "per_class": per_class,
+        "majority_class": majority,
+        "baseline_accuracy": baseline,
+        "threshold": accuracy_threshold,
+        "blessed": blessed,
+        "reason": reason,
+    }
+    if len(classes) == 2:
+        result["roc_auc"] = roc_auc(probabilities[:, 1], actual == 1)
+    return result

@@ -1,0 +1,156 @@
+"""Train the hub-embedding text classifier on an ingested text dataset.
+
+The hub handle is checked first (it loads and embeds strings), so a wrong
+handle fails before any training. Training stops early on the validation
+split's loss and keeps the best weights; the export takes raw strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.cluster import check_single_replica
+from trainer.errors import InputError
+from trainer.hub_handles import check_text_embedding
+from trainer.model_metadata import refuse_finished_model
+from trainer.text_export import export_text_classifier
+from trainer.text_ingest import read_text_manifest, read_text_split
+from trainer.text_model import build_text_classifier
+from trainer.training_callbacks import history_curves, stage_callbacks
+
+log = logging.getLogger(__name__)
+
+TASK = "text_classification"
+DEFAULT_HANDLE = "https://tfhub.dev/google/universal-sentence-encoder/4"
+
+
+@dataclass(frozen=True)
+class TextTrainConfig:
+    hub_handle: str = DEFAULT_HANDLE
+    trainable: bool = True  # fine-tune the embedding with the head
+    hidden_units: int = 16
+    dropout: float = 0.2
+    batch_size: int = 32
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    early_stopping_patience: int = 3
+    seed: int = 42
+
+    def check(self) -> None:
+        for name in ("hidden_units", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.learning_rate <= 0:
+            raise InputError(f"learning_rate must be positive, got {self.learning_rate}.")
+        if not 0 <= self.dropout < 1:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout}.")
+
+
+def train_text_classifier(
+    dataset_dir: str | Path,
+    model_dir: str | Path,
+    config: TextTrainConfig,
+    tensorboard_dir: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+) -> dict:
+    """Train on 'train' (early stopping on 'validation') and export to `model_dir`.
+
+    Returns the training metrics written into the model's metadata.
+    """
+    config.check()
+    check_single_replica()
+    refuse_finished_model(model_dir)  # before training, not after
+    embedding_size = check_text_embedding(config.hub_handle)
+    manifest = read_text_manifest(dataset_dir)
+    classes = manifest["classes"]
+    train_ds, train_count = _dataset(dataset_dir, "train", classes, config, shuffle=True)
+    val_ds, val_count = _dataset(dataset_dir, "validation", classes, config, shuffle=False)
+    log.info(
+        "Training on %d texts, validating on %d, %d classes; embedding %s (%d dims, %s)",
+        train_count,
+        val_count,
+        len(classes),
+        config.hub_handle,
+        embedding_size,
+        "fine-tuned" if config.trainable else "frozen",
+    )
+
+    tf.keras.utils.set_random_seed(config.seed)
+    model = build_text_classifier(
+        config.hub_handle,
+        len(classes),
+        config.trainable,
+        config.hidden_units,
+        config.dropout,
+        config.learning_rate,
+    )
+    stop = tf.keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
+    )
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        callbacks=[stop, *stage_callbacks("train", tensorboard_dir, checkpoint_dir)],
+        verbose=2,
+    )
+    val_loss, val_accuracy = model.evaluate(val_ds, verbose=0)
+    metrics = {
+        "val_accuracy": float(val_accuracy),
+        "val_loss": float(val_loss),
+        "epochs_trained": len(history.history["loss"]),
+    }
+    log.info("Validation accuracy %.4f", val_accuracy)
+    export_text_classifier(
+        model,
+        model_dir,
+        classes,
+        metadata={
+            "task": TASK,
+            "training_params": dataclasses.asdict(config),
+            "training_metrics": metrics,
+            "training_curves": history_curves(history),
+            "embedding_size": embedding_size,
+            "dataset": {
+                "source_uri": manifest["source_uri"],
+                "manifest_sha256": hashlib.sha256(
+                    (Path(dataset_dir) / "manifest.json").read_bytes()
+                ).hexdigest(),
+                "train_examples": train_count,
+                "validation_examples": val_count,
+            },
+        },
+    )
+    return metrics
+
+
+def label_ids(labels: list[str], classes: list[str]) -> np.ndarray:
+    """Class indices of `labels`; a label outside `classes` is an error naming it."""
+    index = {name: i for i, name in enumerate(classes)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise InputError(
+            f"Labels {unknown[:3]} are not among the dataset's classes {classes}: re-ingest."
+        )
+    return np.array([index[label] for label in labels], dtype=np.int64)
+
+
+def _dataset(
+    dataset_dir: str | Path, split: str, classes: list[str], config: TextTrainConfig, shuffle: bool
+) -> tuple[tf.data.Dataset, int]:
+    texts, labels = read_text_split(dataset_dir, split)
+    if not texts:
+        raise InputError(f"The {split} split of {dataset_dir} is empty: re-ingest with more data.")
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.array(texts, dtype=object), label_ids(labels, classes))
+    )
+    if shuffle:
+        ds = ds.shuffle(len(texts), seed=config.seed, reshuffle_each_iteration=True)
+    return ds.batch(config.batch_size).prefetch(tf.data.AUTOTUNE), len(texts)
