@@ -16,8 +16,14 @@ def ingest_text_file(
     test_fraction: float = 0.15,
     max_chars: int = 2000,
     min_examples_per_class: int = 5,
+    local_database: str = "",
+    bigquery_project: str = "",
 ):
     """Reads the (text, label) rows at `source_uri`, drops and counts unusable ones, splits.
+
+    `source_uri`: a .csv or .jsonl file (gs:// or local), or bq://<table or
+    query> run on BigQuery in `bigquery_project` (or on the DuckDB file
+    `local_database`, offline).
 
     Out: dataset/examples.jsonl (text, label, split; stratified by label,
     deterministic) and dataset/manifest.json (classes, counts per split and
@@ -37,6 +43,8 @@ def ingest_text_file(
         test_fraction=test_fraction,
         max_chars=max_chars,
         min_examples_per_class=min_examples_per_class,
+        local_database=local_database,
+        bigquery_project=bigquery_project,
     )
     dataset.metadata.update(
         {

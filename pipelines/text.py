@@ -26,7 +26,9 @@ def build_text_pipeline(target: Target):
 
     @dsl.pipeline(name=PIPELINE_NAME, description=__doc__)
     def text_pipeline(
-        source_uri: str,  # a CSV or JSON Lines file: gs://bucket/path.jsonl or a local path
+        source_uri: str,  # gs://bucket/texts.jsonl (or .csv), a local path, or bq://<table|query>
+        local_database: str = "",  # bq:// sources: a DuckDB file to run them on instead (local)
+        bigquery_project: str = "",  # bq:// sources: default the credentials' project
         # Deployment: model_name names the registered model on both targets.
         model_name: str = "text",
         registry_uri: str = "",  # local target: the local registry directory
@@ -68,6 +70,8 @@ def build_text_pipeline(target: Target):
             test_fraction=test_fraction,
             max_chars=max_chars,
             min_examples_per_class=min_examples_per_class,
+            local_database=local_database,
+            bigquery_project=bigquery_project,
         ).set_display_name("ingest")
         train = target.train(
             train_text_classifier,

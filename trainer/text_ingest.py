@@ -1,4 +1,9 @@
-"""Ingest a labelled text file (CSV or JSON Lines) into a dataset directory.
+"""Ingest labelled texts (a CSV or JSON Lines file, or a BigQuery query) into a dataset directory.
+
+`source_uri` is a file (local or gs://), or `bq://` followed by a BigQuery
+table (`bq://project.dataset.table`) or Standard SQL query, run by the
+time-series case study's engines (`trainer.query_engines`): on BigQuery, or
+offline on a DuckDB file given as `local_database`.
 
 Output layout, read by `read_text_split`:
     <dataset>/examples.jsonl   one {"text", "label", "split"} per line, in source order
@@ -34,6 +39,7 @@ from trainer.splits import SPLITS
 MANIFEST = "manifest.json"
 EXAMPLES_FILE = "examples.jsonl"
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
+BIGQUERY_PREFIX = "bq://"
 
 MISSING_TEXT = "missing text"
 EMPTY_TEXT = "empty text"
@@ -67,18 +73,24 @@ def ingest_text_file(
     test_fraction: float = 0.15,
     max_chars: int = 2000,
     min_examples_per_class: int = 5,
+    local_database: str = "",
+    bigquery_project: str = "",
 ) -> dict:
     """Read, clean and split the labelled texts at `source_uri`; return the manifest."""
     _check_settings(validation_fraction, test_fraction, max_chars, min_examples_per_class)
-    fmt = _format_of(source_uri)
-    raw = _read_bytes(source_uri)
-    text = raw.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-
     dropped: collections.Counter = collections.Counter()
-    if fmt == "csv":
-        rows, rows_read = _csv_rows(source_uri, text, text_field, label_field, dropped)
+    if source_uri.startswith(BIGQUERY_PREFIX):
+        fmt = "bigquery"
+        rows, rows_read = _query_rows(
+            source_uri, text_field, label_field, local_database, bigquery_project
+        )
     else:
-        rows, rows_read = _jsonl_rows(source_uri, text, text_field, label_field, dropped)
+        fmt = _format_of(source_uri)
+        text = _read_bytes(source_uri).decode("utf-8", errors="surrogateescape")
+        read_rows = _csv_rows if fmt == "csv" else _jsonl_rows
+        rows, rows_read = read_rows(
+            source_uri, text.removeprefix("\ufeff"), text_field, label_field, dropped
+        )
 
     examples, truncated = _clean(rows, max_chars, dropped)
     by_class = _group(examples)
@@ -298,6 +310,28 @@ def _jsonl_rows(
             f"the fields found are {sorted(fields_seen)}. Set text_field/label_field."
         )
     return rows, rows_read
+
+
+def _query_rows(
+    source_uri: str, text_field: str, label_field: str, local_database: str, project: str
+) -> tuple[list[tuple[Any, Any]], int]:
+    """(text, label) pairs of a BigQuery table or query's result."""
+    from trainer.bigquery_sql import query_for
+    from trainer.query_engines import engine_for
+
+    query = query_for(source_uri.removeprefix(BIGQUERY_PREFIX))
+    table, _ = engine_for(local_database, project).run(query)
+    if table.num_rows == 0:
+        raise InputError(f"The query of {source_uri!r} returned no rows:\n{query}")
+    missing = [f for f in (text_field, label_field) if f not in table.column_names]
+    if missing:
+        raise InputError(
+            f"The result of {source_uri!r} has no column {' or '.join(map(repr, missing))}; "
+            f"its columns are {table.column_names}. Set text_field/label_field."
+        )
+    texts = table.column(text_field).to_pylist()
+    labels = table.column(label_field).to_pylist()
+    return list(zip(texts, labels, strict=True)), table.num_rows
 
 
 def _as_string(value: Any) -> str | None:

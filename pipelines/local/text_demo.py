@@ -13,6 +13,7 @@ from trainer.demo.support_messages import write_messages_jsonl
 from trainer.errors import InputError
 from trainer.sources import parse_source_uri
 from trainer.text_embedding_module import write_text_embedding_module
+from trainer.text_ingest import BIGQUERY_PREFIX
 
 DEMO_OBJECT_URI = "gs://mlops-demo/text/support_messages.jsonl"
 # Sized for a 2-core laptop.
@@ -53,7 +54,8 @@ def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[d
     """The arguments of a local run; without `source`, the demo corpus on a storage emulator."""
     if source:
         try:
-            parse_source_uri(source)
+            if not source.startswith(BIGQUERY_PREFIX):
+                parse_source_uri(source)
         except InputError as exc:
             raise SystemExit(str(exc)) from None
         yield demo_arguments(build_dir, source, overrides)

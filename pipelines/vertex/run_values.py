@@ -14,10 +14,11 @@ def check_run_values(values: dict, defaults: dict) -> None:
     run = {**defaults, **values}
     problems = []
     source = run.get("source_uri")
-    if isinstance(source, str) and not source.startswith("gs://"):
+    if isinstance(source, str) and not source.startswith(("gs://", "bq://")):
         problems.append(
-            f"source_uri={source!r} is not in Cloud Storage, which is all a Vertex AI run can "
-            "read: upload the data and pass it, e.g. source_uri=gs://my-bucket/flowers"
+            f"source_uri={source!r} is not in Cloud Storage (or, for text, BigQuery), which is "
+            "all a Vertex AI run can read: upload the data and pass it, e.g. "
+            "source_uri=gs://my-bucket/flowers"
         )
     database = run.get("local_database")
     if database:

@@ -400,3 +400,35 @@ def test_gcs_missing_bucket_and_object_named(gcs_emulator, tmp_path):
     with pytest.raises(InputError, match=r"gs://text-ingest-present/missing\.jsonl"):
         ingest_text_file("gs://text-ingest-present/missing.jsonl", tmp_path / "d")
     assert not (tmp_path / "d").exists()
+
+
+def test_a_bigquery_table_or_query_is_a_source(tmp_path):
+    """bq:// sources run through the time-series ingest's engines; here DuckDB, offline."""
+    import duckdb
+
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("CREATE SCHEMA support")
+        connection.execute(
+            "CREATE TABLE support.tickets AS SELECT "
+            "CASE WHEN i % 2 = 0 THEN 'refund charge ' || i ELSE 'parcel late ' || i END AS body,"
+            " CASE WHEN i % 2 = 0 THEN 'billing' ELSE 'shipping' END AS team, i "
+            "FROM range(40) t(i)"
+        )
+        connection.execute("INSERT INTO support.tickets VALUES ('', 'billing', 99)")
+    manifest = ingest_text_file(
+        "bq://my-project.support.tickets",
+        tmp_path / "table",
+        text_field="body",
+        label_field="team",
+        local_database=str(database),
+    )
+    assert manifest["format"] == "bigquery"
+    assert manifest["classes"] == ["billing", "shipping"]
+    assert manifest["rows_read"] == 41 and manifest["dropped_by_reason"]["empty text"] == 1
+    query = "bq://SELECT body AS text, team AS label FROM `p.support.tickets` WHERE i < 20"
+    manifest = ingest_text_file(query, tmp_path / "query", local_database=str(database))
+    assert manifest["examples"] == 20
+    with pytest.raises(InputError, match=r"no column 'text'.*\['body', 'team', 'i'\]"):
+        ingest_text_file("bq://p.support.tickets", tmp_path / "bad", local_database=str(database))
+    assert not (tmp_path / "bad").exists()
