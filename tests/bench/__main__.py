@@ -29,6 +29,7 @@ BENCHMARKS = [
     "run_memory",
     "windowing",
     "table_ingest",
+    "text_model",
 ]
 
 
