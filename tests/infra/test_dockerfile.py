@@ -184,6 +184,7 @@ def test_environment_and_no_entrypoint():
             env.update(pair.split("=", 1) for pair in shlex.split(args))
     assert env["TF_USE_LEGACY_KERAS"] == "1"
     assert env["PYTHONUNBUFFERED"] == "1"
+    assert env["TFHUB_CACHE_DIR"] == "/opt/tfhub_modules"  # where baked hub modules live
     keywords = {k for k, _ in instructions()}
     assert not keywords & {"ENTRYPOINT", "CMD"}, "kfp sets each task's command itself"
 
@@ -236,7 +237,12 @@ def test_cloudbuild_defaults_agree_with_the_dockerfile_and_terraform(cloudbuild)
     assert subs["_BASE_IMAGE"] == args["BASE_IMAGE"]
     assert subs["_TF_CUDA"] == args["TF_CUDA"]
     build_args = dict(a.split("=", 1) for a in option(build_step(cloudbuild), "", "--build-arg"))
-    assert build_args == {"BASE_IMAGE": "${_BASE_IMAGE}", "TF_CUDA": "${_TF_CUDA}"}
+    assert build_args == {
+        "BASE_IMAGE": "${_BASE_IMAGE}",
+        "TF_CUDA": "${_TF_CUDA}",
+        "TFHUB_MODULES": "${_TFHUB_MODULES}",
+    }
+    assert args["TFHUB_MODULES"] == ""  # nothing baked unless asked
     variables = Config().named("variable")
     assert subs["_REGION"] == variables["region"]["default"]
     assert subs["_REPOSITORY"] == variables["name_prefix"]["default"]  # the docker repo id
