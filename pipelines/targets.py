@@ -159,6 +159,18 @@ class VertexTarget:
 TARGETS: dict[str, Target] = {"local": LocalTarget(), "vertex": VertexTarget()}
 
 
+def deploy_if_blessed(
+    target: Target, evaluate: dsl.PipelineTask, model: Channel, deployment: Deployment
+) -> None:
+    """Deploy `model` only when `evaluate` returned True (its single output, "Output").
+
+    The kfp 2.17 local runner resolves a task output in a dsl.If condition only
+    under that name; a named output would silently read as false.
+    """
+    with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (kfp condition)
+        target.deploy(model, deployment)
+
+
 def _worker_pool(job: Callable, resources: TrainingResources, replica_count: Channel) -> dict:
     """One worker pool spec: the component's own container on the chosen machines.
 

@@ -10,7 +10,7 @@ from components.evaluate_forecaster import evaluate_forecaster
 from components.images import SERVING_IMAGE
 from components.ingest_bigquery import ingest_bigquery
 from components.train_forecaster import train_forecaster
-from pipelines.targets import Deployment, Target, TrainingResources
+from pipelines.targets import Deployment, Target, TrainingResources, deploy_if_blessed
 
 PIPELINE_NAME = "timeseries-forecasting"
 
@@ -106,14 +106,15 @@ def build_timeseries_pipeline(target: Target):
             season_length=season_length,
             baseline_margin=baseline_margin,
         ).set_display_name("evaluate")
-        with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (kfp condition)
-            target.deploy(
-                train["model"],
-                Deployment(
-                    model_name, registry_uri, endpoint_name, serving_machine_type,
-                    serving_min_replica_count, serving_max_replica_count, traffic_split,
-                ),
-            )  # fmt: skip
+        deploy_if_blessed(
+            target,
+            evaluate,
+            train["model"],
+            Deployment(
+                model_name, registry_uri, endpoint_name, serving_machine_type,
+                serving_min_replica_count, serving_max_replica_count, traffic_split,
+            ),
+        )  # fmt: skip
         return TimeseriesOutputs(
             ingest.outputs["dataset"],
             train["model"],

@@ -10,7 +10,7 @@ from components.evaluate_image_classifier import evaluate_image_classifier
 from components.images import SERVING_IMAGE
 from components.ingest_image_folder import ingest_image_folder
 from components.train_image_classifier import train_image_classifier
-from pipelines.targets import Deployment, Target, TrainingResources
+from pipelines.targets import Deployment, Target, TrainingResources, deploy_if_blessed
 
 PIPELINE_NAME = "image-classification"
 
@@ -92,14 +92,15 @@ def build_vision_pipeline(target: Target):
             dataset=ingest.outputs["dataset"],
             accuracy_threshold=accuracy_threshold,
         ).set_display_name("evaluate")
-        with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (kfp condition)
-            target.deploy(
-                train["model"],
-                Deployment(
-                    model_name, registry_uri, endpoint_name, serving_machine_type,
-                    serving_min_replica_count, serving_max_replica_count, traffic_split,
-                ),
-            )  # fmt: skip
+        deploy_if_blessed(
+            target,
+            evaluate,
+            train["model"],
+            Deployment(
+                model_name, registry_uri, endpoint_name, serving_machine_type,
+                serving_min_replica_count, serving_max_replica_count, traffic_split,
+            ),
+        )  # fmt: skip
         return VisionOutputs(ingest.outputs["dataset"], train["model"], evaluate.outputs["metrics"])
 
     return vision_pipeline

@@ -18,6 +18,16 @@ from trainer.artifact_dirs import building_directory, write_json
 from trainer.model_metadata import METADATA
 
 
+def classification_outputs(probabilities: tf.Tensor, class_names: tf.Tensor) -> dict:
+    """A classifier's serving outputs: probabilities, the top label, and the class names."""
+    top = tf.argmax(probabilities, axis=1)
+    return {
+        "probabilities": probabilities,
+        "label": tf.gather(class_names, top),
+        "class_names": tf.tile(class_names[tf.newaxis], [tf.shape(probabilities)[0], 1]),
+    }
+
+
 def save_servable(
     model_dir: str | Path,
     serve: tf.types.experimental.PolymorphicFunction,

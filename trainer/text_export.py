@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from trainer.servable import save_servable
+from trainer.servable import classification_outputs, save_servable
 from trainer.text_model import class_probabilities
 
 INPUT_NAME = "text"
@@ -28,13 +28,7 @@ def export_text_classifier(
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
     def serve(text):
-        probabilities = class_probabilities(model(text, training=False))
-        top = tf.argmax(probabilities, axis=1)
-        return {
-            "probabilities": probabilities,
-            "label": tf.gather(names, top),
-            "class_names": tf.tile(names[tf.newaxis], [tf.shape(text)[0], 1]),
-        }
+        return classification_outputs(class_probabilities(model(text, training=False)), names)
 
     full_metadata = {
         **metadata,

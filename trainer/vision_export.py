@@ -15,7 +15,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from trainer.image_dataset import decode_image
-from trainer.servable import save_servable
+from trainer.servable import classification_outputs, save_servable
 
 INPUT_NAME = "image_bytes"
 
@@ -37,13 +37,7 @@ def export_image_classifier(
             image_bytes,
             fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32),
         )
-        probabilities = model(images, training=False)
-        top = tf.argmax(probabilities, axis=1)
-        return {
-            "probabilities": probabilities,
-            "label": tf.gather(names, top),
-            "class_names": tf.tile(names[tf.newaxis], [tf.shape(image_bytes)[0], 1]),
-        }
+        return classification_outputs(model(images, training=False), names)
 
     full_metadata = {
         **metadata,

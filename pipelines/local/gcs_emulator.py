@@ -72,6 +72,19 @@ def running_gcs_emulator() -> Iterator[str]:
         log_file.close()
 
 
+@contextlib.contextmanager
+def serving_on_emulator(local: Path, uri: str) -> Iterator[str]:
+    """Start the emulator and upload `local` (a file or a directory) to `uri`, for the block."""
+    with running_gcs_emulator() as host:
+        if local.is_dir():
+            count = upload_directory(local, uri)
+            print(f"Storage emulator on {host}: uploaded {count} files to {uri}")
+        else:
+            upload_file(local, uri)
+            print(f"Storage emulator on {host}: uploaded {local.name} to {uri}")
+        yield host
+
+
 def upload_directory(local_dir: str | Path, uri: str) -> int:
     """Create the bucket if needed and upload every file under `local_dir` to `uri`."""
     target = parse_source_uri(uri)

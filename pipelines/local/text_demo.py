@@ -60,13 +60,10 @@ def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[d
             raise SystemExit(str(exc)) from None
         yield demo_arguments(build_dir, source, overrides)
         return
-    from pipelines.local.gcs_emulator import running_gcs_emulator, upload_file
+    from pipelines.local.gcs_emulator import serving_on_emulator
 
-    corpus = demo_corpus(build_dir)
     arguments = demo_arguments(build_dir, DEMO_OBJECT_URI, overrides)
-    with running_gcs_emulator() as host:
-        upload_file(corpus, DEMO_OBJECT_URI)
-        print(f"Storage emulator on {host}: uploaded {corpus.name} to {DEMO_OBJECT_URI}")
+    with serving_on_emulator(demo_corpus(build_dir), DEMO_OBJECT_URI):
         yield arguments
 
 

@@ -92,13 +92,10 @@ def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[d
             raise SystemExit(str(exc)) from None
         yield demo_arguments(build_dir, source, overrides)
         return
-    from pipelines.local.gcs_emulator import running_gcs_emulator, upload_directory
+    from pipelines.local.gcs_emulator import serving_on_emulator
 
-    images = demo_images(build_dir)
     arguments = demo_arguments(build_dir, DEMO_BUCKET_URI, overrides)
-    with running_gcs_emulator() as host:
-        count = upload_directory(images, DEMO_BUCKET_URI)
-        print(f"Storage emulator on {host}: uploaded {count} images to {DEMO_BUCKET_URI}")
+    with serving_on_emulator(demo_images(build_dir), DEMO_BUCKET_URI):
         yield arguments
 
 
