@@ -432,3 +432,16 @@ def test_a_bigquery_table_or_query_is_a_source(tmp_path):
     with pytest.raises(InputError, match=r"no column 'text'.*\['body', 'team', 'i'\]"):
         ingest_text_file("bq://p.support.tickets", tmp_path / "bad", local_database=str(database))
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_label_outside_the_manifests_classes_is_refused_not_invented(tmp_path):
+    """A test-split label the model never trained on must not be scored as if it were a class."""
+    source = _write_jsonl(tmp_path / "ok.jsonl", _records({"a": 10, "b": 10}))
+    ingest_text_file(str(source), tmp_path / "ds")
+    examples = tmp_path / "ds" / EXAMPLES_FILE
+    lines = examples.read_text().splitlines()
+    lines.append(json.dumps({"text": "brand new", "label": "c", "split": "test"}))
+    examples.write_text("\n".join(lines) + "\n")
+    assert read_text_split(tmp_path / "ds", "train")[1]  # other splits still read
+    with pytest.raises(InputError, match=r"label 'c', which is not one of .*\['a', 'b'\]"):
+        read_text_split(tmp_path / "ds", "test")
