@@ -12,7 +12,6 @@ from pathlib import Path
 from trainer.demo.support_messages import write_messages_jsonl
 from trainer.errors import InputError
 from trainer.sources import parse_source_uri
-from trainer.text_embedding_module import write_text_embedding_module
 from trainer.text_ingest import BIGQUERY_PREFIX
 
 DEMO_OBJECT_URI = "gs://mlops-demo/text/support_messages.jsonl"
@@ -29,6 +28,10 @@ def demo_corpus(build_dir: Path) -> Path:
 
 def demo_hub_module(build_dir: Path) -> Path:
     """build/hub/hashing-text-embedding: the offline hub module, written once."""
+    # Imported here: it imports TensorFlow, which the CLI process itself must not load
+    # (about 500 MB and 4 s; every pipeline step imports its own).
+    from trainer.text_embedding_module import write_text_embedding_module
+
     path = build_dir / "hub" / "hashing-text-embedding"
     return path if (path / "saved_model.pb").is_file() else write_text_embedding_module(path)
 
