@@ -67,7 +67,8 @@ def test_evaluation_scores_match_scikit_learn(trained, dataset):
 def test_a_model_not_above_the_threshold_is_not_blessed(trained, dataset):
     model_dir, _ = trained
     result = evaluate_text_classifier(model_dir, dataset, accuracy_threshold=1.0)
-    assert not result["blessed"] or result["accuracy"] == 1.0
+    assert result["accuracy"] < 1.0  # 4% of the generated labels are wrong
+    assert not result["blessed"]
     assert "threshold 1.0000" in result["reason"]
 
 
