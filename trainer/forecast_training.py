@@ -24,14 +24,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from trainer.cluster import check_single_replica
+from trainer.distributed_data import shard_by_data
 from trainer.errors import InputError
 from trainer.forecast_export import export_forecaster
 from trainer.forecast_model import build_forecasting_model
 from trainer.model_metadata import refuse_finished_model
 from trainer.series import Series, read_series
+from trainer.strategy import Distribution, DistributionOptions, distribution_for
 from trainer.time_folds import Fold, rolling_origin_folds, test_split
-from trainer.training_callbacks import history_curves, stage_callbacks
+from trainer.training_stages import TrainingStages
 from trainer.windowing import Normalizer, WindowSpec, features, windowed_dataset
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ DATASET_MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
-class ForecastTrainConfig:
+class ForecastTrainConfig(DistributionOptions):
     time_column: str = "ts"
     target_column: str = "value"
     frequency: str = ""  # pandas alias ("h", "D"); inferred from the data when empty
@@ -60,7 +61,7 @@ class ForecastTrainConfig:
     lstm_units: int = 50
     lstm_layers: int = 2
     dropout: float = 0.2
-    batch_size: int = 64
+    batch_size: int = 64  # per replica
     epochs: int = 20
     learning_rate: float = 1e-3
     early_stopping_patience: int = 3
@@ -69,6 +70,7 @@ class ForecastTrainConfig:
     seed: int = 42
 
     def check(self) -> None:
+        self.check_distribution()
         for name in ("lstm_units", "lstm_layers", "batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -101,7 +103,7 @@ def train_forecaster(
     Returns the training metrics written into the model's metadata.
     """
     config.check()
-    check_single_replica()
+    distribution = distribution_for(config.strategy)  # before any other TensorFlow op
     refuse_finished_model(model_dir)  # before training, not after
     series = read_series(
         dataset_dir,
@@ -124,15 +126,16 @@ def train_forecaster(
 
     # What re-indexing found and filled in, also in the model's metadata ("series").
     metrics: dict = {f"series_{name}": series.report[name] for name in SERIES_COUNTS}
+    stages = TrainingStages(
+        distribution, tensorboard_dir, checkpoint_dir, config.checkpoint_every_steps
+    )
     curves: dict = {}
     epochs = config.epochs
     if folds:
-        maes, best_epochs = [], []
-        for fold in folds:
-            mae, best_epoch, history = _validate_fold(series, fold, config)
-            maes.append(mae)
-            best_epochs.append(best_epoch)
-            curves[f"fold_{fold.index}"] = history_curves(history)
+        records = [_validate_fold(series, fold, config, distribution, stages) for fold in folds]
+        maes = [record["mae"] for record in records]
+        best_epochs = [record["best_epoch"] for record in records]
+        curves.update({f"fold_{f.index}": r["curves"] for f, r in zip(folds, records, strict=True)})
         epochs = max(1, int(np.median(best_epochs)))
         metrics.update(
             {
@@ -145,101 +148,137 @@ def train_forecaster(
         log.info("Cross-validation MAE %.4f ± %.4f", np.mean(maes), np.std(maes))
 
     normalizer = Normalizer.fit(series.values[:test_start])
-    train_ds = _dataset(series, normalizer, config, 0, test_start, shuffle=True)
-    model = _new_model(config)
-    callbacks = stage_callbacks("final", tensorboard_dir, checkpoint_dir)
+    train_ds = _dataset(series, normalizer, config, distribution, 0, test_start, shuffle=True)
+    model = _new_model(config, distribution)
     log.info("Final model: %d epochs on the %d points before the test range", epochs, test_start)
-    history = model.fit(train_ds, epochs=epochs, callbacks=callbacks, verbose=2)
-    curves["final"] = history_curves(history)
-    metrics["final_epochs"] = epochs
-    metrics["train_mae"] = float(history.history["mae"][-1] * normalizer.std)
-
-    export_forecaster(
+    record = stages.run(
+        "final",
         model,
-        model_dir,
-        normalizer,
-        config.window,
-        config.horizon,
-        metadata={
-            "task": TASK,
-            "training_params": dataclasses.asdict(config),
-            "training_metrics": metrics,
-            "training_curves": curves,
-            "series": series.report,
-            "test_start": test_start,
-            "test_start_time": str(np.datetime_as_string(series.timestamps[test_start])),
-            "folds": [dataclasses.asdict(fold) for fold in folds],
-            "dataset": {
-                "manifest_sha256": hashlib.sha256(
-                    (Path(dataset_dir) / DATASET_MANIFEST).read_bytes()
-                ).hexdigest(),
-            },
-        },
+        fit=lambda callbacks: model.fit(train_ds, epochs=epochs, callbacks=callbacks, verbose=2),
     )
+    curves["final"] = record["curves"]
+    metrics["final_epochs"] = epochs
+    metrics["train_mae"] = float(record["curves"]["mae"][-1] * normalizer.std)
+
+    with distribution.writer_dir(model_dir) as export_dir:
+        export_forecaster(
+            model,
+            export_dir,
+            normalizer,
+            config.window,
+            config.horizon,
+            metadata={
+                "task": TASK,
+                "training_params": dataclasses.asdict(config),
+                "training_metrics": metrics,
+                "training_curves": curves,
+                "distribution": distribution.summary(
+                    config.batch_size, config.learning_rate, config.learning_rate_scaling
+                ),
+                "series": series.report,
+                "test_start": test_start,
+                "test_start_time": str(np.datetime_as_string(series.timestamps[test_start])),
+                "folds": [dataclasses.asdict(fold) for fold in folds],
+                "dataset": {
+                    "manifest_sha256": hashlib.sha256(
+                        (Path(dataset_dir) / DATASET_MANIFEST).read_bytes()
+                    ).hexdigest(),
+                },
+            },
+        )
+    stages.clear()
     return metrics
 
 
 def _validate_fold(
-    series: Series, fold: Fold, config: ForecastTrainConfig
-) -> tuple[float, int, tf.keras.callbacks.History]:
-    """Train on the fold's past, early-stop on its block; (MAE in series units, best epoch)."""
+    series: Series,
+    fold: Fold,
+    config: ForecastTrainConfig,
+    distribution: Distribution,
+    stages: TrainingStages,
+) -> dict:
+    """Train on the fold's past, early-stop on its block: {mae (series units), best_epoch}."""
     normalizer = Normalizer.fit(series.values[: fold.train_end])
-    train_ds = _dataset(series, normalizer, config, 0, fold.train_end, shuffle=True)
+    train_ds = _dataset(series, normalizer, config, distribution, 0, fold.train_end, shuffle=True)
     val_ds = _dataset(
-        series, normalizer, config, fold.validation_start, fold.validation_end, shuffle=False
+        series,
+        normalizer,
+        config,
+        distribution,
+        fold.validation_start,
+        fold.validation_end,
+        shuffle=False,
     )
-    model = _new_model(config)
+    model = _new_model(config, distribution)
     stop = tf.keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
     )
-    history = model.fit(
-        train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[stop], verbose=2
+
+    def summarize(history: tf.keras.callbacks.History) -> dict:
+        best = int(np.argmin(history.history["val_loss"]))
+        return {
+            "mae": float(history.history["val_mae"][best] * normalizer.std),
+            "best_epoch": best + 1,
+        }
+
+    record = stages.run(
+        f"fold_{fold.index}",
+        model,
+        fit=lambda callbacks: model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.epochs,
+            callbacks=[stop, *callbacks],
+            verbose=2,
+        ),
+        summarize=summarize,
+        keep_weights=False,
     )
-    val_loss = history.history["val_loss"]
-    best = int(np.argmin(val_loss))
-    mae = float(history.history["val_mae"][best] * normalizer.std)
     log.info(
         "Fold %d: train on [0, %d), validate on [%d, %d): MAE %.4f at epoch %d",
         fold.index,
         fold.train_end,
         fold.validation_start,
         fold.validation_end,
-        mae,
-        best + 1,
+        record["mae"],
+        record["best_epoch"],
     )
-    return mae, best + 1, history
+    return record
 
 
 def _dataset(
     series: Series,
     normalizer: Normalizer,
     config: ForecastTrainConfig,
+    distribution: Distribution,
     targets_from: int,
     targets_to: int,
     shuffle: bool,
 ) -> tf.data.Dataset:
     # Validation windows use every position (stride 1); `stride` thins training windows only.
     spec = config.spec if shuffle else dataclasses.replace(config.spec, stride=1)
-    return windowed_dataset(
+    dataset = windowed_dataset(
         features(series.values, series.imputed, normalizer),
         normalizer.normalize(series.values).astype(np.float32),
         spec,
         targets_from,
         targets_to,
-        batch_size=config.batch_size,
+        batch_size=distribution.global_batch_size(config.batch_size),
         shuffle=shuffle,
         seed=config.seed,
     )
+    return shard_by_data(dataset, f"windows [{targets_from}, {targets_to})")
 
 
-def _new_model(config: ForecastTrainConfig) -> tf.keras.Model:
-    tf.keras.utils.set_random_seed(config.seed)
-    return build_forecasting_model(
-        config.window,
-        2,
-        config.horizon,
-        config.lstm_units,
-        config.lstm_layers,
-        config.dropout,
-        config.learning_rate,
-    )
+def _new_model(config: ForecastTrainConfig, distribution: Distribution) -> tf.keras.Model:
+    with distribution.strategy.scope():
+        tf.keras.utils.set_random_seed(config.seed)
+        return build_forecasting_model(
+            config.window,
+            2,
+            config.horizon,
+            config.lstm_units,
+            config.lstm_layers,
+            config.dropout,
+            distribution.learning_rate(config.learning_rate, config.learning_rate_scaling),
+        )

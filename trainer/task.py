@@ -1,17 +1,23 @@
-"""Train the image classifier as a plain Vertex AI custom training job.
+"""Train a case study's model as a plain Vertex AI custom training job (one or many replicas).
 
-    python -m trainer.task --source-uri gs://bucket/flowers --base-model mobilenet_v2 \\
-        --image-size 160 [--model-dir DIR]
+    python -m trainer.task vision --source-uri gs://bucket/flowers --base-model mobilenet_v2
+    python -m trainer.task timeseries --source-uri my-project.weather.temps --window 48
+    python -m trainer.task text --source-uri gs://bucket/reviews.csv --epochs 5
 
-Ingests the class folders at --source-uri (or reads an ingested --dataset-dir),
-trains, and exports the SavedModel to --model-dir or AIP_MODEL_DIR. TensorBoard
-logs and resumable backups go to AIP_TENSORBOARD_LOG_DIR and AIP_CHECKPOINT_DIR
-when Vertex AI sets them. There is one flag per VisionTrainConfig field, made
-from the dataclass, so the two never drift apart.
+Ingests --source-uri (or reads an ingested --dataset-dir), trains, and exports
+the SavedModel to --model-dir or AIP_MODEL_DIR. TensorBoard logs and
+resumable backups go to --tensorboard-dir and --checkpoint-dir, by default
+AIP_TENSORBOARD_LOG_DIR and AIP_CHECKPOINT_DIR when Vertex AI sets them. There
+is one flag per field of the case study's training config, made from the
+dataclass, so the two never drift apart.
+
+The strategy comes from the environment (`trainer.strategy`): with TF_CONFIG
+from a Vertex AI job of several replicas or from `trainer.launch`, every
+replica runs this same command and the chief writes the model.
 
 On Vertex AI it runs in the pipeline image, where this project is installed:
 `aiplatform.CustomContainerTrainingJob(container_uri=PIPELINE_IMAGE,
-command=["python3", "-m", "trainer.task"])`. It also runs as a file
+command=["python3", "-m", "trainer.task", "vision"])`. It also runs as a file
 (`python trainer/task.py`), so every import is absolute.
 """
 
@@ -24,13 +30,19 @@ import logging
 import sys
 import tempfile
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.errors import InputError
+from trainer.forecast_training import ForecastTrainConfig, train_forecaster
 from trainer.image_ingest import ingest_image_folder
 from trainer.model_metadata import METADATA
-from trainer.output_dirs import MODEL_DIR_VAR, local_path, output_dirs
+from trainer.output_dirs import MODEL_DIR_VAR, OutputDirs, local_path, output_dirs
+from trainer.query_engines import engine_for
+from trainer.table_ingest import ingest_query
+from trainer.text_ingest import ingest_text_file
+from trainer.text_training import TextTrainConfig, train_text_classifier
 from trainer.vision_training import VisionTrainConfig, train_image_classifier
 
 PROG = "trainer.task"
@@ -38,38 +50,83 @@ PROG = "trainer.task"
 log = logging.getLogger(__name__)
 
 
-def config_flags() -> list[tuple[str, type, object]]:
-    """(name, type, default) of every VisionTrainConfig field."""
-    hints = typing.get_type_hints(VisionTrainConfig)
-    return [(f.name, hints[f.name], _default(f)) for f in dataclasses.fields(VisionTrainConfig)]
+def ingest_table(
+    source_uri: str,
+    dataset_dir: str | Path,
+    local_database: str = "",
+    bigquery_project: str = "",
+    bigquery_location: str = "",
+) -> dict:
+    """Run a BigQuery query or table (on DuckDB with `local_database`) into `dataset_dir`."""
+    engine = engine_for(local_database, bigquery_project, bigquery_location)
+    return ingest_query(source_uri, dataset_dir, engine)
 
 
-def ingest_flags() -> list[tuple[str, type, object]]:
-    """(name, type, default) of ingest_image_folder's options (all but source and target)."""
-    params = list(inspect.signature(ingest_image_folder, eval_str=True).parameters.values())
+@dataclass(frozen=True)
+class CaseStudy:
+    """What the command needs to know of one case study."""
+
+    config: type
+    train: Callable[..., dict]  # (dataset_dir, model_dir, config, tensorboard_dir, checkpoint_dir)
+    ingest: Callable[..., dict]  # (source_uri, dataset_dir, **options)
+    source: str  # what --source-uri takes
+    headline: tuple[str, str]  # (metric, its name) the last line reports
+
+
+CASE_STUDIES = {
+    "vision": CaseStudy(
+        VisionTrainConfig,
+        train_image_classifier,
+        ingest_image_folder,
+        "gs://bucket/prefix or a local directory of class folders",
+        ("val_accuracy", "validation accuracy"),
+    ),
+    "timeseries": CaseStudy(
+        ForecastTrainConfig,
+        train_forecaster,
+        ingest_table,
+        "BigQuery SQL or project.dataset.table (with --local-database: run on DuckDB)",
+        ("train_mae", "training MAE"),
+    ),
+    "text": CaseStudy(
+        TextTrainConfig,
+        train_text_classifier,
+        ingest_text_file,
+        "a CSV/JSONL file (gs:// or local) or bq://project.dataset.table",
+        ("val_accuracy", "validation accuracy"),
+    ),
+}
+
+
+def config_flags(config: type) -> list[tuple[str, type, object]]:
+    """(name, type, default) of every field of the training config dataclass."""
+    hints = typing.get_type_hints(config)
+    return [(f.name, hints[f.name], _default(f)) for f in dataclasses.fields(config)]
+
+
+def ingest_flags(ingest: Callable[..., dict]) -> list[tuple[str, type, object]]:
+    """(name, type, default) of an ingest function's options (all but source and target)."""
+    params = list(inspect.signature(ingest, eval_str=True).parameters.values())
     return [(p.name, p.annotation, p.default) for p in params[2:]]
 
 
 def train_task(
-    config: VisionTrainConfig,
+    case: str,
+    config: object,
     model_dir: str | Path | None = None,
     source_uri: str | None = None,
     dataset_dir: str | Path | None = None,
     ingest_options: dict | None = None,
+    checkpoint_dir: str | None = None,
+    tensorboard_dir: str | None = None,
 ) -> tuple[Path, dict]:
     """Ingest `source_uri` (or read `dataset_dir`), train, export; return (model dir, metrics).
 
     Everything that can be checked before copying data or training is checked first.
     """
+    study = CASE_STUDIES[case]
     config.check()
-    if model_dir:
-        model_dir = local_path(model_dir, "--model-dir")
-    dirs = output_dirs(model_dir=model_dir)
-    if dirs.model_dir is None:
-        raise InputError(
-            f"No model directory: pass --model-dir DIR, or set {MODEL_DIR_VAR} (Vertex AI sets "
-            "it when the job has a base output directory)."
-        )
+    dirs = _dirs(model_dir, checkpoint_dir, tensorboard_dir)
     if (dirs.model_dir / METADATA).exists():
         raise InputError(
             f"{dirs.model_dir} already holds a trained model ({METADATA}): "
@@ -78,7 +135,7 @@ def train_task(
     log.info("Model directory: %s", dirs.model_dir)
 
     def train(dataset: str | Path) -> dict:
-        return train_image_classifier(
+        return study.train(
             dataset,
             dirs.model_dir,
             config,
@@ -90,7 +147,7 @@ def train_task(
         return dirs.model_dir, train(dataset_dir)
     with tempfile.TemporaryDirectory(prefix="trainer-task-") as tmp:
         dataset = Path(tmp) / "dataset"
-        ingest_image_folder(source_uri, dataset, **(ingest_options or {}))
+        study.ingest(source_uri, dataset, **(ingest_options or {}))
         return dirs.model_dir, train(dataset)
 
 
@@ -98,19 +155,47 @@ def main(argv: list[str] | None = None) -> None:
     """The command line: bad input ends in one `trainer.task: error: ...` line, exit 1 or 2."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    study = CASE_STUDIES[args.case]
     values = vars(args)
-    config = VisionTrainConfig(**{name: values[name] for name, _, _ in config_flags()})
+    config = study.config(**{name: values[name] for name, _, _ in config_flags(study.config)})
     try:
         model_dir, metrics = train_task(
+            args.case,
             config,
             model_dir=args.model_dir,
             source_uri=args.source_uri,
             dataset_dir=args.dataset_dir,
-            ingest_options={name: values[name] for name, _, _ in ingest_flags()},
+            ingest_options={name: values[name] for name, _, _ in ingest_flags(study.ingest)},
+            checkpoint_dir=args.checkpoint_dir,
+            tensorboard_dir=args.tensorboard_dir,
         )
     except (InputError, FileExistsError, FileNotFoundError) as exc:
         raise SystemExit(f"{PROG}: error: {exc}") from None
-    print(f"Model: {model_dir} (validation accuracy {metrics['val_accuracy']:.4f})", flush=True)
+    metric, name = study.headline
+    print(f"Model: {model_dir} ({name} {metrics[metric]:.4f})", flush=True)
+
+
+def _dirs(
+    model_dir: str | Path | None, checkpoint_dir: str | None, tensorboard_dir: str | None
+) -> OutputDirs:
+    """The output directories: flags first, then Vertex AI's AIP_* variables."""
+    if model_dir:
+        model_dir = local_path(model_dir, "--model-dir")
+    dirs = output_dirs(model_dir=model_dir)
+    if dirs.model_dir is None:
+        raise InputError(
+            f"No model directory: pass --model-dir DIR, or set {MODEL_DIR_VAR} (Vertex AI sets "
+            "it when the job has a base output directory)."
+        )
+    return dataclasses.replace(
+        dirs,
+        checkpoint_dir=local_path(checkpoint_dir, "--checkpoint-dir")
+        if checkpoint_dir
+        else dirs.checkpoint_dir,
+        tensorboard_dir=local_path(tensorboard_dir, "--tensorboard-dir")
+        if tensorboard_dir
+        else dirs.tensorboard_dir,
+    )
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -122,20 +207,39 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
-    data = parser.add_mutually_exclusive_group(required=True)
-    data.add_argument(
-        "--source-uri", metavar="URI", help="gs://bucket/prefix or a local directory of classes"
+    cases = parser.add_subparsers(
+        dest="case", required=True, metavar="{" + ",".join(CASE_STUDIES) + "}"
     )
-    data.add_argument(
-        "--dataset-dir", metavar="DIR", help="an already ingested dataset (with manifest.json)"
-    )
-    parser.add_argument(
-        "--model-dir",
-        metavar="DIR",
-        help=f"where the SavedModel goes (gs:// or local); default: ${MODEL_DIR_VAR}",
-    )
-    _add_flags(parser.add_argument_group("ingestion (with --source-uri)"), ingest_flags())
-    _add_flags(parser.add_argument_group("training (VisionTrainConfig)"), config_flags())
+    for name, study in CASE_STUDIES.items():
+        case = cases.add_parser(name, help=f"train the {name} model")
+        data = case.add_mutually_exclusive_group(required=True)
+        data.add_argument("--source-uri", metavar="URI", help=study.source)
+        data.add_argument(
+            "--dataset-dir", metavar="DIR", help="an already ingested dataset (with manifest.json)"
+        )
+        outputs = case.add_argument_group("outputs (gs:// or local)")
+        outputs.add_argument(
+            "--model-dir",
+            metavar="DIR",
+            help=f"where the SavedModel goes; default: ${MODEL_DIR_VAR}",
+        )
+        outputs.add_argument(
+            "--checkpoint-dir",
+            metavar="DIR",
+            help="backups to resume from; default: $AIP_CHECKPOINT_DIR, else none",
+        )
+        outputs.add_argument(
+            "--tensorboard-dir",
+            metavar="DIR",
+            help="TensorBoard logs; default: $AIP_TENSORBOARD_LOG_DIR, else none",
+        )
+        _add_flags(
+            case.add_argument_group("ingestion (with --source-uri)"), ingest_flags(study.ingest)
+        )
+        _add_flags(
+            case.add_argument_group(f"training ({study.config.__name__})"),
+            config_flags(study.config),
+        )
     return parser
 
 

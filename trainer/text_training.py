@@ -16,14 +16,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from trainer.cluster import check_single_replica
+from trainer.distributed_data import shard_by_data
 from trainer.errors import InputError
 from trainer.hub_handles import check_text_embedding
 from trainer.model_metadata import refuse_finished_model
+from trainer.strategy import DistributionOptions, distribution_for
 from trainer.text_export import export_text_classifier
 from trainer.text_ingest import read_text_manifest, read_text_split
 from trainer.text_model import build_text_classifier
-from trainer.training_callbacks import history_curves, stage_callbacks
+from trainer.training_stages import TrainingStages
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +33,19 @@ DEFAULT_HANDLE = "https://tfhub.dev/google/universal-sentence-encoder/4"
 
 
 @dataclass(frozen=True)
-class TextTrainConfig:
+class TextTrainConfig(DistributionOptions):
     hub_handle: str = DEFAULT_HANDLE
     trainable: bool = True  # fine-tune the embedding with the head
     hidden_units: int = 16
     dropout: float = 0.2
-    batch_size: int = 32
+    batch_size: int = 32  # per replica
     epochs: int = 10
     learning_rate: float = 1e-3
     early_stopping_patience: int = 3
     seed: int = 42
 
     def check(self) -> None:
+        self.check_distribution()
         for name in ("hidden_units", "batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -65,13 +67,14 @@ def train_text_classifier(
     Returns the training metrics written into the model's metadata.
     """
     config.check()
-    check_single_replica()
+    distribution = distribution_for(config.strategy)  # before any other TensorFlow op
     refuse_finished_model(model_dir)  # before training, not after
     embedding_size = check_text_embedding(config.hub_handle)
     manifest = read_text_manifest(dataset_dir)
     classes = manifest["classes"]
-    train_ds, train_count = _dataset(dataset_dir, "train", classes, config, shuffle=True)
-    val_ds, val_count = _dataset(dataset_dir, "validation", classes, config, shuffle=False)
+    batch = distribution.global_batch_size(config.batch_size)
+    train_ds, train_count = _dataset(dataset_dir, "train", classes, batch, config.seed)
+    val_ds, val_count = _dataset(dataset_dir, "validation", classes, batch, None)
     log.info(
         "Training on %d texts, validating on %d, %d classes; embedding %s (%d dims, %s)",
         train_count,
@@ -82,52 +85,66 @@ def train_text_classifier(
         "fine-tuned" if config.trainable else "frozen",
     )
 
-    tf.keras.utils.set_random_seed(config.seed)
-    model = build_text_classifier(
-        config.hub_handle,
-        len(classes),
-        config.trainable,
-        config.hidden_units,
-        config.dropout,
-        config.learning_rate,
-    )
+    learning_rate = distribution.learning_rate(config.learning_rate, config.learning_rate_scaling)
+    with distribution.strategy.scope():
+        tf.keras.utils.set_random_seed(config.seed)
+        model = build_text_classifier(
+            config.hub_handle,
+            len(classes),
+            config.trainable,
+            config.hidden_units,
+            config.dropout,
+            learning_rate,
+        )
     stop = tf.keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
     )
-    history = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=config.epochs,
-        callbacks=[stop, *stage_callbacks("train", tensorboard_dir, checkpoint_dir)],
-        verbose=2,
+    stages = TrainingStages(
+        distribution, tensorboard_dir, checkpoint_dir, config.checkpoint_every_steps
+    )
+    record = stages.run(
+        "train",
+        model,
+        fit=lambda callbacks: model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.epochs,
+            callbacks=[stop, *callbacks],
+            verbose=2,
+        ),
     )
     val_loss, val_accuracy = model.evaluate(val_ds, verbose=0)
     metrics = {
         "val_accuracy": float(val_accuracy),
         "val_loss": float(val_loss),
-        "epochs_trained": len(history.history["loss"]),
+        "epochs_trained": len(record["curves"]["loss"]),
     }
     log.info("Validation accuracy %.4f", val_accuracy)
-    export_text_classifier(
-        model,
-        model_dir,
-        classes,
-        metadata={
-            "task": TASK,
-            "training_params": dataclasses.asdict(config),
-            "training_metrics": metrics,
-            "training_curves": history_curves(history),
-            "embedding_size": embedding_size,
-            "dataset": {
-                "source_uri": manifest["source_uri"],
-                "manifest_sha256": hashlib.sha256(
-                    (Path(dataset_dir) / "manifest.json").read_bytes()
-                ).hexdigest(),
-                "train_examples": train_count,
-                "validation_examples": val_count,
+    with distribution.writer_dir(model_dir) as export_dir:
+        export_text_classifier(
+            model,
+            export_dir,
+            classes,
+            metadata={
+                "task": TASK,
+                "training_params": dataclasses.asdict(config),
+                "training_metrics": metrics,
+                "training_curves": record["curves"],
+                "distribution": distribution.summary(
+                    config.batch_size, config.learning_rate, config.learning_rate_scaling
+                ),
+                "embedding_size": embedding_size,
+                "dataset": {
+                    "source_uri": manifest["source_uri"],
+                    "manifest_sha256": hashlib.sha256(
+                        (Path(dataset_dir) / "manifest.json").read_bytes()
+                    ).hexdigest(),
+                    "train_examples": train_count,
+                    "validation_examples": val_count,
+                },
             },
-        },
-    )
+        )
+    stages.clear()
     return metrics
 
 
@@ -143,14 +160,16 @@ def label_ids(labels: list[str], classes: list[str]) -> np.ndarray:
 
 
 def _dataset(
-    dataset_dir: str | Path, split: str, classes: list[str], config: TextTrainConfig, shuffle: bool
+    dataset_dir: str | Path, split: str, classes: list[str], batch_size: int, seed: int | None
 ) -> tuple[tf.data.Dataset, int]:
+    """One split, batched with the global batch; shuffled when `seed` is given."""
     texts, labels = read_text_split(dataset_dir, split)
     if not texts:
         raise InputError(f"The {split} split of {dataset_dir} is empty: re-ingest with more data.")
     ds = tf.data.Dataset.from_tensor_slices(
         (np.array(texts, dtype=object), label_ids(labels, classes))
     )
-    if shuffle:
-        ds = ds.shuffle(len(texts), seed=config.seed, reshuffle_each_iteration=True)
-    return ds.batch(config.batch_size).prefetch(tf.data.AUTOTUNE), len(texts)
+    if seed is not None:
+        ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return shard_by_data(ds, f"{split} texts"), len(texts)

@@ -5,12 +5,13 @@ the top of the base at a lower learning rate. Optional k-fold
 cross-validation over the training split reports how stable stage 1 is
 before the final model is trained.
 
-With `tensorboard_dir` each stage writes TensorBoard logs to its own
-sub-directory (head/, fine_tune/); with `checkpoint_dir` each stage is backed
-up every epoch (BackupAndRestore, under head/ or fine_tune/), so a preempted
-job that restarts resumes that stage where it stopped. On a Vertex AI custom
-job these are AIP_TENSORBOARD_LOG_DIR and AIP_CHECKPOINT_DIR
-(`trainer.output_dirs`).
+Each fit is a stage of `trainer.training_stages` (fold_<i>, head,
+fine_tune): with `tensorboard_dir` it writes TensorBoard logs to its own
+sub-directory; with `checkpoint_dir` it is backed up as it trains, so a
+preempted job that restarts skips finished stages and resumes the one in
+progress. On a Vertex AI custom job these are AIP_TENSORBOARD_LOG_DIR and
+AIP_CHECKPOINT_DIR (`trainer.output_dirs`). Under several workers each
+reads its own share of the image files (`trainer.distributed_data`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from trainer.cluster import check_single_replica
+from trainer.distributed_data import shard_by_data, shard_by_file
 from trainer.errors import InputError
 from trainer.image_dataset import Augmentation, make_dataset, split_files
 from trainer.image_ingest import MANIFEST, read_manifest
 from trainer.model_metadata import refuse_finished_model
 from trainer.splits import kfold_assignments
-from trainer.training_callbacks import history_curves, stage_callbacks
+from trainer.strategy import Distribution, DistributionOptions, distribution_for
+from trainer.training_stages import TrainingStages
 from trainer.vision_export import export_image_classifier
 from trainer.vision_model import build_base, build_classifier, unfreeze_top
 
@@ -38,11 +40,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class VisionTrainConfig:
+class VisionTrainConfig(DistributionOptions):
     base_model: str = "resnet50"
     base_weights: str = "imagenet"
     image_size: int = 224
-    batch_size: int = 32
+    batch_size: int = 32  # per replica
     head_epochs: int = 10
     fine_tune_epochs: int = 5
     fine_tune_layers: int = 30
@@ -58,6 +60,7 @@ class VisionTrainConfig:
     seed: int = 42
 
     def check(self) -> None:
+        self.check_distribution()
         positive = ("image_size", "batch_size", "head_epochs", "head_units")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -96,27 +99,27 @@ def train_image_classifier(
     Returns the training metrics written into the model's metadata.
     """
     config.check()
-    check_single_replica()
+    distribution = distribution_for(config.strategy)  # before any other TensorFlow op
     refuse_finished_model(model_dir)  # before training, not after
     manifest = read_manifest(dataset_dir)
     classes = manifest["classes"]
-    tf.keras.utils.set_random_seed(config.seed)
     train_paths, train_labels = split_files(dataset_dir, manifest, "train")
     val_paths, val_labels = split_files(dataset_dir, manifest, "validation")
+    stages = TrainingStages(
+        distribution, tensorboard_dir, checkpoint_dir, config.checkpoint_every_steps
+    )
 
     metrics: dict = {}
     if config.cv_folds:
-        metrics.update(cross_validate(train_paths, train_labels, len(classes), config))
+        metrics.update(
+            cross_validate(train_paths, train_labels, len(classes), config, distribution, stages)
+        )
 
-    train_ds = _dataset(train_paths, train_labels, config, training=True)
-    val_ds = _dataset(val_paths, val_labels, config, training=False)
-    model, base = _new_model(len(classes), config)
-    head_callbacks = stage_callbacks("head", tensorboard_dir, checkpoint_dir)
-    history = _fit(
-        model, train_ds, val_ds, config.head_epochs, config.learning_rate, config, head_callbacks
-    )
-    metrics["head_val_accuracy"] = float(max(history.history["val_accuracy"]))
-    curves = {"head": history_curves(history)}
+    train_data = _Data(distribution, config, train_paths, train_labels, val_paths, val_labels)
+    model, base = _new_model(len(classes), config, distribution)
+    record = train_data.run_stage(stages, "head", model, config.head_epochs, config.learning_rate)
+    metrics["head_val_accuracy"] = record["best_val_accuracy"]
+    curves = {"head": record["curves"]}
 
     if config.fine_tune_epochs and config.fine_tune_layers:
         trainable = unfreeze_top(base, config.fine_tune_layers)
@@ -125,46 +128,49 @@ def train_image_classifier(
             config.fine_tune_layers,
             trainable,
         )
-        fine_tune_callbacks = stage_callbacks("fine_tune", tensorboard_dir, checkpoint_dir)
-        history = _fit(
-            model,
-            train_ds,
-            val_ds,
-            config.fine_tune_epochs,
-            config.fine_tune_learning_rate,
-            config,
-            fine_tune_callbacks,
+        record = train_data.run_stage(
+            stages, "fine_tune", model, config.fine_tune_epochs, config.fine_tune_learning_rate
         )
-        metrics["fine_tune_val_accuracy"] = float(max(history.history["val_accuracy"]))
-        curves["fine_tune"] = history_curves(history)
+        metrics["fine_tune_val_accuracy"] = record["best_val_accuracy"]
+        curves["fine_tune"] = record["curves"]
 
-    metrics["val_accuracy"] = float(model.evaluate(val_ds, verbose=0)[1])
+    metrics["val_accuracy"] = float(model.evaluate(train_data.validation, verbose=0)[1])
     log.info("Validation accuracy %.4f", metrics["val_accuracy"])
-    export_image_classifier(
-        model,
-        model_dir,
-        classes,
-        config.image_size,
-        metadata={
-            "task": "image_classification",
-            "training_params": dataclasses.asdict(config),
-            "training_metrics": metrics,
-            "training_curves": curves,
-            "dataset": {
-                "source_uri": manifest["source_uri"],
-                "manifest_sha256": hashlib.sha256(
-                    (Path(dataset_dir) / MANIFEST).read_bytes()
-                ).hexdigest(),
-                "train_examples": len(train_paths),
-                "validation_examples": len(val_paths),
+    with distribution.writer_dir(model_dir) as export_dir:
+        export_image_classifier(
+            model,
+            export_dir,
+            classes,
+            config.image_size,
+            metadata={
+                "task": "image_classification",
+                "training_params": dataclasses.asdict(config),
+                "training_metrics": metrics,
+                "training_curves": curves,
+                "distribution": distribution.summary(
+                    config.batch_size, config.learning_rate, config.learning_rate_scaling
+                ),
+                "dataset": {
+                    "source_uri": manifest["source_uri"],
+                    "manifest_sha256": hashlib.sha256(
+                        (Path(dataset_dir) / MANIFEST).read_bytes()
+                    ).hexdigest(),
+                    "train_examples": len(train_paths),
+                    "validation_examples": len(val_paths),
+                },
             },
-        },
-    )
+        )
+    stages.clear()
     return metrics
 
 
 def cross_validate(
-    paths: list[str], labels: list[int], num_classes: int, config: VisionTrainConfig
+    paths: list[str],
+    labels: list[int],
+    num_classes: int,
+    config: VisionTrainConfig,
+    distribution: Distribution,
+    stages: TrainingStages,
 ) -> dict:
     """k-fold cross-validation of stage 1 over the training split (folds by file-name hash)."""
     folds = np.array(kfold_assignments([Path(p).name for p in paths], config.cv_folds))
@@ -176,11 +182,19 @@ def cross_validate(
             raise InputError(
                 f"cv_folds={config.cv_folds} leaves fold {fold} empty: use fewer folds."
             )
-        train_ds = _dataset(list(paths_arr[~held]), list(labels_arr[~held]), config, training=True)
-        val_ds = _dataset(list(paths_arr[held]), list(labels_arr[held]), config, training=False)
-        model, _ = _new_model(num_classes, config)
-        _fit(model, train_ds, val_ds, config.head_epochs, config.learning_rate, config)
-        scores.append(float(model.evaluate(val_ds, verbose=0)[1]))
+        data = _Data(
+            distribution,
+            config,
+            list(paths_arr[~held]),
+            labels_arr[~held].tolist(),
+            list(paths_arr[held]),
+            labels_arr[held].tolist(),
+        )
+        model, _ = _new_model(num_classes, config, distribution)
+        record = data.run_stage(
+            stages, f"fold_{fold}", model, config.head_epochs, config.learning_rate, final=False
+        )
+        scores.append(record["val_accuracy"])
         log.info("Fold %d/%d: validation accuracy %.4f", fold + 1, config.cv_folds, scores[-1])
     return {
         "cv_accuracy_mean": float(np.mean(scores)),
@@ -189,12 +203,88 @@ def cross_validate(
     }
 
 
-def _dataset(paths, labels, config: VisionTrainConfig, training: bool) -> tf.data.Dataset:
+class _Data:
+    """Training (each worker its own files) and validation (data-sharded) images of one fit."""
+
+    def __init__(
+        self,
+        distribution: Distribution,
+        config: VisionTrainConfig,
+        train_paths: list[str],
+        train_labels: list[int],
+        val_paths: list[str],
+        val_labels: list[int],
+    ) -> None:
+        self.distribution, self.config = distribution, config
+        batch = distribution.global_batch_size(config.batch_size)
+
+        def make_training(paths: list[str], labels: list[int], batch_size: int):
+            return _dataset(paths, labels, config, batch_size, training=True)
+
+        self.train, self.steps_per_epoch = shard_by_file(
+            distribution, train_paths, train_labels, batch, make_training, "training images"
+        )
+        self.validation = shard_by_data(
+            _dataset(val_paths, val_labels, config, batch, training=False), "validation images"
+        )
+
+    def run_stage(
+        self,
+        stages: TrainingStages,
+        stage: str,
+        model: tf.keras.Model,
+        epochs: int,
+        learning_rate: float,
+        final: bool = True,
+    ) -> dict:
+        """Compile (in the strategy's scope) and fit one stage; its record.
+
+        The record has the best validation accuracy of the fit, and, after
+        early stopping restored the best weights, the validation accuracy.
+        """
+        config = self.config
+        with self.distribution.strategy.scope():
+            model.compile(
+                optimizer=tf.keras.optimizers.Adam(
+                    self.distribution.learning_rate(learning_rate, config.learning_rate_scaling)
+                ),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        stop = tf.keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
+        )
+
+        def summarize(history: tf.keras.callbacks.History) -> dict:
+            return {
+                "best_val_accuracy": float(max(history.history["val_accuracy"])),
+                "val_accuracy": float(model.evaluate(self.validation, verbose=0)[1]),
+            }
+
+        return stages.run(
+            stage,
+            model,
+            fit=lambda callbacks: model.fit(
+                self.train,
+                validation_data=self.validation,
+                epochs=epochs,
+                steps_per_epoch=self.steps_per_epoch,
+                callbacks=[stop, *callbacks],
+                verbose=2,
+            ),
+            summarize=summarize,
+            keep_weights=final,
+        )
+
+
+def _dataset(
+    paths, labels, config: VisionTrainConfig, batch_size: int, training: bool
+) -> tf.data.Dataset:
     return make_dataset(
         paths,
         labels,
         config.image_size,
-        config.batch_size,
+        batch_size,
         training=training,
         augmentation=config.augmentation if training else None,
         seed=config.seed,
@@ -202,27 +292,17 @@ def _dataset(paths, labels, config: VisionTrainConfig, training: bool) -> tf.dat
 
 
 def _new_model(
-    num_classes: int, config: VisionTrainConfig
+    num_classes: int, config: VisionTrainConfig, distribution: Distribution
 ) -> tuple[tf.keras.Model, tf.keras.Model]:
-    base = build_base(config.base_model, config.base_weights, config.image_size)
-    model = build_classifier(
-        base, config.base_model, num_classes, config.image_size, config.head_units, config.dropout
-    )
+    with distribution.strategy.scope():
+        tf.keras.utils.set_random_seed(config.seed)
+        base = build_base(config.base_model, config.base_weights, config.image_size)
+        model = build_classifier(
+            base,
+            config.base_model,
+            num_classes,
+            config.image_size,
+            config.head_units,
+            config.dropout,
+        )
     return model, base
-
-
-def _fit(
-    model, train_ds, val_ds, epochs: int, learning_rate: float, config: VisionTrainConfig, extra=()
-):
-    """Compile and fit one stage; `extra` callbacks run after early stopping's."""
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    stop = tf.keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
-    )
-    return model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stop, *extra], verbose=2
-    )

@@ -35,11 +35,11 @@ def test_a_vertex_job_writes_tensorboard_logs_and_backups_per_stage(
     class SpyBackup(tf.keras.callbacks.BackupAndRestore):
         def on_epoch_end(self, epoch, logs=None):
             super().on_epoch_end(epoch, logs)
-            backups[Path(self.backup_dir).name] = _files(Path(self.backup_dir))
+            backups[Path(self.backup_dir).parent.name] = _files(Path(self.backup_dir))
 
     monkeypatch.setattr(tf.keras.callbacks, "BackupAndRestore", SpyBackup)
     config = quick_config(small_base_weights, head_epochs=1, fine_tune_epochs=1)
-    model_dir, metrics = train_task(config, dataset_dir=digits_dataset)
+    model_dir, metrics = train_task("vision", config, dataset_dir=digits_dataset)
 
     out = fuse / "job" / "out"
     assert model_dir == out / "model"
@@ -73,6 +73,7 @@ def _run_task(args: list[str], env: dict, as_file: bool = False) -> subprocess.C
 def test_task_trains_and_exports_to_aip_model_dir(digits_dir, small_base_weights, tmp_path):
     model_dir = tmp_path / "model"
     args = [
+        "vision",
         "--source-uri", str(digits_dir),
         "--base-model", DEFAULT_BASE,
         "--base-weights", str(small_base_weights),
@@ -108,7 +109,7 @@ def bad_runs(digits_dir, tmp_path_factory) -> dict[str, tuple[subprocess.Complet
     def run(case: str) -> tuple[subprocess.CompletedProcess, Path]:
         model_dir = root / case / "model"
         source = root / "nowhere" if case == "missing_source" else digits_dir
-        args = ["--source-uri", str(source)]
+        args = ["vision", "--source-uri", str(source)]
         if case != "no_model_dir":
             args += ["--model-dir", str(model_dir)]
         if case == "unknown_flag":
@@ -139,7 +140,7 @@ def test_bad_input_exits_with_one_clear_line(case, bad_runs):
     ],
 )
 def test_bad_values_are_refused_before_anything_runs(flags, message, tmp_path, capsys):
-    args = ["--model-dir", str(tmp_path / "model"), *flags]
+    args = ["vision", "--model-dir", str(tmp_path / "model"), *flags]
     if "--source-uri" not in flags:
         args += ["--source-uri", str(tmp_path)]
     with pytest.raises(SystemExit) as exit_:
@@ -153,7 +154,7 @@ def test_flags_follow_the_config_dataclass(tmp_path):
     from trainer.task import config_flags
     from trainer.vision_training import VisionTrainConfig
 
-    flags = {name: (kind, default) for name, kind, default in config_flags()}
+    flags = {name: (kind, default) for name, kind, default in config_flags(VisionTrainConfig)}
     assert flags["image_size"] == (int, VisionTrainConfig.image_size)
     assert flags["learning_rate"] == (float, VisionTrainConfig.learning_rate)
     assert set(flags) == set(VisionTrainConfig.__dataclass_fields__)
