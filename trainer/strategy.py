@@ -208,7 +208,7 @@ def _tpu_strategy(tpu: str) -> tf.distribute.Strategy:
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, tf.errors.OpError) as exc:
         raise InputError(
-            f"strategy=tpu, but no TPU {tpu!r} could be reached ({exc}): run on a TPU VM, "
-            f"set {TPU_VARIABLE}, or use strategy=auto."
+            f"strategy=tpu, but no TPU {tpu!r} could be reached ({str(exc)[:120]}...): "
+            f"run on a TPU VM, set {TPU_VARIABLE}, or use strategy=auto."
         ) from None
     return tf.distribute.TPUStrategy(resolver)
