@@ -30,6 +30,7 @@ BENCHMARKS = [
     "windowing",
     "table_ingest",
     "text_model",
+    "distributed_training",
 ]
 
 
