@@ -40,7 +40,7 @@ def build_vision_pipeline(target: Target):
         train_machine_type: str = "n1-standard-8",
         train_accelerator_type: str = "ACCELERATOR_TYPE_UNSPECIFIED",  # e.g. NVIDIA_TESLA_T4
         train_accelerator_count: int = 0,
-        train_replica_count: int = 1,  # > 1: a worker pool with TF_CONFIG (trainer: issue #6)
+        train_replica_count: int = 1,  # > 1: multi-worker (chief + a pool; TF_CONFIG)
         # Model and training.
         base_model: str = "resnet50",
         base_weights: str = "imagenet",

@@ -28,11 +28,10 @@ def check_run_values(values: dict, defaults: dict) -> None:
             "source_query=my-project.weather.temps"
         )
     replicas = run.get("train_replica_count")
-    if replicas is not None and int(replicas) != 1:
+    if replicas is not None and int(replicas) < 1:
         problems.append(
-            f"train_replica_count={int(replicas)}: the trainer runs on one machine until "
-            "multi-worker training comes (issue #6); use train_replica_count=1 and scale up "
-            "with train_accelerator_type/train_accelerator_count"
+            f"train_replica_count={int(replicas)}: a training job needs at least one machine, "
+            "e.g. train_replica_count=1 (or 2 and more for multi-worker training)"
         )
     accelerator = run.get("train_accelerator_type", NO_ACCELERATOR)
     count = int(run.get("train_accelerator_count", 0))

@@ -90,10 +90,10 @@ def run(workdir: Path, quick: bool = False) -> Result:
 def _measure_workers(workdir: Path, quick: bool) -> dict:
     from trainer.launch import LaunchError, launch
 
-    examples = 512 if quick else 2048
-    epochs = 1 if quick else 3
+    examples = 384 if quick else 768
+    epochs = 1 if quick else 2
     rounds = 1 if quick else 3
-    reps = 8 if quick else 40
+    reps = 5 if quick else 30
     runs: dict[int, list[dict]] = {1: [], 2: []}
     print(
         f"[{NAME}] (a) {examples} examples, global batch {GLOBAL_BATCH}, {rounds} round(s) of "
@@ -128,7 +128,9 @@ def _measure_workers(workdir: Path, quick: bool) -> dict:
                 print(
                     f"[{NAME}] round {round_ + 1}/{rounds}, {workers} worker(s): "
                     f"{measured['examples_per_s']:,.0f} examples/s, "
-                    f"{1000 * measured['step_s']:.1f} ms/step, launch {measured['launch_s']:.1f} s",
+                    f"{1000 * measured['step_s']:.1f} ms/step; launch {measured['launch_s']:.1f} s "
+                    f"(strategy ready after {measured['ready_s']:.1f} s, warm-up epoch "
+                    f"{measured['warm_up_s']:.1f} s)",
                     flush=True,
                 )
     return {"examples": examples, "epochs": epochs, "rounds": rounds, "reps": reps, "runs": runs}
@@ -278,9 +280,7 @@ def _measure_custom_loop(workdir: Path, quick: bool) -> dict:
     paths, labels = class_folder_files(workdir / "digits")
     decoded = make_dataset(paths, labels, IMAGE_SIZE, len(paths), training=False, cache=False)
     images, targets = next(iter(decoded))  # one batch holding every decoded image
-    steps = len(paths) // VISION_BATCH
-    if quick:
-        steps = min(steps, 8)
+    steps = min(len(paths) // VISION_BATCH, 6 if quick else 20)
     rounds = 1 if quick else 3
 
     stamps: list[float] = []
@@ -318,7 +318,10 @@ def _measure_custom_loop(workdir: Path, quick: bool) -> dict:
         with strategy.scope():
             base = build_base(BASE_MODEL, weights, IMAGE_SIZE)
             model = build_classifier(base, BASE_MODEL, len(digits), IMAGE_SIZE)
-            models[label] = (model, tf.keras.optimizers.Adam(0.002))
+            optimizer = tf.keras.optimizers.Adam(0.002)
+            # Slots now: a tf.function that creates variables traces again on its second call.
+            optimizer.build(model.trainable_variables)
+            models[label] = (model, optimizer)
     print(
         f"[{NAME}] (b) {steps} steps of batch {VISION_BATCH} ({BASE_MODEL}, {IMAGE_SIZE} px, "
         f"frozen base) per call, {rounds} round(s) of one call per variant",
@@ -393,30 +396,46 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
     latency_step = ar_scalar / 2  # a 2-replica ring takes 2 (N-1) = 2 steps
     bandwidth_term = 2 * (n - 1) / n * weight_bytes / link
     latency_term = 2 * (n - 1) * latency_step
-    t_ar = bandwidth_term + latency_term
     compute = step1  # one replica's step at batch GLOBAL_BATCH, CPU-measured (speed-up s = 1)
-    speedup = n * compute / (compute + t_ar)
-    s_half = compute / t_ar  # compute speed-up at which the pool reaches 50% efficiency
+    # (label, t_allreduce): with the measured per-step latency, and bandwidth only (l = 0).
+    cases = [
+        (f"l = {1e3 * latency_step:.2f} ms (measured)", bandwidth_term + latency_term),
+        ("l = 0 (bandwidth only)", bandwidth_term),
+    ]
+
+    def scaling_of(t_ar: float) -> tuple[float, float]:
+        """(speed-up of N replicas over one at s = 1, the s at which efficiency is 50%)."""
+        return n * compute / (compute + t_ar), compute / t_ar
+
+    outcomes = []
+    for label, t_ar in cases:
+        speedup, s_half = scaling_of(t_ar)
+        outcomes.append(
+            f"with {label}: t_allreduce = {1e3 * t_ar:.2f} ms, speed-up {speedup:.1f}x of {n} "
+            f"({100 * speedup / n:.0f}% efficiency), efficiency 1 / (1 + s * "
+            f"{t_ar / compute:.4f}), 50% at s = {s_half:,.0f}"
+        )
     estimate = (
-        f"Estimate (on paper, not measured) for a Vertex AI pool of {MACHINES} machines x "
-        f"{GPUS_PER_MACHINE} GPUs, N = {n} replicas, {GLOBAL_BATCH} examples per replica: "
-        "ring all-reduce, in which each replica sends and receives 2(N-1)/N of the G gradient "
-        "bytes in 2(N-1) steps, so t_allreduce = 2(N-1)/N * G / B + 2(N-1) * l, and "
-        "step time T_N = c / s + t_allreduce with no overlap of compute and communication "
-        "(pessimistic); speed-up over one replica = N * (c / s) / (c / s + t_allreduce). "
-        f"Inputs: G = {weight_bytes / 1e6:.2f} MB ({params:,} float32 weights); "
-        f"B = {LINK_GBIT_S:g} Gbit/s between machines (assumed: the inter-machine link bounds a "
-        "ring that spans machines; NVLink/PCIe inside a machine is faster); "
-        f"l = {1e3 * latency_step:.2f} ms per ring step (assumed equal to the measured 2-worker "
-        f"scalar all-reduce / 2 on loopback gRPC); c = {1e3 * compute:.1f} ms (the measured "
-        f"1-worker step on {cores} CPU cores); s = the GPU's compute speed-up over these CPU "
-        "cores, NOT measured here (no GPU), so the numbers use s = 1. Then t_allreduce = "
-        f"{1e3 * bandwidth_term:.2f} ms (bandwidth) + {1e3 * latency_term:.2f} ms (latency) = "
-        f"{1e3 * t_ar:.2f} ms, and the speed-up is {speedup:.1f}x of {n} "
-        f"({100 * speedup / n:.0f}% efficiency) at CPU speed. With a GPU s times faster the "
-        f"efficiency is 1 / (1 + s * {t_ar / compute:.3f}): it falls to 50% at s = "
-        f"{s_half:.1f}, so on fast GPUs this small model would be communication-bound; larger "
-        "per-replica batches or bigger models (more compute per byte) scale better."
+        f"Estimate (on paper, NOT measured) for a Vertex AI pool of {MACHINES} machines x "
+        f"{GPUS_PER_MACHINE} GPUs, N = {n} replicas, {GLOBAL_BATCH} examples per replica "
+        "(batch_size is per replica in this project). Model: ring all-reduce, in which each "
+        "replica sends and receives 2(N-1)/N of the G gradient bytes in 2(N-1) steps, so "
+        "t_allreduce = 2(N-1)/N * G / B + 2(N-1) * l; step time T_N = c / s + t_allreduce, "
+        "with no overlap of compute and communication (pessimistic); speed-up over one replica "
+        "= N * (c / s) / (c / s + t_allreduce), efficiency = speed-up / N. "
+        f"Inputs: G = {weight_bytes / 1e6:.2f} MB ({params:,} float32 weights, measured); "
+        f"B = {LINK_GBIT_S:g} Gbit/s between machines (ASSUMED: the inter-machine link bounds "
+        "a ring that spans machines; NVLink/PCIe inside a machine is faster), giving "
+        f"{1e3 * bandwidth_term:.2f} ms of bandwidth term; l = latency per ring step, either "
+        "the measured 2-worker scalar all-reduce / 2 on loopback gRPC (pessimistic: a busy "
+        "2-core machine) or 0 (optimistic); c = "
+        f"{1e3 * compute:.1f} ms (the measured 1-worker step on {cores} CPU cores); s = the "
+        "GPU's compute speed-up over these cores, NOT measured (no GPU here), so the figures "
+        "are for s = 1, i.e. CPU-speed replicas. Results: "
+        + "; ".join(outcomes)
+        + ". A GPU makes c / s small, so the same all-reduce weighs more: past the 50% point "
+        "this small model is communication-bound, and larger per-replica batches or more "
+        "compute per gradient byte scale better."
     )
 
     rows: list[list[str]] = []
@@ -454,26 +473,30 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
             "",
         ]
     )
-    rows.append(
-        [
-            "(a) estimate, not measured",
-            f"{MACHINES} machines x {GPUS_PER_MACHINE} GPUs, {LINK_GBIT_S:g} Gbit/s, s = 1",
-            f"{speedup:.1f}x of {n}",
-            f"t_allreduce {1e3 * t_ar:.2f} ms vs compute {1e3 * compute:.1f} ms/step; "
-            f"50% efficiency at s = {s_half:.1f}",
-            f"{speedup / n:.2f} efficiency",
-        ]
-    )
+    for label, t_ar in cases:
+        speedup, s_half = scaling_of(t_ar)
+        rows.append(
+            [
+                "(a) estimate, NOT measured",
+                f"{MACHINES} machines x {GPUS_PER_MACHINE} GPUs, {LINK_GBIT_S:g} Gbit/s "
+                f"(assumed), s = 1, {label}",
+                f"{speedup:.1f}x of {n}",
+                f"t_allreduce {1e3 * t_ar:.2f} ms vs compute {1e3 * compute:.1f} ms/step; "
+                f"50% efficiency at s = {s_half:,.0f}",
+                f"{speedup / n:.2f} efficiency",
+            ]
+        )
 
     steps, first, errors = loop_part["step_s"], loop_part["first_s"], loop_part["errors"]
     ms = {label: 1000 * statistics.median(v) for label, v in steps.items() if v}
     reference = ms.get(GRAPH)
     for label in (GRAPH, XLA, EAGER):
-        if label in errors and label not in ms:
-            rows.append(["(b) custom loop", label, "failed", errors[label], ""])
+        if label not in ms:
+            error = errors.get(label, "no step measured")
+            rows.append(["(b) custom loop", label, "failed", error, ""])
             continue
         values = [1000 * v for v in steps[label]]
-        ratio = f"{ms[label] / reference:.2f}x step time" if reference else ""
+        ratio = f"{ms[label] / reference:.2f}x the tf.function step" if reference else ""
         rows.append(
             [
                 "(b) custom loop",
@@ -512,6 +535,14 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
         "step times. Eager with jit_compile is not a variant: jit_compile only applies to a "
         "tf.function.",
     ]
+    if XLA in ms and GRAPH in ms:
+        notes.append(
+            f"jit_compile=True compiled and ran on CPU (no op failed); its steady step was "
+            f"{ms[XLA] / ms[GRAPH]:.2f}x the plain tf.function step here, after "
+            f"{statistics.median(first[XLA]):.1f} s for the first step (trace + compile) of "
+            "each call. On CPU, XLA replaces TensorFlow's own (oneDNN) kernels with code it "
+            "generates, so it is not a given that it is faster; measure on the target device."
+        )
     if errors:
         notes.append("Failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
     a = workers_part

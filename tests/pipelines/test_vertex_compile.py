@@ -17,6 +17,7 @@ not depend on kfp's generated names (condition-2, pipelinechannel--...).
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -465,3 +466,26 @@ def test_the_aiplatform_sdk_loads_the_template_offline(compiled):
     assert request["pipelineSpec"] == compiled.vertex.doc
     with pytest.raises(ValueError, match="pipeline parameter no_such_setting is not found"):
         sdk_job(compiled.vertex.path, {**values, "no_such_setting": 3})
+
+
+def test_the_two_pools_give_every_replica_a_multi_worker_strategy(compiled):
+    """The CLUSTER_SPEC Vertex AI sets for these pools (train_replica_count=3) on each replica."""
+    from components.vertex_resources import additional_workers
+    from trainer.cluster import read_cluster
+    from trainer.strategy import choose_strategy
+
+    chief_pool, worker_pool = worker_pools(compiled.vertex, compiled.vertex.task(MULTI))
+    assert chief_pool["container_spec"] == worker_pool["container_spec"]  # the same code
+    pools = {
+        "workerpool0": [f"chief-{i}:2222" for i in range(int(chief_pool["replica_count"]))],
+        "workerpool1": [f"worker-{i}:2222" for i in range(additional_workers.python_func(3))],
+    }
+    clusters = [
+        read_cluster({"CLUSTER_SPEC": json.dumps({"cluster": pools, "task": task})})
+        for task in [{"type": "workerpool0", "index": 0}]
+        + [{"type": "workerpool1", "index": i} for i in range(2)]
+    ]
+    assert [c.is_chief for c in clusters] == [True, False, False]
+    for cluster in clusters:
+        assert cluster.workers == 3
+        assert choose_strategy("auto", cluster, gpus=0, tpu="").kind == "multi_worker"

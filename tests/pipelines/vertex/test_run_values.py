@@ -23,6 +23,7 @@ def test_good_values_pass():
             "train_accelerator_type": "NVIDIA_TESLA_T4",
             "train_accelerator_count": 2,
             "serving_max_replica_count": 3,
+            "train_replica_count": 4,  # multi-worker: TF_CONFIG on every replica
             "traffic_split": {"0": 10, "4711": 90},
         },
         DEFAULTS,
@@ -34,7 +35,7 @@ def test_good_values_pass():
     ("values", "message"),
     [
         ({"source_uri": "build/demo/flowers"}, "source_uri='build/demo/flowers' is not in Cloud"),
-        ({"train_replica_count": 2}, r"train_replica_count=2: .*issue #6"),
+        ({"train_replica_count": 0}, r"train_replica_count=0: .*at least one machine"),
         ({"train_accelerator_type": "NVIDIA_TESLA_T4"}, "needs train_accelerator_count >= 1"),
         (
             {"train_accelerator_count": 1},
@@ -58,10 +59,10 @@ def test_every_problem_at_once_and_no_request(template_dir, vertex_api, vertex_e
     with pytest.raises(SystemExit) as refused:
         main(
             ["submit", "vision", "--template-dir", str(template_dir),
-             "--set", "source_uri=/home/me/flowers", "--set", "train_replica_count=4",
+             "--set", "source_uri=/home/me/flowers", "--set", "train_replica_count=0",
              "--set", "serving_max_replica_count=0"]
         )  # fmt: skip
     message = str(refused.value)
-    assert "source_uri=" in message and "train_replica_count=4" in message
+    assert "source_uri=" in message and "train_replica_count=0" in message
     assert "min=1, max=0" in message
     assert vertex_api.requests == []
