@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIPELINE ?= vision
+WORKERS ?= 2
+ARGS ?=
 SOURCE ?=
 SET ?=
 WAIT ?=
@@ -22,7 +24,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help venv run pretrained compile submit deploy image infra test lint format bench clean
+.PHONY: help venv run train pretrained compile submit deploy image infra test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +39,9 @@ venv: $(STAMP) ## Create or refresh .venv from requirements.lock
 
 run: $(STAMP) ## Run PIPELINE (vision|timeseries) on the kfp local runner, offline; SOURCE=your data, SET='k=v ...'
 	$(PY) -m pipelines run $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)") $(foreach s,$(SET),--set '$(s)')
+
+train: $(STAMP) ## Train PIPELINE's model on the demo data as WORKERS local processes (multi-worker); ARGS='--epochs=3'
+	$(PY) -m pipelines train $(PIPELINE) --workers $(WORKERS) -- $(ARGS)
 
 pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; make run does it once)
 	$(PY) -c "from pathlib import Path; from pipelines.local.vision_demo import pretrained_base; print(pretrained_base(Path('build')))"

@@ -4,12 +4,14 @@ python -m pipelines compile [NAME ...]          -> build/pipelines/<name>.yaml (
 python -m pipelines run NAME [--source URI] [--set key=value ...]     (kfp local runner)
 python -m pipelines submit NAME [--set key=value ...] [--dry-run] [--wait]   (Vertex AI)
 python -m pipelines deploy NAME [--set key=value ...]   (Artifact Registry + schedule)
+python -m pipelines train NAME [--workers N] [-- trainer.task flags]   (local workers, demo data)
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +45,19 @@ def main(argv: list[str] | None = None) -> None:
         help="override a pipeline parameter (repeatable)",
     )
     run.add_argument("--pipeline-root", default=str(BUILD / "pipeline_root"))
+    train = commands.add_parser(
+        "train",
+        help="train a model on the demo data with N local worker processes",
+        epilog="More trainer.task flags go after --, e.g. -- --epochs=3",
+    )
+    train.add_argument("name", choices=sorted(PIPELINES))
+    train.add_argument("--workers", type=int, default=2, help="worker processes (%(default)s)")
+    train.add_argument(
+        "task_args",
+        nargs="*",
+        metavar="FLAG",
+        help="after --: more trainer.task flags (--epochs=3)",
+    )
     submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI")
     deploy = commands.add_parser(
         "deploy", help="upload a compiled pipeline to Artifact Registry and schedule it"
@@ -58,13 +73,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     submit.add_argument("--wait", action="store_true", help="follow the run to its end")
     submit.add_argument("--poll-seconds", type=float, default=30, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # Everything after "--" is for trainer.task (argparse mishandles "--" after a subcommand).
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.task_args = argv[split + 1 :]
+    if args.task_args and args.command != "train":
+        parser.error(f"arguments after -- are for 'train' only: {' '.join(args.task_args)}")
 
     if args.command == "compile":
         for name in args.names:
             print(f"Compiled {name} -> {compile_pipeline(check_pipeline_name(name), args.out_dir)}")
     elif args.command == "run":
         run_command(args)
+    elif args.command == "train":
+        train_command(args)
     else:
         from pipelines.vertex.commands import deploy_command, submit_command
 
@@ -90,6 +113,36 @@ def run_command(args: argparse.Namespace) -> None:
             f"\n{reason}\nThe failed task's log above ends with the reason. Nothing was registered."
         ) from None
     print_summary(demo.summary(outputs, arguments), outputs, arguments, time.monotonic() - started)
+
+
+def train_command(args: argparse.Namespace) -> None:
+    """trainer.task on the demo data as `--workers` local processes (trainer.launch)."""
+    from pipelines.local.demos import DEMOS
+    from trainer.launch import LaunchError, launch
+
+    run_dir = (BUILD / "train" / args.name / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    task_args = [
+        args.name,
+        *DEMOS[args.name].demo_task_args(BUILD),
+        "--model-dir",
+        str(run_dir / "model"),
+        "--checkpoint-dir",
+        str(run_dir / "checkpoints"),
+        "--tensorboard-dir",
+        str(run_dir / "tensorboard"),
+        *args.task_args,
+    ]
+    started = time.monotonic()
+    try:
+        launch(args.workers, task_args)
+    except LaunchError as exc:
+        command = " ".join(
+            ["python -m trainer.launch --workers", str(args.workers), "--", *task_args]
+        )
+        raise SystemExit(f"trainer.launch: error: {exc}\nTo resume: {command}") from None
+    print(f"\nModel:       {run_dir / 'model'}")
+    print(f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
+    print(f"Finished in {time.monotonic() - started:.0f}s")
 
 
 def print_summary(lines: list[str], outputs: dict, arguments: dict, seconds: float) -> None:

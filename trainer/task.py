@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainer.cluster import read_cluster
 from trainer.errors import InputError
 from trainer.forecast_training import ForecastTrainConfig, train_forecaster
 from trainer.image_ingest import ingest_image_folder
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> None:
     except (InputError, FileExistsError, FileNotFoundError) as exc:
         raise SystemExit(f"{PROG}: error: {exc}") from None
     metric, name = study.headline
+    if not read_cluster().is_chief:
+        print(f"Worker done; the chief writes the model to {model_dir}", flush=True)
+        return
     print(f"Model: {model_dir} ({name} {metrics[metric]:.4f})", flush=True)
 
 

@@ -2,9 +2,12 @@
 
 Each demo module provides demo_run(build_dir, source, overrides), a context
 manager yielding the run's arguments with whatever local stand-in it needs
-running, and summary(outputs, arguments), the lines printed after the run.
+running; summary(outputs, arguments), the lines printed after the run; and
+demo_task_args(build_dir), the `trainer.task` arguments that train its model
+on the demo data without a pipeline (`make train`).
 """
 
+from collections.abc import Mapping
 from types import ModuleType
 
 from pipelines.local import text_demo, timeseries_demo, vision_demo
@@ -14,3 +17,8 @@ DEMOS: dict[str, ModuleType] = {
     "timeseries": timeseries_demo,
     "text": text_demo,
 }
+
+
+def task_flags(settings: Mapping[str, object]) -> list[str]:
+    """--name=value flags of `trainer.task` for training settings."""
+    return [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]

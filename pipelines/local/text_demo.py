@@ -52,6 +52,19 @@ def demo_arguments(build_dir: Path, source_uri: str, overrides: dict | None = No
     return arguments
 
 
+def demo_task_args(build_dir: Path) -> list[str]:
+    """`trainer.task text` arguments for the demo corpus and the offline hub module."""
+    from pipelines.local.demos import task_flags
+
+    return [
+        "--source-uri",
+        str(demo_corpus(build_dir).resolve()),
+        "--hub-handle",
+        str(demo_hub_module(build_dir).resolve()),
+        *task_flags(DEMO_TRAINING),
+    ]
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run; without `source`, the demo corpus on a storage emulator."""

@@ -34,6 +34,7 @@ DEMO_TRAINING = {
     "test_fraction": 0.1,
     "season_length": 365,
 }
+EVALUATION_SETTINGS = ("season_length",)  # not training settings (see evaluate_forecaster)
 
 
 def demo_database(build_dir: Path) -> Path:
@@ -59,6 +60,20 @@ def demo_arguments(build_dir: Path, source: str | None, overrides: dict | None =
     if not arguments["local_database"] and "bigquery_project" not in overrides:
         arguments["bigquery_project"] = os.environ.get("GOOGLE_CLOUD_PROJECT", "")
     return arguments
+
+
+def demo_task_args(build_dir: Path) -> list[str]:
+    """`trainer.task timeseries` arguments for the demo query on the local DuckDB copy."""
+    from pipelines.local.demos import task_flags
+
+    training = {k: v for k, v in DEMO_TRAINING.items() if k not in EVALUATION_SETTINGS}
+    return [
+        "--source-uri",
+        DEMO_QUERY,
+        "--local-database",
+        str(demo_database(build_dir).resolve()),
+        *task_flags(training),
+    ]
 
 
 @contextlib.contextmanager

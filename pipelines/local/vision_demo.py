@@ -82,6 +82,19 @@ def demo_arguments(build_dir: Path, source_uri: str, overrides: dict | None = No
     return arguments
 
 
+def demo_task_args(build_dir: Path) -> list[str]:
+    """`trainer.task vision` arguments for the demo digits and the offline base."""
+    from pipelines.local.demos import task_flags
+
+    return [
+        "--source-uri",
+        str(demo_images(build_dir).resolve()),
+        "--base-weights",
+        str(pretrained_base(build_dir).resolve()),
+        *task_flags(DEMO_TRAINING),
+    ]
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run; without `source`, the digits served from a storage emulator."""

@@ -90,7 +90,7 @@ def run(workdir: Path, quick: bool = False) -> Result:
 def _measure_workers(workdir: Path, quick: bool) -> dict:
     from trainer.launch import LaunchError, launch
 
-    examples = 384 if quick else 768
+    examples = 384 if quick else 1024
     epochs = 1 if quick else 2
     rounds = 1 if quick else 3
     reps = 5 if quick else 30
@@ -503,8 +503,8 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
                 label,
                 f"{ms[label]:.1f} ms/step",
                 f"steps {min(values):.1f}-{max(values):.1f} ms; first step of a call "
-                f"(trace{' + XLA compile' if label == XLA else ''}) "
-                f"{statistics.median(first[label]):.2f} s",
+                f"{statistics.median(first[label]):.2f} s"
+                + {GRAPH: " (trace)", XLA: " (trace + XLA compile)"}.get(label, ""),
                 ratio,
             ]
         )
@@ -586,9 +586,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("role", choices=["worker"])
     parser.add_argument("out", type=Path, help="where the chief writes its JSON")
-    parser.add_argument("--examples", type=int, default=2048)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--allreduce-reps", type=int, default=40)
+    parser.add_argument("--examples", type=int, default=1024)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--allreduce-reps", type=int, default=30)
     args = parser.parse_args(argv)
     worker(args.out, args.examples, args.epochs, args.allreduce_reps)
 

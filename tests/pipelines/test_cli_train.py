@@ -1,0 +1,31 @@
+"""`make train` (python -m pipelines train): a case study's model on the demo data, two workers."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+
+
+def test_train_runs_two_workers_on_the_demo_data(capsys):
+    main(["train", "text", "--workers", "2", "--", "--epochs=1"])
+    out = capsys.readouterr().out
+    model_dir = Path(out.split("Model:", 2)[2].split()[0])  # the summary after the workers' lines
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata["training_params"]["epochs"] == 1
+    assert metadata["distribution"]["workers"] == 2
+    assert list((model_dir.parent / "tensorboard" / "train").rglob("*.tfevents.*"))
+    assert "[worker 1] Worker done; the chief writes the model to" in out
+
+
+def test_bad_trainer_flags_are_reported_by_the_worker(capsys):
+    with pytest.raises(SystemExit, match=r"worker \d \(pid \d+\) exited with code 1"):
+        main(["train", "text", "--workers", "1", "--", "--epochs=0"])
+    assert "trainer.task: error: epochs must be at least 1, got 0." in capsys.readouterr().out
+
+
+def test_arguments_after_the_separator_are_for_train_only(capsys):
+    with pytest.raises(SystemExit):
+        main(["compile", "vision", "--", "--epochs=1"])
+    assert "arguments after -- are for 'train' only" in capsys.readouterr().err
