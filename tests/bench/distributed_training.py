@@ -24,14 +24,16 @@ decoded images in memory, with the step as a tf.function, as a tf.function
 compiled by XLA (jit_compile=True), and eagerly. Each call makes a new
 tf.function, so its first step includes tracing (and XLA compilation); every
 step is timed separately (a timestamp taken as the dataset hands out each
-batch), the first step is reported as the call's overhead and the rest as
-the steady step time. Rounds alternate between the variants.
+batch): the first step (tracing) is reported apart, the later ones give the
+steady step time, and the call's wall time beyond its steps is its overhead.
+Rounds alternate between the variants.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -329,6 +331,7 @@ def _measure_custom_loop(workdir: Path, quick: bool) -> dict:
     )
     step_s: dict[str, list[float]] = {label: [] for label in flags}
     first_s: dict[str, list[float]] = {label: [] for label in flags}
+    call_s: dict[str, list[float]] = {label: [] for label in flags}
     errors: dict[str, str] = {}
     for round_ in range(rounds):
         for label, kwargs in flags.items():
@@ -336,6 +339,7 @@ def _measure_custom_loop(workdir: Path, quick: bool) -> dict:
                 continue
             model, optimizer = models[label]
             stamps.clear()
+            started = time.perf_counter()
             try:
                 train_custom_loop(strategy, model, optimizer, loss, dataset, 1, **kwargs)
             except Exception as exc:  # e.g. an op XLA cannot compile on CPU: report it
@@ -343,8 +347,10 @@ def _measure_custom_loop(workdir: Path, quick: bool) -> dict:
                 errors[label] = f"{type(exc).__name__}: {first_line[:200]}"
                 print(f"[{NAME}] {label} failed: {errors[label]}", flush=True)
                 continue
-            ends = [*stamps[1:], time.perf_counter()]
-            durations = [end - begin for begin, end in zip(stamps, ends, strict=True)]
+            call_s[label].append(time.perf_counter() - started)
+            # Step i runs from batch i's timestamp to batch i+1's. The last step has no
+            # next timestamp (what follows it is the end of the call), so it is left out.
+            durations = [end - begin for begin, end in itertools.pairwise(stamps)]
             first_s[label].append(durations[0])
             step_s[label].extend(durations[1:])
         print(
@@ -364,6 +370,7 @@ def _measure_custom_loop(workdir: Path, quick: bool) -> dict:
         "image_size": IMAGE_SIZE,
         "step_s": step_s,
         "first_s": first_s,
+        "call_s": call_s,
         "errors": errors,
     }
 
@@ -413,7 +420,7 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
         outcomes.append(
             f"with {label}: t_allreduce = {1e3 * t_ar:.2f} ms, speed-up {speedup:.1f}x of {n} "
             f"({100 * speedup / n:.0f}% efficiency), efficiency 1 / (1 + s * "
-            f"{t_ar / compute:.4f}), 50% at s = {s_half:,.0f}"
+            f"{t_ar / compute:.4f}), 50% at s = {s_half:,.{0 if s_half >= 10 else 1}f}"
         )
     estimate = (
         f"Estimate (on paper, NOT measured) for a Vertex AI pool of {MACHINES} machines x "
@@ -482,7 +489,7 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
                 f"(assumed), s = 1, {label}",
                 f"{speedup:.1f}x of {n}",
                 f"t_allreduce {1e3 * t_ar:.2f} ms vs compute {1e3 * compute:.1f} ms/step; "
-                f"50% efficiency at s = {s_half:,.0f}",
+                f"50% efficiency at s = {s_half:,.{0 if s_half >= 10 else 1}f}",
                 f"{speedup / n:.2f} efficiency",
             ]
         )
@@ -496,6 +503,9 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
             rows.append(["(b) custom loop", label, "failed", error, ""])
             continue
         values = [1000 * v for v in steps[label]]
+        # Everything in a call beyond its steps at the median step time: tracing, compiling,
+        # leaving the loop and releasing the call's tf.function.
+        overheads = [c - loop_part["steps"] * ms[label] / 1000 for c in loop_part["call_s"][label]]
         ratio = f"{ms[label] / reference:.2f}x the tf.function step" if reference else ""
         rows.append(
             [
@@ -504,7 +514,9 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
                 f"{ms[label]:.1f} ms/step",
                 f"steps {min(values):.1f}-{max(values):.1f} ms; first step of a call "
                 f"{statistics.median(first[label]):.2f} s"
-                + {GRAPH: " (trace)", XLA: " (trace + XLA compile)"}.get(label, ""),
+                + {GRAPH: " (trace)", XLA: " (trace + XLA compile)"}.get(label, "")
+                + f"; per-call overhead {statistics.median(overheads):.2f} s "
+                f"(most {max(overheads):.2f} s)",
                 ratio,
             ]
         )
@@ -532,8 +544,11 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
         "Part (b) runs in the benchmark process with the default strategy (one device). "
         "train_custom_loop makes a new tf.function per call, so each call traces (and with "
         "jit_compile, compiles) again; that cost is the 'first step' figure, kept out of the "
-        "step times. Eager with jit_compile is not a variant: jit_compile only applies to a "
-        "tf.function.",
+        "step times. The per-call overhead is the call's wall time minus its steps at the "
+        "median step time: tracing, compiling and the end of the call (leaving the loop, "
+        "releasing the call's tf.function, any garbage collection). Training runs of many "
+        "steps per call amortise it; short calls do not. Eager with jit_compile is not a "
+        "variant: jit_compile only applies to a tf.function.",
     ]
     if XLA in ms and GRAPH in ms:
         notes.append(
@@ -563,7 +578,8 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
         f"{VISION_BATCH}) over {b['steps']} in-memory batches of decoded demo digits per call; "
         f"{b['rounds']} round(s) in which each variant makes one call; each step is timed "
         "from one batch request to the next, the first step of each call (tracing) "
-        "separately; ms/step is the median over all later steps."
+        "separately, the last (no next request) not at all; ms/step is the median over the "
+        "steps between."
     )
     if quick:
         method += " (--quick: tiny sizes, one round; for checking, not citing.)"
