@@ -239,8 +239,9 @@ class _Data:
     ) -> dict:
         """Compile (in the strategy's scope) and fit one stage; its record.
 
-        The record has the best validation accuracy of the fit, and, after
-        early stopping restored the best weights, the validation accuracy.
+        The record has the best validation accuracy of the fit and, for a
+        fold (not `final`), the validation accuracy of the weights early
+        stopping restored.
         """
         config = self.config
         with self.distribution.strategy.scope():
@@ -256,10 +257,10 @@ class _Data:
         )
 
         def summarize(history: tf.keras.callbacks.History) -> dict:
-            return {
-                "best_val_accuracy": float(max(history.history["val_accuracy"])),
-                "val_accuracy": float(model.evaluate(self.validation, verbose=0)[1]),
-            }
+            record = {"best_val_accuracy": float(max(history.history["val_accuracy"]))}
+            if not final:  # a fold's score: its model is not kept
+                record["val_accuracy"] = float(model.evaluate(self.validation, verbose=0)[1])
+            return record
 
         return stages.run(
             stage,

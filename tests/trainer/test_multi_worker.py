@@ -132,7 +132,7 @@ def test_two_workers_train_the_image_classifier(
 def test_a_killed_worker_is_resumed_from_the_last_backup(text_data, tmp_path):
     """SIGKILL one worker after a few epochs; the rerun resumes; a third run refuses."""
     dataset, hub = text_data
-    epochs = 12
+    epochs = 8
     settings = {
         "hub_handle": str(hub),
         "epochs": epochs,

@@ -79,14 +79,13 @@ def test_incomplete_model_and_bad_threshold_are_refused(trained_model, digits_da
         evaluate_image_classifier(model_dir, digits_dataset, 1.5)
 
 
-def test_demo_data_is_learnable_and_shuffled_labels_cannot_pass(
-    digits_dataset, demo_base_weights, tmp_path
-):
-    """With `make run`'s settings, the demo bar separates a working pipeline from a broken one."""
-    config = quick_config(demo_base_weights, **DEMO_TRAINING)
-    train_image_classifier(digits_dataset, tmp_path / "good", config)
-    good = evaluate_image_classifier(tmp_path / "good", digits_dataset, DEMO_ACCURACY_THRESHOLD)
+def test_shuffled_labels_cannot_pass_the_demo_bar(digits_dataset, demo_base_weights, tmp_path):
+    """With `make run`'s settings, a model trained on shuffled labels is not blessed.
 
+    The other half, that the same settings on the real labels are blessed, is
+    test_vision_pipeline's demo run (the same data, settings and threshold).
+    """
+    config = quick_config(demo_base_weights, **DEMO_TRAINING)
     shuffled = tmp_path / "shuffled"
     shutil.copytree(digits_dataset, shuffled)
     manifest = json.loads((shuffled / "manifest.json").read_text())
@@ -98,5 +97,4 @@ def test_demo_data_is_learnable_and_shuffled_labels_cannot_pass(
     train_image_classifier(shuffled, tmp_path / "bad", config)
     bad = evaluate_image_classifier(tmp_path / "bad", digits_dataset, DEMO_ACCURACY_THRESHOLD)
 
-    assert good["blessed"], good["reason"]
     assert not bad["blessed"] and bad["accuracy"] < 0.5, bad["reason"]
