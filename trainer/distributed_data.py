@@ -55,7 +55,7 @@ def shard_by_file(
         index, count = context.input_pipeline_id, context.num_input_pipelines
         own_paths, own_labels = paths[index::count], labels[index::count]
         log.info(
-            "%s: auto-shard policy FILE: worker %d of %d reads %d of %d files",
+            "%s: sharded by file: worker %d of %d reads %d of %d files",
             what,
             index,
             count,

@@ -9,6 +9,7 @@ mid-training, and the rerun resumes from the last backup.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,27 +57,44 @@ def _flags(settings: dict) -> list[str]:
     return [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
 
 
-def _train_two_workers(case: str, dataset: Path, settings: dict, root: Path) -> tuple[dict, str]:
-    """(metadata of the chief's model, the launcher's log); workers' temp dirs checked empty."""
+@contextlib.contextmanager
+def _environ(**variables: str) -> Iterator[None]:
+    """Set variables for the workers the block launches (they inherit os.environ)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
+def _train_two_workers(
+    case: str, data: list[str], settings: dict, root: Path, model_dir_flag: bool = True
+) -> tuple[dict, str]:
+    """(metadata of the chief's model, the launcher's log); workers' temp dirs checked empty.
+
+    The model directory is --model-dir, or AIP_MODEL_DIR as on Vertex AI.
+    """
     scratch = root / "worker-tmp"
     scratch.mkdir()
     model_dir = root / "model"
-    args = [case, "--dataset-dir", str(dataset), "--model-dir", str(model_dir), *_flags(settings)]
+    args = [case, *data, *_flags(settings)]
+    if model_dir_flag:
+        args += ["--model-dir", str(model_dir)]
     out = io.StringIO()
-    env_tmp = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(scratch)  # the workers' tempfile dirs (this process caches its own)
-    try:
+    # TMPDIR: the workers' tempfile directory (this process has cached its own).
+    with _environ(TMPDIR=str(scratch), AIP_MODEL_DIR=str(model_dir)):
         launch(2, args, timeout_s=400, output=out)
-    finally:
-        if env_tmp is None:
-            del os.environ["TMPDIR"]
-        else:
-            os.environ["TMPDIR"] = env_tmp
     log = out.getvalue()
     for worker in (0, 1):
         assert f"[worker {worker}] INFO trainer.strategy: {STRATEGY_LINE}" in log
     assert re.search(r"^\[worker 1\] \d+/\d+ - .*loss: ", log, re.MULTILINE)  # worker 1 trained
-    assert list(scratch.iterdir()) == []  # worker 1's export went to a temp dir, now removed
+    assert f"[worker 1] Worker done; the chief writes the model to {model_dir}" in log
+    assert list(scratch.iterdir()) == []  # worker 1's export (and ingest) went there, now removed
     metadata = json.loads((model_dir / "metadata.json").read_text())
     assert metadata["distribution"]["workers"] == metadata["distribution"]["replicas"] == 2
     assert metadata["distribution"]["global_batch_size"] == 2 * settings["batch_size"]
@@ -86,7 +105,7 @@ def test_two_workers_train_the_text_classifier(text_data, tmp_path):
     dataset, hub = text_data
     settings = {"hub_handle": str(hub), "batch_size": 32, **TEXT_SETTINGS}
     single = train_text_classifier(dataset, tmp_path / "single", TextTrainConfig(**settings))
-    metadata, _ = _train_two_workers("text", dataset, settings, tmp_path)
+    metadata, _ = _train_two_workers("text", ["--dataset-dir", str(dataset)], settings, tmp_path)
     two = metadata["training_metrics"]["val_accuracy"]
     assert two > 0.7  # three balanced classes: chance is 1/3
     assert abs(two - single["val_accuracy"]) <= ACCURACY_TOLERANCE
@@ -102,7 +121,8 @@ def test_two_workers_train_the_forecaster(series_dataset, trained_forecaster, tm
         if name in ("time_column", "target_column", "window", "horizon", "lstm_units")
         or name in ("batch_size", "epochs", "cv_folds", "test_fraction", "learning_rate")
     }
-    metadata, _ = _train_two_workers("timeseries", series_dataset, settings, tmp_path)
+    data = ["--dataset-dir", str(series_dataset)]
+    metadata, _ = _train_two_workers("timeseries", data, settings, tmp_path)
     two = metadata["training_metrics"]["cv_mae_mean"]
     assert abs(two - single["cv_mae_mean"]) <= MAE_TOLERANCE * single["cv_mae_mean"]
     serve = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"]
@@ -111,14 +131,22 @@ def test_two_workers_train_the_forecaster(series_dataset, trained_forecaster, tm
 
 
 def test_two_workers_train_the_image_classifier(
-    digits_dataset, small_base_weights, trained_model, tmp_path
+    digits_dir, small_base_weights, trained_model, tmp_path
 ):
-    """Each worker reads its own half of the image files (file-based sharding)."""
+    """From the class folders, into AIP_MODEL_DIR, as a Vertex AI job of two replicas.
+
+    Each worker ingests the folders itself, then reads its own half of the
+    files (file-based sharding).
+    """
     _, single = trained_model
     config = quick_config(small_base_weights)
     settings = {name: getattr(config, name) for name in VISION_FLAGS}
     assert settings["base_model"] == DEFAULT_BASE
-    metadata, log = _train_two_workers("vision", digits_dataset, settings, tmp_path)
+    data = ["--source-uri", str(digits_dir)]
+    metadata, log = _train_two_workers("vision", data, settings, tmp_path, model_dir_flag=False)
+    assert metadata["dataset"]["source_uri"] == str(digits_dir)
+    model_line = f"[worker 0] Model: {tmp_path / 'model'} (validation accuracy "
+    assert model_line in log
     train_files = metadata["dataset"]["train_examples"]
     shares = [
         int(re.search(rf"worker {w} of 2 reads (\d+) of {train_files} files", log).group(1))

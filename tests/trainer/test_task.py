@@ -12,7 +12,6 @@ import tensorflow as tf
 
 from tests.conftest import REPO, quick_config
 from trainer import output_dirs as od
-from trainer.pretrain_base import DEFAULT_BASE
 from trainer.task import main, train_task
 
 
@@ -68,30 +67,6 @@ def _run_task(args: list[str], env: dict, as_file: bool = False) -> subprocess.C
         text=True,
         timeout=300,
     )
-
-
-def test_task_trains_and_exports_to_aip_model_dir(digits_dir, small_base_weights, tmp_path):
-    model_dir = tmp_path / "model"
-    args = [
-        "vision",
-        "--source-uri", str(digits_dir),
-        "--base-model", DEFAULT_BASE,
-        "--base-weights", str(small_base_weights),
-        "--image-size", "32",
-        "--batch-size", "64",
-        "--head-epochs", "1",
-        "--fine-tune-epochs", "0",
-        "--augment-flip", "none",
-    ]  # fmt: skip
-    done = _run_task(args, _task_env(AIP_MODEL_DIR=str(model_dir)))
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "val_accuracy" in done.stdout  # per-epoch lines
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith(f"Model: {model_dir} (validation accuracy 0.")
-    metadata = json.loads((model_dir / "metadata.json").read_text())
-    assert metadata["training_params"]["image_size"] == 32
-    assert metadata["dataset"]["source_uri"] == str(digits_dir)
-    assert "serving_default" in tf.saved_model.load(str(model_dir)).signatures
 
 
 BAD_INPUTS = {
