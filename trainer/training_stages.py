@@ -101,7 +101,8 @@ class TrainingStages:
         if not (done / RECORD).is_file():
             return None
         if model is not None:
-            model.load_weights(str(done / WEIGHTS)).expect_partial()
+            with self.distribution.strategy.scope():  # restore onto every replica's variables
+                model.load_weights(str(done / WEIGHTS)).expect_partial()
         log.info("Stage %s: finished by an earlier attempt; restored from %s", stage, done)
         return json.loads((done / RECORD).read_text())
 

@@ -43,6 +43,7 @@ from pathlib import Path
 
 from tests.bench.data import REPO
 from tests.bench.report import Result
+from tests.bench.training_step import epoch_timer_class
 
 NAME = "distributed_training"
 TITLE = "8. Distributed training: 1 vs 2 workers, all-reduce; custom loop tf.function/XLA/eager"
@@ -177,22 +178,10 @@ def worker(out: Path, examples: int, epochs: int, allreduce_reps: int) -> None:
         )
         model.compile(tf.keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
 
-    class EpochTimer(tf.keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seconds: list[float] = []
-            self._start = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None) -> None:
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None) -> None:
-            self.seconds.append(time.perf_counter() - self._start)
-
     warm = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)  # tracing, cache filling, first collectives
     warm_up_s = time.perf_counter() - warm
-    timer = EpochTimer()
+    timer = epoch_timer_class()()
     timed = time.perf_counter()
     model.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer])
     timed_s = time.perf_counter() - timed

@@ -83,7 +83,7 @@ def run(workdir: Path, quick: bool = False) -> Result:
         MEMORY: in_memory,
     }
 
-    EpochTimer = _epoch_timer_class()
+    EpochTimer = epoch_timer_class()
     tf.keras.utils.set_random_seed(config.seed)
     models, timers = {}, {}
     for label in variants:
@@ -165,7 +165,7 @@ def run(workdir: Path, quick: bool = False) -> Result:
     )
 
 
-def _epoch_timer_class():
+def epoch_timer_class():
     import tensorflow as tf
 
     class EpochTimer(tf.keras.callbacks.Callback):
