@@ -210,9 +210,6 @@ def _validate_fold(
         shuffle=False,
     )
     model = _new_model(config, distribution)
-    stop = tf.keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
-    )
 
     def summarize(history: tf.keras.callbacks.History) -> dict:
         best = int(np.argmin(history.history["val_loss"]))
@@ -221,16 +218,13 @@ def _validate_fold(
             "best_epoch": best + 1,
         }
 
-    record = stages.run(
+    record = stages.fit(
         f"fold_{fold.index}",
         model,
-        fit=lambda callbacks: model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.epochs,
-            callbacks=[stop, *callbacks],
-            verbose=2,
-        ),
+        train_ds,
+        val_ds,
+        config.epochs,
+        config.early_stopping_patience,
         summarize=summarize,
         keep_weights=False,
     )

@@ -96,22 +96,11 @@ def train_text_classifier(
             config.dropout,
             learning_rate,
         )
-    stop = tf.keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
-    )
     stages = TrainingStages(
         distribution, tensorboard_dir, checkpoint_dir, config.checkpoint_every_steps
     )
-    record = stages.run(
-        "train",
-        model,
-        fit=lambda callbacks: model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.epochs,
-            callbacks=[stop, *callbacks],
-            verbose=2,
-        ),
+    record = stages.fit(
+        "train", model, train_ds, val_ds, config.epochs, config.early_stopping_patience
     )
     val_loss, val_accuracy = model.evaluate(val_ds, verbose=0)
     metrics = {

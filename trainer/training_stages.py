@@ -74,6 +74,37 @@ class TrainingStages:
         self._finish(stage, record, model if keep_weights else None)
         return record
 
+    def fit(
+        self,
+        stage: str,
+        model: tf.keras.Model,
+        train: tf.data.Dataset,
+        validation: tf.data.Dataset,
+        epochs: int,
+        patience: int,
+        steps_per_epoch: int | None = None,
+        summarize: Summarize | None = None,
+        keep_weights: bool = True,
+    ) -> dict:
+        """`run` for the usual stage: `model.fit` stopping early on val_loss, best weights kept."""
+        stop = tf.keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True
+        )
+        return self.run(
+            stage,
+            model,
+            fit=lambda callbacks: model.fit(
+                train,
+                validation_data=validation,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=[stop, *callbacks],
+                verbose=2,
+            ),
+            summarize=summarize,
+            keep_weights=keep_weights,
+        )
+
     def clear(self) -> None:
         """Remove the stages' checkpoints (chief only), once the model is exported."""
         if self.checkpoint_dir and self.distribution.is_chief:

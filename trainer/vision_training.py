@@ -252,9 +252,6 @@ class _Data:
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
             )
-        stop = tf.keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
-        )
 
         def summarize(history: tf.keras.callbacks.History) -> dict:
             record = {"best_val_accuracy": float(max(history.history["val_accuracy"]))}
@@ -262,17 +259,14 @@ class _Data:
                 record["val_accuracy"] = float(model.evaluate(self.validation, verbose=0)[1])
             return record
 
-        return stages.run(
+        return stages.fit(
             stage,
             model,
-            fit=lambda callbacks: model.fit(
-                self.train,
-                validation_data=self.validation,
-                epochs=epochs,
-                steps_per_epoch=self.steps_per_epoch,
-                callbacks=[stop, *callbacks],
-                verbose=2,
-            ),
+            self.train,
+            self.validation,
+            epochs,
+            config.early_stopping_patience,
+            steps_per_epoch=self.steps_per_epoch,
             summarize=summarize,
             keep_weights=final,
         )

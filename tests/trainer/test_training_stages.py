@@ -137,3 +137,13 @@ def test_without_a_checkpoint_directory_nothing_is_written(tmp_path, monkeypatch
     record = _stages(None).run("head", model, _fit(model, 2))
     assert len(record["curves"]["loss"]) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_stops_early_on_validation_loss_and_keeps_the_record(tmp_path):
+    """With a zero learning rate val_loss never improves: patience 1 ends it after epoch 2."""
+    model = _model()
+    model.compile(tf.keras.optimizers.SGD(0.0), "mse")
+    stages = _stages(tmp_path)
+    record = stages.fit("head", model, _data(), _data(), epochs=10, patience=1)
+    assert len(record["curves"]["val_loss"]) == 2
+    assert _stages(tmp_path).fit("head", _model(), _data(), _data(), 10, 1) == record  # restored
