@@ -1,0 +1,180 @@
+"""Serve exported models over HTTP, as a Vertex AI custom container and as TF Serving's REST API.
+
+    python -m serving                                  every model of build/registry, champion only
+    python -m serving --model vision --traffic vision=champion:90,1:10
+    python -m serving --model-dir gs://bucket/model    one exported model ($AIP_STORAGE_URI)
+
+Binds 127.0.0.1 by default (the container image passes --host 0.0.0.0). The
+port is --port, else AIP_HTTP_PORT, else 8080. It answers the health route
+with 503 until every model is loaded and warmed up, then 200; with a
+registry it re-reads the aliases every --poll-seconds and swaps in a new
+champion without dropping requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import tempfile
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from serving.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
+from serving.http_api import handler_for
+from serving.model_server import ModelServer, VertexContract
+from serving.registry import LocalModelRegistry
+from trainer.errors import InputError
+from trainer.sources import copy_source_tree
+
+PROG = "python -m serving"
+STORAGE_URI_VAR = "AIP_STORAGE_URI"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+log = logging.getLogger(__name__)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--registry", default="build/registry", help="local model registry (%(default)s)"
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="a model of the registry to serve (repeatable; default: all). The first one is "
+        "the one the Vertex AI predict route serves",
+    )
+    p.add_argument(
+        "--traffic",
+        action="append",
+        default=[],
+        metavar="MODEL=SPLIT",
+        help="traffic split of a model over versions or aliases, e.g. vision=champion:90,3:10 "
+        "(default: champion:100)",
+    )
+    p.add_argument(
+        "--model-dir",
+        help=f"serve this one exported model (local or gs://) instead of a registry; "
+        f"default ${STORAGE_URI_VAR} when set",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (%(default)s)")
+    p.add_argument("--port", type=int, help="port (default: $AIP_HTTP_PORT, else 8080)")
+    p.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=32,
+        help="instances per model call when batching requests; 1 turns batching off (%(default)s)",
+    )
+    p.add_argument(
+        "--batch-timeout-ms",
+        type=float,
+        default=5.0,
+        help="how long a batch waits for more requests (%(default)s ms)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=10 * 2**20,
+        help="larger request bodies get 413 (%(default)s)",
+    )
+    p.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=2.0,
+        help="how often to re-read the registry's aliases; 0: never (%(default)s)",
+    )
+    return p
+
+
+def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
+    """The ModelServer the arguments describe; bad settings raise InputError before any load."""
+    contract = VertexContract.from_environ()
+    if args.port:
+        contract = VertexContract(
+            args.port, contract.predict_route, contract.health_route, contract.deployed_model_id
+        )
+    batching = Batching(args.max_batch_size, args.batch_timeout_ms / 1000)
+    if args.max_batch_size < 1 or args.batch_timeout_ms < 0:
+        raise InputError("--max-batch-size must be at least 1 and --batch-timeout-ms 0 or more.")
+    model_dir = args.model_dir or os.environ.get(STORAGE_URI_VAR, "").strip()
+    if model_dir:
+        name = (args.model or ["model"])[0]
+        local = scratch / "download"
+        copy_source_tree(model_dir, local)
+        registry = LocalModelRegistry(scratch / "registry")
+        registry.register(name, local)
+        names = [name]
+    else:
+        registry = LocalModelRegistry(args.registry)
+        names = args.model or _registered(registry)
+    traffic = dict(_traffic(text, names) for text in args.traffic)
+    deployments = {
+        name: Deployment(registry, name, traffic.get(name, DEFAULT_TRAFFIC), batching)
+        for name in names
+    }
+    return ModelServer(deployments, contract, names[0] if args.model else "", args.max_body_bytes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with tempfile.TemporaryDirectory(prefix="serving-") as scratch:
+        try:
+            server = build_server(args, Path(scratch))
+            httpd = ThreadingHTTPServer((args.host, server.contract.port), handler_for(server))
+        except InputError as exc:
+            raise SystemExit(f"{PROG}: error: {exc}") from None
+        except OSError as exc:
+            raise SystemExit(
+                f"{PROG}: error: cannot listen on {args.host}:{server.contract.port} "
+                f"({exc.strerror}): pass another --port or set AIP_HTTP_PORT."
+            ) from None
+        httpd.daemon_threads = True
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # Vertex AI stops with SIGTERM
+        server.start(poll_s=0 if args.model_dir else args.poll_seconds)
+        host, port = httpd.server_address[:2]
+        print(
+            f"Serving {', '.join(server.deployments)} on http://{host}:{port} "
+            f"(health {server.contract.health_route}, predict {server.contract.predict_route}, "
+            f"/v1/models/<name>:predict); loading...",
+            flush=True,
+        )
+        try:
+            httpd.serve_forever(poll_interval=0.2)
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            httpd.server_close()
+            server.stop()
+
+
+def _registered(registry: LocalModelRegistry) -> list[str]:
+    names = sorted(
+        p.name for p in registry.root.glob("*") if p.is_dir() and registry.champion(p.name)
+    )
+    if not names:
+        raise InputError(
+            f"The registry {registry.root} has no model with a champion: run `make run` first, "
+            "or pass --registry DIR or --model-dir DIR."
+        )
+    return names
+
+
+def _traffic(text: str, names: list[str]) -> tuple[str, tuple[tuple[str, int], ...]]:
+    name, sep, split = text.partition("=")
+    if not sep or name not in names:
+        raise InputError(
+            f"--traffic {text!r} must be MODEL=SPLIT for a served model ({', '.join(names)}), "
+            "e.g. vision=champion:90,3:10."
+        )
+    return name, parse_traffic(split)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

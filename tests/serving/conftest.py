@@ -1,0 +1,106 @@
+"""Small real SavedModels for the server's tests, and a server running on 127.0.0.1.
+
+`export_scaler` writes a model with the project's export code whose answer
+says which version answered: `window` [N, 3] -> `forecast` = version x the
+row sums, and `total` the same summed. The vision and text models trained
+by the project are served in test_served_case_studies.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from serving.deployments import Batching, Deployment
+from serving.http_api import handler_for
+from serving.model_server import ModelServer
+from serving.registry import LocalModelRegistry
+from trainer.servable import save_servable
+
+WINDOW = 3
+
+
+def export_scaler(model_dir: Path, factor: float) -> Path:
+    scale = tf.Variable(factor)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, WINDOW], tf.float32, name="window")])
+    def serve(window):
+        forecast = tf.reduce_sum(window, axis=1, keepdims=True) * scale
+        return {"forecast": forecast, "total": tf.reduce_sum(forecast, axis=1)}
+
+    save_servable(model_dir, serve, [scale], {"task": "test_scaler"})
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def scaler_exports(tmp_path_factory) -> list[Path]:
+    """Exports whose factor is 1, 2, 3: registered in order, version v answers v x the sum."""
+    root = tmp_path_factory.mktemp("scalers")
+    return [export_scaler(root / f"x{factor}", float(factor)) for factor in (1, 2, 3)]
+
+
+@pytest.fixture
+def registry(tmp_path, scaler_exports) -> LocalModelRegistry:
+    """'scaler' with versions 1 and 2 (champion: 2)."""
+    registry = LocalModelRegistry(tmp_path / "registry")
+    for export in scaler_exports[:2]:
+        registry.register("scaler", export)
+    return registry
+
+
+@contextlib.contextmanager
+def running_server(server: ModelServer, poll_s: float = 0) -> Iterator[str]:
+    """Serve `server` on a free 127.0.0.1 port; yield the base URL; stop everything after."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(server))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    server.start(poll_s)
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+        server.stop()
+
+
+def scaler_server(registry: LocalModelRegistry, **options) -> ModelServer:
+    deployment_options = {
+        k: options.pop(k) for k in ("traffic", "batching", "load") if k in options
+    }
+    deployment_options.setdefault("batching", Batching(8, 0.002))
+    deployment = Deployment(registry, "scaler", **deployment_options)
+    return ModelServer({"scaler": deployment}, **options)
+
+
+def wait_ready(base: str, timeout_s: float = 60, health: str = "/health") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if call(base, health)[0] == 200:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{base} was not ready within {timeout_s} s")
+
+
+def call(base: str, path: str, body: object = None, raw: bytes | None = None) -> tuple[int, dict]:
+    """(status, JSON body) of a GET (no body) or POST to the server."""
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        base + path, data=data, method="GET" if data is None else "POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
