@@ -106,7 +106,13 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
         local = scratch / "download"
         copy_source_tree(model_dir, local)
         registry = LocalModelRegistry(scratch / "registry")
-        registry.register(name, local)
+        try:
+            registry.register(name, local)
+        except FileNotFoundError:
+            raise InputError(
+                f"{model_dir} holds no complete exported model (no metadata.json): pass the "
+                "model directory a training step wrote."
+            ) from None
         names = [name]
     else:
         registry = LocalModelRegistry(args.registry)
@@ -127,9 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="serving-") as scratch:
         try:
             server = build_server(args, Path(scratch))
-            httpd = ThreadingHTTPServer((args.host, server.contract.port), handler_for(server))
         except InputError as exc:
             raise SystemExit(f"{PROG}: error: {exc}") from None
+        try:
+            httpd = ThreadingHTTPServer((args.host, server.contract.port), handler_for(server))
         except OSError as exc:
             raise SystemExit(
                 f"{PROG}: error: cannot listen on {args.host}:{server.contract.port} "

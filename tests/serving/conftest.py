@@ -85,10 +85,12 @@ def scaler_server(registry: LocalModelRegistry, **options) -> ModelServer:
 
 
 def wait_ready(base: str, timeout_s: float = 60, health: str = "/health") -> None:
+    """Poll the health route until 200 (connections are refused until the server listens)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if call(base, health)[0] == 200:
-            return
+        with contextlib.suppress(urllib.error.URLError, ConnectionError):
+            if call(base, health)[0] == 200:
+                return
         time.sleep(0.05)
     raise AssertionError(f"{base} was not ready within {timeout_s} s")
 
