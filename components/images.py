@@ -12,8 +12,7 @@ PIPELINE_IMAGE = os.environ.get(
 )
 
 # The serving container recorded on trained models (google.UnmanagedContainerModel
-# containerSpec), which Vertex AI's ModelUploadOp deploys. Default: Vertex AI's
-# prebuilt TensorFlow serving image.
-SERVING_IMAGE = os.environ.get(
-    "SERVING_IMAGE", "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
-)
+# containerSpec, serving/container_spec.py), which Vertex AI's ModelUploadOp
+# deploys. Default: this image, whose `python -m serving` is the project's
+# prediction server; one of Vertex AI's prebuilt TensorFlow images also works.
+SERVING_IMAGE = os.environ.get("SERVING_IMAGE", PIPELINE_IMAGE)

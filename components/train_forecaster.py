@@ -39,6 +39,7 @@ def train_forecaster(
     """
     import logging
 
+    from serving.container_spec import container_spec
     from trainer.forecast_training import ForecastTrainConfig
     from trainer.forecast_training import train_forecaster as train
     from trainer.output_dirs import output_dirs
@@ -73,7 +74,7 @@ def train_forecaster(
     )
     model.metadata.update(
         {
-            "containerSpec": {"imageUri": serving_image},
+            "containerSpec": container_spec(serving_image),
             "framework": "tensorflow",
             "window": window,
             "horizon": horizon,

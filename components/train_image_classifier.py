@@ -40,6 +40,7 @@ def train_image_classifier(
     """
     import logging
 
+    from serving.container_spec import container_spec
     from trainer.output_dirs import output_dirs
     from trainer.vision_training import VisionTrainConfig
     from trainer.vision_training import train_image_classifier as train
@@ -70,7 +71,7 @@ def train_image_classifier(
     )
     model.metadata.update(
         {
-            "containerSpec": {"imageUri": serving_image},
+            "containerSpec": container_spec(serving_image),
             "framework": "tensorflow",
             "base_model": base_model,
             "image_size": image_size,

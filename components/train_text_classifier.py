@@ -32,6 +32,7 @@ def train_text_classifier(
     """
     import logging
 
+    from serving.container_spec import container_spec
     from trainer.output_dirs import output_dirs
     from trainer.text_training import TextTrainConfig
     from trainer.text_training import train_text_classifier as train
@@ -56,6 +57,8 @@ def train_text_classifier(
         tensorboard_dir=dirs.tensorboard_dir,
         checkpoint_dir=dirs.checkpoint_dir,
     )
-    model.metadata.update({"containerSpec": {"imageUri": serving_image}, "framework": "tensorflow"})
+    model.metadata.update(
+        {"containerSpec": container_spec(serving_image), "framework": "tensorflow"}
+    )
     for name, value in scores.items():
         metrics.log_metric(name, value)

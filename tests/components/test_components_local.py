@@ -76,6 +76,7 @@ def test_train_outputs_model_and_metrics(digits_dataset, small_base_weights):
     assert 0 <= outputs.outputs["metrics"].metadata["val_accuracy"] <= 1
     container = outputs.outputs["model"].metadata["containerSpec"]
     assert container["imageUri"] == SERVING_IMAGE  # what Vertex's ModelUploadOp deploys
+    assert container["command"] == ["python3", "-m", "serving"]  # the project's server
 
 
 class EvaluateOutputs(NamedTuple):

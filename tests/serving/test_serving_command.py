@@ -11,6 +11,7 @@ import base64
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.local.gcs_emulator import upload_directory
+from serving.__main__ import main as serving_main
 from serving.registry import LocalModelRegistry
 from tests.conftest import REPO
 from tests.serving.conftest import call, wait_ready
@@ -140,46 +142,24 @@ def _png(size: int) -> bytes:
         (["--registry", "{registry}", "--traffic", "vision=champion:50"], "add up to 50, not 100"),
         (["--registry", "{registry}", "--traffic", "text=champion:100"], "for a served model"),
         (["--model-dir", "{empty}"], "holds no complete exported model (no metadata.json)"),
+        (["--registry", "{registry}", "--max-batch-size", "0"], "--max-batch-size must be"),
     ],
 )
 def test_bad_settings_stop_the_server_with_one_line(registry, tmp_path, args, message):
+    """In this process: main() refuses before it listens or loads anything."""
     args = [a.format(empty=tmp_path, registry=registry.root) for a in args]
     if "--traffic" in args:
         args += ["--model", "vision"]
-    done = subprocess.run(
-        [sys.executable, "-m", "serving", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "AIP_HTTP_PORT": str(free_ports(1)[0])},
-    )
-    assert done.returncode != 0
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("python -m serving: error:") and message in last, done.stderr[-2000:]
+    with pytest.raises(SystemExit) as stopped:
+        serving_main([*args, "--port", str(free_ports(1)[0])])
+    assert str(stopped.value).startswith("python -m serving: error:")
+    assert message in str(stopped.value)
 
 
 def test_a_taken_port_is_named(registry):
-    import socket
-
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "serving",
-                "--registry",
-                str(registry.root),
-                "--port",
-                str(port),
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert done.returncode != 0
-    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+        with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port} .*--port"):
+            serving_main(["--registry", str(registry.root), "--port", str(port)])
