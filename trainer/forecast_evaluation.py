@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from trainer.champion import champion_gate, check_tolerance
 from trainer.errors import InputError
 from trainer.forecast_report import ForecastPlot, write_forecast_report
 from trainer.forecast_training import TASK
@@ -40,6 +41,8 @@ def evaluate_forecaster(
     baseline_margin: float = 0.05,
     batch_size: int = 256,
     report_path: str | Path | None = None,
+    champion_dir: str | Path | None = None,
+    regression_tolerance: float = 0.01,
 ) -> dict:
     """MAE, RMSE and MASE of the model and of the seasonal-naive baseline on the test range.
 
@@ -47,9 +50,13 @@ def evaluate_forecaster(
     fraction) below the baseline's. `season_length` 0 picks it from the
     series' frequency (hourly: 24, daily: 7, weekly: 52, monthly: 12). With
     `report_path`, also writes an HTML report with the forecast-vs-actual plot.
+    With `champion_dir` (the model now deployed), the champion forecasts the
+    same windows, and the model must not have an MAE more than
+    `regression_tolerance` (a fraction) above the champion's.
     """
     if not 0 <= baseline_margin < 1:
         raise InputError(f"baseline_margin must be in [0, 1), got {baseline_margin}.")
+    check_tolerance(regression_tolerance)
     metadata = read_model_metadata(model_dir)
     if metadata.get("task") != TASK:
         raise InputError(
@@ -100,10 +107,30 @@ def evaluate_forecaster(
     model_scores = _scores(forecast, actual, observed, scale)
     baseline_scores = _scores(baseline, actual, observed, scale)
     bar = baseline_scores["mae"] * (1 - baseline_margin)
-    blessed = model_scores["mae"] <= bar
+    beats_baseline = model_scores["mae"] <= bar
+
+    def champion_mae(path: Path) -> float:
+        champion = read_model_metadata(path).get("training_params", {})
+        if (champion.get("window"), champion.get("horizon")) != (spec.window, spec.horizon):
+            raise InputError(
+                f"its window/horizon {champion.get('window')}/{champion.get('horizon')} differ "
+                f"from this model's {spec.window}/{spec.horizon}"
+            )
+        return _scores(_predict(path, inputs, batch_size), actual, observed, scale)["mae"]
+
+    champion = champion_gate(
+        "mae",
+        model_scores["mae"],
+        champion_dir,
+        champion_mae,
+        higher_is_better=False,
+        tolerance=regression_tolerance,
+    )
+    blessed = beats_baseline and champion.passed
     reason = (
-        f"MAE {model_scores['mae']:.4f} {'<=' if blessed else '>'} {bar:.4f} "
-        f"(seasonal-naive MAE {baseline_scores['mae']:.4f} less {baseline_margin:.0%})"
+        f"MAE {model_scores['mae']:.4f} {'<=' if beats_baseline else '>'} {bar:.4f} "
+        f"(seasonal-naive MAE {baseline_scores['mae']:.4f} less {baseline_margin:.0%}); "
+        f"{champion.reason}"
     )
     log.info("Test range: %d windows; %s: %s", len(starts), reason, blessed)
     result = {
@@ -114,6 +141,7 @@ def evaluate_forecaster(
         "baseline_margin": baseline_margin,
         "num_windows": len(starts),
         "num_targets": int(observed.sum()),
+        "champion": champion.as_dict(),
         "blessed": bool(blessed),
         "reason": reason,
     }

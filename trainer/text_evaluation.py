@@ -3,7 +3,8 @@
 Scores: accuracy, per-class precision/recall/F1, macro F1, ROC AUC (two
 classes), the confusion matrix, and the majority-class baseline (always
 predicting the training split's most common class). Blessed when accuracy
-reaches the threshold and beats that baseline.
+reaches the threshold, beats that baseline, and does not regress from the
+champion's on the same texts (`trainer.champion`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from trainer.champion import champion_gate, check_tolerance
 from trainer.classification_metrics import confusion_matrix, macro_f1, per_class_scores, roc_auc
 from trainer.errors import InputError
 from trainer.model_metadata import read_model_metadata
@@ -25,29 +27,41 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_text_classifier(
-    model_dir: str | Path, dataset_dir: str | Path, accuracy_threshold: float, batch_size: int = 256
+    model_dir: str | Path,
+    dataset_dir: str | Path,
+    accuracy_threshold: float,
+    batch_size: int = 256,
+    champion_dir: str | Path | None = None,
+    regression_tolerance: float = 0.01,
 ) -> dict:
-    """Scores on the test split; `blessed` needs accuracy >= threshold and > the baseline's."""
+    """Scores on the test split; `blessed` needs accuracy >= threshold and > the baseline's,
+    and no regression beyond `regression_tolerance` from the champion at `champion_dir`."""
     if not 0 <= accuracy_threshold <= 1:
         raise InputError(f"accuracy_threshold must be within [0, 1], got {accuracy_threshold}.")
-    metadata = read_model_metadata(model_dir)
+    check_tolerance(regression_tolerance)
     classes = read_text_manifest(dataset_dir)["classes"]
-    if metadata.get("classes") != classes:
-        raise InputError(
-            f"The model at {model_dir} was trained on classes {metadata.get('classes')} but the "
-            f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was trained on."
-        )
     texts, labels = read_text_split(dataset_dir, "test")
     if not texts:
         raise InputError(f"The test split of {dataset_dir} is empty: re-ingest with more data.")
     actual = label_ids(labels, classes)
-    serve = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
-    probabilities = np.concatenate(
-        [
-            serve(text=tf.constant(texts[i : i + batch_size]))["probabilities"].numpy()
-            for i in range(0, len(texts), batch_size)
-        ]
-    )
+
+    def probabilities_of(model: str | Path) -> np.ndarray:
+        trained_on = read_model_metadata(model).get("classes")
+        if trained_on != classes:
+            raise InputError(
+                f"The model at {model} was trained on classes {trained_on} but the "
+                f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was "
+                "trained on."
+            )
+        serve = tf.saved_model.load(str(model)).signatures["serving_default"]
+        return np.concatenate(
+            [
+                serve(text=tf.constant(texts[i : i + batch_size]))["probabilities"].numpy()
+                for i in range(0, len(texts), batch_size)
+            ]
+        )
+
+    probabilities = probabilities_of(model_dir)
     predicted = probabilities.argmax(axis=1)
     matrix = confusion_matrix(actual.tolist(), predicted.tolist(), len(classes))
     per_class = per_class_scores(matrix, classes)
@@ -55,11 +69,19 @@ def evaluate_text_classifier(
     _, train_labels = read_text_split(dataset_dir, "train")
     majority, _ = Counter(train_labels).most_common(1)[0]
     baseline = float(np.mean(np.array(labels) == majority))
-    blessed = accuracy >= accuracy_threshold and accuracy > baseline
+    champion = champion_gate(
+        "accuracy",
+        accuracy,
+        champion_dir,
+        lambda path: float(np.mean(probabilities_of(path).argmax(axis=1) == actual)),
+        higher_is_better=True,
+        tolerance=regression_tolerance,
+    )
+    blessed = accuracy >= accuracy_threshold and accuracy > baseline and champion.passed
     reason = (
         f"accuracy {accuracy:.4f} {'>=' if accuracy >= accuracy_threshold else '<'} threshold "
         f"{accuracy_threshold:.4f}, {'>' if accuracy > baseline else '<='} majority-class "
-        f"baseline {baseline:.4f}"
+        f"baseline {baseline:.4f}; {champion.reason}"
     )
     log.info("Test: %d texts; %s: %s", len(texts), reason, "blessed" if blessed else "not blessed")
     result = {
@@ -74,6 +96,7 @@ def evaluate_text_classifier(
         "majority_class": majority,
         "baseline_accuracy": baseline,
         "threshold": accuracy_threshold,
+        "champion": champion.as_dict(),
         "blessed": blessed,
         "reason": reason,
     }

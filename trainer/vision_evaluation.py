@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from trainer.champion import champion_gate, check_tolerance
 from trainer.classification_metrics import confusion_matrix, per_class_scores
 from trainer.errors import InputError
 from trainer.image_ingest import read_manifest
@@ -25,42 +26,57 @@ def evaluate_image_classifier(
     dataset_dir: str | Path,
     accuracy_threshold: float,
     batch_size: int = 64,
+    champion_dir: str | Path | None = None,
+    regression_tolerance: float = 0.01,
 ) -> dict:
     """Accuracy, per-class precision/recall and the confusion matrix on the test split.
 
-    `blessed` is True when accuracy reaches `accuracy_threshold`.
+    `blessed` is True when accuracy reaches `accuracy_threshold` and, when
+    `champion_dir` holds the model now deployed, does not fall below the
+    champion's accuracy on the same test images by more than `regression_tolerance`.
     """
     if not 0 <= accuracy_threshold <= 1:
         raise InputError(f"accuracy_threshold must be within [0, 1], got {accuracy_threshold}.")
-    metadata = read_model_metadata(model_dir)
+    check_tolerance(regression_tolerance)
     manifest = read_manifest(dataset_dir)
     classes = manifest["classes"]
-    if metadata["classes"] != classes:
-        raise InputError(
-            f"The model at {model_dir} was trained on classes {metadata['classes']} but the "
-            f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was trained on."
-        )
+    _check_classes(model_dir, dataset_dir, classes)
     test = [f for f in manifest["files"] if f["split"] == "test"]
-    serve = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
     index = {name: i for i, name in enumerate(classes)}
-    predicted: list[int] = []
-    for start in range(0, len(test), batch_size):
-        chunk = test[start : start + batch_size]
-        images = tf.constant([(Path(dataset_dir) / f["path"]).read_bytes() for f in chunk])
-        labels = serve(image_bytes=images)["label"].numpy()
-        predicted += [index[label.decode()] for label in labels]
     actual = [index[f["label"]] for f in test]
-    matrix = confusion_matrix(actual, predicted, len(classes))
-    accuracy = float(np.trace(matrix) / max(matrix.sum(), 1))
-    blessed = accuracy >= accuracy_threshold
+    images = [(Path(dataset_dir) / f["path"]).read_bytes() for f in test]
+
+    def predict(model: str | Path) -> list[int]:
+        _check_classes(model, dataset_dir, classes)
+        serve = tf.saved_model.load(str(model)).signatures["serving_default"]
+        predicted: list[int] = []
+        for start in range(0, len(images), batch_size):
+            labels = serve(image_bytes=tf.constant(images[start : start + batch_size]))["label"]
+            predicted += [index[label.decode()] for label in labels.numpy()]
+        return predicted
+
+    matrix = confusion_matrix(actual, predict(model_dir), len(classes))
+    accuracy = _accuracy(matrix)
+    champion = champion_gate(
+        "accuracy",
+        accuracy,
+        champion_dir,
+        lambda path: _accuracy(confusion_matrix(actual, predict(path), len(classes))),
+        higher_is_better=True,
+        tolerance=regression_tolerance,
+    )
+    meets_threshold = accuracy >= accuracy_threshold
+    blessed = meets_threshold and champion.passed
     reason = (
-        f"accuracy {accuracy:.4f} {'>=' if blessed else '<'} threshold {accuracy_threshold:.4f}"
+        f"accuracy {accuracy:.4f} {'>=' if meets_threshold else '<'} threshold "
+        f"{accuracy_threshold:.4f}; {champion.reason}"
     )
     log.info(
-        "Test accuracy %.4f on %d images: %s",
+        "Test accuracy %.4f on %d images: %s (%s)",
         accuracy,
         len(test),
         "blessed" if blessed else "not blessed",
+        reason,
     )
     return {
         "accuracy": accuracy,
@@ -69,6 +85,20 @@ def evaluate_image_classifier(
         "confusion_matrix": matrix.tolist(),
         "per_class": per_class_scores(matrix, classes),
         "threshold": accuracy_threshold,
+        "champion": champion.as_dict(),
         "blessed": blessed,
         "reason": reason,
     }
+
+
+def _check_classes(model_dir: str | Path, dataset_dir: str | Path, classes: list[str]) -> None:
+    trained_on = read_model_metadata(model_dir).get("classes")
+    if trained_on != classes:
+        raise InputError(
+            f"The model at {model_dir} was trained on classes {trained_on} but the "
+            f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was trained on."
+        )
+
+
+def _accuracy(matrix: np.ndarray) -> float:
+    return float(np.trace(matrix) / max(matrix.sum(), 1))

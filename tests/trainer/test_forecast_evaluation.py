@@ -1,6 +1,7 @@
 """Evaluation: the model and the seasonal-naive baseline scored on the same test windows."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -92,3 +93,18 @@ def test_bad_settings_are_refused(trained_forecaster, series_dataset):
         evaluate_forecaster(model_dir, series_dataset, baseline_margin=1.5)
     with pytest.raises(InputError, match="season_length 10000"):
         evaluate_forecaster(model_dir, series_dataset, season_length=10000)
+
+
+def test_the_champion_forecasts_the_same_windows(trained_forecaster, series_dataset, tmp_path):
+    model_dir, _ = trained_forecaster
+    result = evaluate_forecaster(model_dir, series_dataset, champion_dir=model_dir)
+    assert result["champion"]["champion"] == pytest.approx(result["mae"])
+    assert result["champion"]["passed"] and "lower is better" in result["reason"]
+    other = tmp_path / "other-window"
+    shutil.copytree(model_dir, other)
+    metadata = json.loads((other / "metadata.json").read_text())
+    metadata["training_params"]["window"] += 1
+    (other / "metadata.json").write_text(json.dumps(metadata))
+    result = evaluate_forecaster(model_dir, series_dataset, champion_dir=other)
+    assert result["champion"]["champion"] is None
+    assert "champion not comparable (its window/horizon 25/2 differ" in result["reason"]

@@ -111,3 +111,17 @@ def test_evaluating_on_another_dataset_is_refused(trained, tmp_path):
     ingest_text_file(str(source), tmp_path / "other")
     with pytest.raises(InputError, match="trained on classes"):
         evaluate_text_classifier(model_dir, tmp_path / "other", 0.5)
+
+
+def test_a_worse_challenger_is_held_back_by_the_champion(trained, dataset, hub_module, tmp_path):
+    """A model that barely trained (one epoch at a tiny rate) against the trained champion."""
+    champion, _ = trained
+    config = TextTrainConfig(hub_handle=str(hub_module), epochs=1, learning_rate=1e-6)
+    train_text_classifier(dataset, tmp_path / "worse", config)
+    worse = evaluate_text_classifier(tmp_path / "worse", dataset, 0.0, champion_dir=champion)
+    assert worse["champion"]["champion"] > worse["accuracy"] + 0.2, worse["reason"]
+    assert not worse["champion"]["passed"] and not worse["blessed"]
+    assert "champion" in worse["reason"] and "higher is better" in worse["reason"]
+    better = evaluate_text_classifier(champion, dataset, 0.0, champion_dir=tmp_path / "worse")
+    assert better["champion"]["passed"]
+    assert better["champion"]["champion"] == worse["accuracy"]  # both scored on the same texts

@@ -98,3 +98,18 @@ def test_shuffled_labels_cannot_pass_the_demo_bar(digits_dataset, demo_base_weig
     bad = evaluate_image_classifier(tmp_path / "bad", digits_dataset, DEMO_ACCURACY_THRESHOLD)
 
     assert not bad["blessed"] and bad["accuracy"] < 0.5, bad["reason"]
+
+
+def test_the_champion_is_scored_on_the_same_test_images(trained_model, digits_dataset, tmp_path):
+    model_dir, _ = trained_model
+    result = evaluate_image_classifier(model_dir, digits_dataset, 0.0, champion_dir=model_dir)
+    assert result["champion"]["champion"] == result["accuracy"]  # the same model, same images
+    assert result["champion"]["passed"] and result["blessed"]
+    other = tmp_path / "other-classes"
+    shutil.copytree(model_dir, other)
+    metadata = json.loads((other / "metadata.json").read_text())
+    metadata["classes"] = ["cat", "dog"]
+    (other / "metadata.json").write_text(json.dumps(metadata))
+    result = evaluate_image_classifier(model_dir, digits_dataset, 0.0, champion_dir=other)
+    assert result["champion"]["champion"] is None and result["blessed"]
+    assert "champion not comparable" in result["reason"]

@@ -1,0 +1,90 @@
+"""Champion / challenger: a new model replaces the current one only if it is not worse.
+
+The challenger (the model just trained) and the champion (the model now
+deployed) are scored by the same code on the same test split. The challenger
+passes when its score is no worse than the champion's by more than
+`tolerance`, a fraction of the champion's score: with accuracy 0.90 and
+tolerance 0.01 it needs at least 0.891; with MAE 2.0 (lower is better) at
+most 2.02. A champion that cannot be scored on this data (other classes,
+another window) is recorded as not comparable, and only the absolute gates
+decide.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from trainer.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    metric: str
+    challenger: float
+    champion: float | None  # None: no champion, or not comparable
+    passed: bool
+    reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_tolerance(tolerance: float) -> None:
+    if not 0 <= tolerance < 1:
+        raise InputError(
+            f"regression_tolerance must be in [0, 1) (a fraction of the champion's score), "
+            f"got {tolerance}."
+        )
+
+
+def compare(
+    metric: str,
+    challenger: float,
+    champion: float | None,
+    higher_is_better: bool,
+    tolerance: float,
+) -> ChampionComparison:
+    """Whether `challenger` does not regress from `champion` beyond `tolerance`."""
+    check_tolerance(tolerance)
+    if champion is None:
+        return ChampionComparison(metric, challenger, None, True, "no champion yet")
+    if higher_is_better:
+        bar = champion - abs(champion) * tolerance
+        passed = challenger >= bar
+        sign = ">=" if passed else "<"
+    else:
+        bar = champion + abs(champion) * tolerance
+        passed = challenger <= bar
+        sign = "<=" if passed else ">"
+    reason = (
+        f"{metric} {challenger:.4f} {sign} {bar:.4f} (champion {champion:.4f}, "
+        f"{tolerance:.0%} tolerance, {'higher' if higher_is_better else 'lower'} is better)"
+    )
+    return ChampionComparison(metric, challenger, champion, passed, reason)
+
+
+def champion_gate(
+    metric: str,
+    challenger: float,
+    champion_dir: str | Path | None,
+    score: Callable[[Path], float],
+    higher_is_better: bool,
+    tolerance: float,
+) -> ChampionComparison:
+    """Score the champion with `score` (the challenger's scorer) and compare the two."""
+    check_tolerance(tolerance)
+    if not champion_dir:
+        return ChampionComparison(metric, challenger, None, True, "no champion yet")
+    try:
+        champion = score(Path(champion_dir))
+    except (InputError, FileNotFoundError, KeyError) as exc:
+        log.warning("The champion at %s is not comparable: %s", champion_dir, exc)
+        return ChampionComparison(
+            metric, challenger, None, True, f"champion not comparable ({exc})"
+        )
+    return compare(metric, challenger, champion, higher_is_better, tolerance)
