@@ -12,6 +12,8 @@ WORKERS ?= 2
 ARGS ?=
 SOURCE ?=
 SET ?=
+MODEL ?=
+PORT ?= 8080
 WAIT ?=
 DRY_RUN ?=
 VERTEX_REGION ?= us-central1
@@ -24,7 +26,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help venv run train pretrained compile submit deploy image infra test lint format bench clean
+.PHONY: help venv run train serve rollback pretrained compile submit deploy image infra test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,11 +39,17 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) ## Create or refresh .venv from requirements.lock
 
-run: $(STAMP) ## Run PIPELINE (vision|timeseries) on the kfp local runner, offline; SOURCE=your data, SET='k=v ...'
+run: $(STAMP) ## Run PIPELINE (vision|timeseries|text) on the kfp local runner, offline; SOURCE=your data, SET='k=v ...'
 	$(PY) -m pipelines run $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)") $(foreach s,$(SET),--set '$(s)')
 
 train: $(STAMP) ## Train PIPELINE's model on the demo data as WORKERS local processes (multi-worker); ARGS='--epochs=3'
 	$(PY) -m pipelines train $(PIPELINE) --workers $(WORKERS) -- $(ARGS)
+
+serve: $(STAMP) ## Serve the champions of build/registry on 127.0.0.1:PORT (MODEL=vision: the /predict route's model)
+	$(PY) -m serving --port $(PORT) $(if $(MODEL),--model $(MODEL))
+
+rollback: $(STAMP) ## Make PIPELINE's previous champion the champion again (a running make serve follows)
+	$(PY) -m pipelines rollback $(PIPELINE)
 
 pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; make run does it once)
 	$(PY) -c "from pathlib import Path; from pipelines.local.vision_demo import pretrained_base; print(pretrained_base(Path('build')))"

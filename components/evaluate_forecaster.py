@@ -15,23 +15,34 @@ def evaluate_forecaster(
     report: Output[HTML],
     season_length: int = 0,
     baseline_margin: float = 0.05,
+    champion_uri: str = "",
+    regression_tolerance: float = 0.01,
 ) -> bool:
     """Scores the model on the test range against the seasonal-naive baseline.
 
     Out: metrics (MAE, RMSE, MASE of the model and the baseline, the decision
     and why), report (HTML with the forecast-vs-actual plot); returns blessed
-    (the model's MAE beats the baseline's by `baseline_margin`). The blessing
-    is the single return value: see evaluate_image_classifier.
+    (the model's MAE beats the baseline's by `baseline_margin`, and is no more
+    than `regression_tolerance` above the MAE of the champion at `champion_uri`).
+    The blessing is the single return value: see evaluate_image_classifier.
     """
     import json
     import logging
 
     from trainer.forecast_evaluation import evaluate_forecaster as evaluate
+    from trainer.output_dirs import local_path
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     report.uri += ".html"  # so that a browser opens the file as a page, locally too
+    champion = local_path(champion_uri, "champion_uri") if champion_uri else None
     result = evaluate(
-        model.path, dataset.path, season_length, baseline_margin, report_path=report.path
+        model.path,
+        dataset.path,
+        season_length,
+        baseline_margin,
+        report_path=report.path,
+        champion_dir=champion,
+        regression_tolerance=regression_tolerance,
     )
     for name in ("mae", "rmse", "mase", "num_windows", "num_targets", "season_length"):
         metrics.log_metric(name, result[name])
@@ -42,6 +53,7 @@ def evaluate_forecaster(
             "blessed": result["blessed"],
             "reason": result["reason"],
             "mae_by_step": json.dumps(result["mae_by_step"]),
+            "champion": json.dumps(result["champion"]),
         }
     )
     return result["blessed"]

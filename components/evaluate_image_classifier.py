@@ -2,7 +2,7 @@
 
 from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
 from kfp import dsl
-from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Output
+from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Output
 
 from components.images import PIPELINE_IMAGE
 
@@ -13,12 +13,18 @@ def evaluate_image_classifier(
     dataset: Input[Dataset],
     metrics: Output[Metrics],
     classification_metrics: Output[ClassificationMetrics],
+    report: Output[HTML],
     accuracy_threshold: float = 0.8,
+    champion_uri: str = "",
+    regression_tolerance: float = 0.01,
 ) -> bool:
     """Scores the exported model on the test split through its serving signature.
 
-    Out: metrics (accuracy, per-class precision/recall, the decision and why),
-    classification_metrics (confusion matrix); returns blessed (accuracy >= threshold).
+    Out: metrics (accuracy, per-class precision/recall, the champion's accuracy
+    on the same images, the decision and why), classification_metrics (confusion
+    matrix), report (HTML: scores, confusion matrix, champion, training curves);
+    returns blessed (accuracy >= threshold, and no worse than the
+    champion at `champion_uri` by more than `regression_tolerance`).
 
     The blessing is the single return value ("Output") on purpose: the kfp 2.17
     local runner resolves a task output in a dsl.If condition only under that
@@ -27,10 +33,20 @@ def evaluate_image_classifier(
     import json
     import logging
 
+    from trainer.output_dirs import local_path
     from trainer.vision_evaluation import evaluate_image_classifier as evaluate
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    result = evaluate(model.path, dataset.path, accuracy_threshold)
+    report.uri += ".html"  # so that a browser opens the file as a page, locally too
+    champion = local_path(champion_uri, "champion_uri") if champion_uri else None
+    result = evaluate(
+        model.path,
+        dataset.path,
+        accuracy_threshold,
+        champion_dir=champion,
+        regression_tolerance=regression_tolerance,
+        report_path=report.path,
+    )
     metrics.log_metric("accuracy", result["accuracy"])
     metrics.log_metric("num_examples", result["num_examples"])
     metrics.log_metric("threshold", accuracy_threshold)
@@ -39,6 +55,7 @@ def evaluate_image_classifier(
             "blessed": result["blessed"],
             "reason": result["reason"],
             "per_class": json.dumps(result["per_class"]),
+            "champion": json.dumps(result["champion"]),
         }
     )
     classification_metrics.log_confusion_matrix(result["classes"], result["confusion_matrix"])

@@ -5,6 +5,7 @@ python -m pipelines run NAME [--source URI] [--set key=value ...]     (kfp local
 python -m pipelines submit NAME [--set key=value ...] [--dry-run] [--wait]   (Vertex AI)
 python -m pipelines deploy NAME [--set key=value ...]   (Artifact Registry + schedule)
 python -m pipelines train NAME [--workers N] [-- trainer.task flags]   (local workers, demo data)
+python -m pipelines rollback NAME [--registry DIR]   (the previous champion is champion again)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from pipelines.catalog import PIPELINES, check_pipeline_name, get_pipeline
 from pipelines.compile import compile_pipeline
-from pipelines.parameters import parse_overrides, pipeline_parameters
+from pipelines.parameters import parameter_default, parse_overrides, pipeline_parameters
 from trainer.errors import InputError
 
 BUILD = Path("build")
@@ -58,6 +59,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FLAG",
         help="after --: more trainer.task flags (--epochs=3)",
     )
+    rollback = commands.add_parser(
+        "rollback", help="make the previous champion of a pipeline's model champion again"
+    )
+    rollback.add_argument("name", choices=sorted(PIPELINES))
+    rollback.add_argument("--registry", default=str(BUILD / "registry"), help="%(default)s")
     submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI")
     deploy = commands.add_parser(
         "deploy", help="upload a compiled pipeline to Artifact Registry and schedule it"
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         run_command(args)
     elif args.command == "train":
         train_command(args)
+    elif args.command == "rollback":
+        rollback_command(args)
     else:
         from pipelines.vertex.commands import deploy_command, submit_command
 
@@ -143,6 +151,23 @@ def train_command(args: argparse.Namespace) -> None:
     print(f"\nModel:       {run_dir / 'model'}")
     print(f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
     print(f"Finished in {time.monotonic() - started:.0f}s")
+
+
+def rollback_command(args: argparse.Namespace) -> None:
+    """The local registry's previous champion of the pipeline's model becomes champion."""
+    from serving.registry import LocalModelRegistry
+
+    model_name = parameter_default(get_pipeline(args.name), "model_name")
+    registry = LocalModelRegistry(args.registry)
+    current = registry.champion(model_name)
+    try:
+        restored = registry.rollback(model_name)
+    except InputError as exc:
+        raise SystemExit(f"rollback: {exc}") from None
+    print(
+        f"{model_name}: champion is now version {restored.version} (was {current.version}); "
+        "a running `make serve` switches to it within --poll-seconds."
+    )
 
 
 def print_summary(lines: list[str], outputs: dict, arguments: dict, seconds: float) -> None:

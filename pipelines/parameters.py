@@ -20,6 +20,12 @@ def pipeline_parameters(pipeline: Callable) -> dict[str, type]:
     return {name: p.annotation for name, p in inspect.signature(func).parameters.items()}
 
 
+def parameter_default(pipeline: Callable, name: str) -> object:
+    """The default value of a @dsl.pipeline function's parameter `name`."""
+    func = getattr(pipeline, "pipeline_func", pipeline)
+    return inspect.signature(func).parameters[name].default
+
+
 def parse_overrides(pairs: list[str], types: dict[str, type]) -> dict:
     """KEY=VALUE strings -> arguments typed like the parameters in `types` (name -> type)."""
     overrides = {}

@@ -6,10 +6,13 @@ deployment change with the target:
 - train: locally the component runs in this process tree; on Vertex AI the
   same component runs as a custom job on `machine_type` x `replica_count`
   (+ accelerators).
+- champion: the model now deployed, which evaluation compares the new one
+  with: the local registry's champion, or the Model Registry version aliased
+  `champion`.
 - deploy: locally the model becomes the champion of the local registry; on
   Vertex AI it is uploaded as a new version under its parent model in Model
-  Registry and deployed to an endpoint reused by name; models left there with
-  no traffic are undeployed.
+  Registry, aliased `default` and `champion`, and deployed to an endpoint
+  reused by name; models left there with no traffic are undeployed.
 
 Both keep the artifact types: train outputs google.UnmanagedContainerModel,
 deploy outputs google.VertexModel.
@@ -32,6 +35,7 @@ from google_cloud_pipeline_components.v1.endpoint import ModelDeployOp
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
+from components.find_champion import find_local_champion, find_vertex_champion
 from components.register_model_locally import register_model_locally
 from components.vertex_resources import (
     additional_workers,
@@ -41,6 +45,9 @@ from components.vertex_resources import (
 )
 
 Channel = Any  # a kfp PipelineChannel (pipeline parameter or task output)
+
+# A blessed model becomes the default version and the champion (evaluation's reference).
+CHAMPION_ALIASES = ("default", "champion")
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,9 @@ class Target(Protocol):
     ) -> Mapping[str, Channel]:
         """Run the training component; return its outputs by name."""
 
+    def champion(self, deployment: Deployment) -> Channel:
+        """The deployed model's location ("" if none), for evaluation to compare with."""
+
     def deploy(self, model: Channel, deployment: Deployment) -> None:
         """Register and serve a blessed model (called inside the blessing's dsl.If)."""
 
@@ -85,6 +95,14 @@ class LocalTarget:
         self, component: Callable, resources: TrainingResources, **inputs: Any
     ) -> Mapping[str, Channel]:
         return component(**inputs).set_display_name("train").outputs
+
+    def champion(self, deployment: Deployment) -> Channel:
+        task = find_local_champion(
+            registry_uri=deployment.registry_uri,
+            model_name=deployment.model_name,
+            pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        )
+        return task.set_display_name("find-champion").set_caching_options(False).output
 
     def deploy(self, model: Channel, deployment: Deployment) -> None:
         register_model_locally(
@@ -127,6 +145,12 @@ class VertexTarget:
             for name in component.component_spec.outputs
         }
 
+    def champion(self, deployment: Deployment) -> Channel:
+        task = find_vertex_champion(
+            display_name=deployment.model_name, pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER
+        )
+        return task.set_display_name("find-champion").set_caching_options(False).output
+
     def deploy(self, model: Channel, deployment: Deployment) -> None:
         run = dsl.PIPELINE_JOB_ID_PLACEHOLDER
         parent = parent_model(display_name=deployment.model_name, pipeline_run=run)
@@ -135,6 +159,7 @@ class VertexTarget:
             display_name=deployment.model_name,
             unmanaged_container_model=model,
             parent_model=parent.outputs["model"],
+            version_aliases=list(CHAMPION_ALIASES),
         ).set_display_name("upload-model")
         upload.set_caching_options(False)
         endpoint = get_or_create_endpoint(display_name=deployment.endpoint_name, pipeline_run=run)

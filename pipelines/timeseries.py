@@ -67,6 +67,7 @@ def build_timeseries_pipeline(target: Target):
         # Quality gate: beat the seasonal-naive forecast by this fraction of its MAE.
         season_length: int = 0,  # 0: from the frequency (hourly 24, daily 7, weekly 52, ...)
         baseline_margin: float = 0.05,
+        regression_tolerance: float = 0.01,  # vs the champion: a fraction of its score
     ) -> TimeseriesOutputs:
         ingest = ingest_bigquery(
             source_query=source_query,
@@ -100,21 +101,19 @@ def build_timeseries_pipeline(target: Target):
             seed=seed,
             serving_image=serving_image,
         )  # fmt: skip
+        deployment = Deployment(
+            model_name, registry_uri, endpoint_name, serving_machine_type,
+            serving_min_replica_count, serving_max_replica_count, traffic_split,
+        )  # fmt: skip
         evaluate = evaluate_forecaster(
             model=train["model"],
             dataset=ingest.outputs["dataset"],
             season_length=season_length,
             baseline_margin=baseline_margin,
+            champion_uri=target.champion(deployment),
+            regression_tolerance=regression_tolerance,
         ).set_display_name("evaluate")
-        deploy_if_blessed(
-            target,
-            evaluate,
-            train["model"],
-            Deployment(
-                model_name, registry_uri, endpoint_name, serving_machine_type,
-                serving_min_replica_count, serving_max_replica_count, traffic_split,
-            ),
-        )  # fmt: skip
+        deploy_if_blessed(target, evaluate, train["model"], deployment)
         return TimeseriesOutputs(
             ingest.outputs["dataset"],
             train["model"],

@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
 from kfp import dsl
-from kfp.dsl import Dataset, Metrics
+from kfp.dsl import HTML, Dataset, Metrics
 
 from components.evaluate_image_classifier import evaluate_image_classifier
 from components.images import SERVING_IMAGE
@@ -19,6 +19,7 @@ class VisionOutputs(NamedTuple):
     dataset: Dataset
     model: UnmanagedContainerModel
     evaluation: Metrics
+    report: HTML
 
 
 def build_vision_pipeline(target: Target):
@@ -59,6 +60,7 @@ def build_vision_pipeline(target: Target):
         test_fraction: float = 0.15,
         min_images_per_class: int = 10,
         accuracy_threshold: float = 0.8,
+        regression_tolerance: float = 0.01,  # vs the champion: a fraction of its score
     ) -> VisionOutputs:
         ingest = ingest_image_folder(
             source_uri=source_uri,
@@ -87,20 +89,23 @@ def build_vision_pipeline(target: Target):
             seed=seed,
             serving_image=serving_image,
         )  # fmt: skip
+        deployment = Deployment(
+            model_name, registry_uri, endpoint_name, serving_machine_type,
+            serving_min_replica_count, serving_max_replica_count, traffic_split,
+        )  # fmt: skip
         evaluate = evaluate_image_classifier(
             model=train["model"],
             dataset=ingest.outputs["dataset"],
             accuracy_threshold=accuracy_threshold,
+            champion_uri=target.champion(deployment),
+            regression_tolerance=regression_tolerance,
         ).set_display_name("evaluate")
-        deploy_if_blessed(
-            target,
-            evaluate,
+        deploy_if_blessed(target, evaluate, train["model"], deployment)
+        return VisionOutputs(
+            ingest.outputs["dataset"],
             train["model"],
-            Deployment(
-                model_name, registry_uri, endpoint_name, serving_machine_type,
-                serving_min_replica_count, serving_max_replica_count, traffic_split,
-            ),
-        )  # fmt: skip
-        return VisionOutputs(ingest.outputs["dataset"], train["model"], evaluate.outputs["metrics"])
+            evaluate.outputs["metrics"],
+            evaluate.outputs["report"],
+        )
 
     return vision_pipeline

@@ -1,11 +1,14 @@
 """Local model registry: a directory of numbered versions and a `champion` alias.
 
-    <root>/<model>/versions/<n>/   the SavedModel, metadata.json, registration.json
-    <root>/<model>/aliases.json    {"champion": n}
+    <root>/<model>/versions/<n>/           the SavedModel, metadata.json, registration.json
+    <root>/<model>/aliases.json            {"champion": n}
+    <root>/<model>/champion_history.json   every champion in turn, for `rollback`
 
 The local twin of Vertex AI Model Registry (versions under one parent model,
 aliases). A version appears only complete: it is copied under a temporary name
-and renamed into place, and the alias file is replaced atomically.
+and renamed into place, and the alias file is replaced atomically. Every
+version is kept; `rollback` makes the champion before the current one
+champion again, and a server watching the registry swaps back to it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from trainer.errors import InputError
 from trainer.model_metadata import read_model_metadata
 
 CHAMPION = "champion"
+HISTORY = "champion_history.json"
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,37 @@ class LocalModelRegistry:
             finally:
                 shutil.rmtree(incoming, ignore_errors=True)
             if champion:
-                self._set_alias(model_name, CHAMPION, version)
+                self._promote(model_name, version)
         return RegisteredVersion(model_name, version, versions / str(version))
+
+    def rollback(self, model_name: str) -> RegisteredVersion:
+        """Make the previous champion the champion again; the current one stays a version."""
+        if not (self.root / model_name).is_dir():
+            raise InputError(
+                f"The registry {self.root} has no model {model_name!r}: nothing to roll back."
+            )
+        with self._lock(model_name):
+            history = self.champion_history(model_name)
+            if len(history) < 2:
+                current = self.champion(model_name)
+                raise InputError(
+                    f"{model_name!r} in {self.root} has no earlier champion to roll back to "
+                    f"(champion: {'version ' + str(current.version) if current else 'none'})."
+                )
+            previous = history[-2]
+            self._set_alias(model_name, CHAMPION, previous)
+            write_json(self.root / model_name / HISTORY, history[:-1])
+        return RegisteredVersion(
+            model_name, previous, self.root / model_name / "versions" / str(previous)
+        )
+
+    def champion_history(self, model_name: str) -> list[int]:
+        """The versions that were champion, oldest first; the last is the champion now."""
+        path = self.root / model_name / HISTORY
+        if path.is_file():
+            return json.loads(path.read_text())
+        current = self.aliases(model_name).get(CHAMPION)
+        return [] if current is None else [current]
 
     def versions(self, model_name: str) -> list[int]:
         versions = self.root / model_name / "versions"
@@ -106,6 +139,11 @@ class LocalModelRegistry:
         return RegisteredVersion(
             model_name, version, self.root / model_name / "versions" / str(version)
         )
+
+    def _promote(self, model_name: str, version: int) -> None:
+        history = self.champion_history(model_name)
+        self._set_alias(model_name, CHAMPION, version)
+        write_json(self.root / model_name / HISTORY, [*history, version])
 
     def _set_alias(self, model_name: str, alias: str, version: int) -> None:
         aliases = self.aliases(model_name)

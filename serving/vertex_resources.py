@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 
+from google.api_core import exceptions as api_exceptions
 from google.cloud import aiplatform
 
 log = logging.getLogger(__name__)
+
+CHAMPION_ALIAS = "champion"
 
 
 def resource_uri(resource_name: str, location: str) -> str:
@@ -36,6 +39,26 @@ def find_parent_model(display_name: str, project: str, location: str) -> str | N
             models[0].resource_name,
         )
     return models[0].resource_name
+
+
+def champion_artifact_uri(display_name: str, project: str, location: str) -> str:
+    """Artifact URI (gs://) of the parent model's version aliased `champion`; "" if none.
+
+    Deployments upload each blessed model with the aliases `default` and
+    `champion` (pipelines/targets.py), so both move to it together.
+    """
+    parent = find_parent_model(display_name, project, location)
+    if parent is None:
+        return ""
+    try:
+        champion = aiplatform.Model(
+            f"{parent}@{CHAMPION_ALIAS}", project=project, location=location
+        )
+    except api_exceptions.NotFound:
+        log.info("%s has no version aliased %r yet", parent, CHAMPION_ALIAS)
+        return ""
+    log.info("Champion: %s (version %s) at %s", parent, champion.version_id, champion.uri)
+    return champion.uri or ""
 
 
 def get_or_create_endpoint(display_name: str, project: str, location: str) -> str:

@@ -156,6 +156,7 @@ def evaluate_forecaster(
                 target=params["target_column"],
             ),
             result,
+            metadata.get("training_curves", {}),
         )
     return result
 

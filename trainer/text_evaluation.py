@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from trainer.champion import champion_gate, check_tolerance
 from trainer.classification_metrics import confusion_matrix, macro_f1, per_class_scores, roc_auc
+from trainer.classifier_report import write_classifier_report
 from trainer.errors import InputError
 from trainer.model_metadata import read_model_metadata
 from trainer.text_ingest import read_text_manifest, read_text_split
@@ -33,9 +34,11 @@ def evaluate_text_classifier(
     batch_size: int = 256,
     champion_dir: str | Path | None = None,
     regression_tolerance: float = 0.01,
+    report_path: str | Path | None = None,
 ) -> dict:
     """Scores on the test split; `blessed` needs accuracy >= threshold and > the baseline's,
-    and no regression beyond `regression_tolerance` from the champion at `champion_dir`."""
+    and no regression beyond `regression_tolerance` from the champion at `champion_dir`.
+    With `report_path`, also writes the HTML report (`trainer.classifier_report`)."""
     if not 0 <= accuracy_threshold <= 1:
         raise InputError(f"accuracy_threshold must be within [0, 1], got {accuracy_threshold}.")
     check_tolerance(regression_tolerance)
@@ -102,4 +105,7 @@ def evaluate_text_classifier(
     }
     if len(classes) == 2:
         result["roc_auc"] = roc_auc(probabilities[:, 1], actual == 1)
+    if report_path:
+        curves = read_model_metadata(model_dir).get("training_curves", {})
+        write_classifier_report(report_path, "Text classifier evaluation", result, curves)
     return result

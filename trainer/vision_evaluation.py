@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from trainer.champion import champion_gate, check_tolerance
 from trainer.classification_metrics import confusion_matrix, per_class_scores
+from trainer.classifier_report import write_classifier_report
 from trainer.errors import InputError
 from trainer.image_ingest import read_manifest
 from trainer.model_metadata import read_model_metadata
@@ -28,12 +29,14 @@ def evaluate_image_classifier(
     batch_size: int = 64,
     champion_dir: str | Path | None = None,
     regression_tolerance: float = 0.01,
+    report_path: str | Path | None = None,
 ) -> dict:
     """Accuracy, per-class precision/recall and the confusion matrix on the test split.
 
     `blessed` is True when accuracy reaches `accuracy_threshold` and, when
     `champion_dir` holds the model now deployed, does not fall below the
     champion's accuracy on the same test images by more than `regression_tolerance`.
+    With `report_path`, also writes the HTML report (`trainer.classifier_report`).
     """
     if not 0 <= accuracy_threshold <= 1:
         raise InputError(f"accuracy_threshold must be within [0, 1], got {accuracy_threshold}.")
@@ -78,7 +81,7 @@ def evaluate_image_classifier(
         "blessed" if blessed else "not blessed",
         reason,
     )
-    return {
+    result = {
         "accuracy": accuracy,
         "num_examples": len(test),
         "classes": classes,
@@ -89,6 +92,10 @@ def evaluate_image_classifier(
         "blessed": blessed,
         "reason": reason,
     }
+    if report_path:
+        curves = read_model_metadata(model_dir).get("training_curves", {})
+        write_classifier_report(report_path, "Image classifier evaluation", result, curves)
+    return result
 
 
 def _check_classes(model_dir: str | Path, dataset_dir: str | Path, classes: list[str]) -> None:

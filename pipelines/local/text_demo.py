@@ -93,6 +93,7 @@ def summary(outputs: dict, arguments: dict) -> list[str]:
         f"{int(evaluation['num_examples'])} texts ({evaluation['reason']}: "
         f"{'blessed' if evaluation['blessed'] else 'not blessed'})",
         f"Model:     {Path(outputs['model'].path)}",
+        f"Report:    {outputs['report'].path}",
         f"Manifest:  {manifest_path}",
     ]
     dropped = {reason: n for reason, n in manifest["dropped_by_reason"].items() if n}

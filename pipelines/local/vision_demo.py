@@ -121,6 +121,7 @@ def summary(outputs: dict, arguments: dict) -> list[str]:
         f"Test accuracy: {evaluation['accuracy']:.4f} on {int(evaluation['num_examples'])} images "
         f"({evaluation['reason']}: {'blessed' if evaluation['blessed'] else 'not blessed'})",
         f"Model:     {Path(outputs['model'].path)}",
+        f"Report:    {outputs['report'].path}",
         f"Manifest:  {manifest}",
     ]
     if skipped:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
 
@@ -112,8 +112,8 @@ def _handler(api: FakeVertexApi) -> type[BaseHTTPRequestHandler]:
                 if fail_method == method and re.search(pattern, parsed.path):
                     return self._json(status, _error(status, message))
             try:
-                if parsed.path.startswith("/v1/"):
-                    status, payload = _vertex(api, method, parsed.path, query, body)
+                if parsed.path.startswith("/v1/"):  # ids may be escaped: models/1%40champion
+                    status, payload = _vertex(api, method, unquote(parsed.path), query, body)
                     return self._json(status, payload)
                 status, payload = _registry(api, method, parsed.path, body)
                 self._text(status, payload)
@@ -174,6 +174,12 @@ def _vertex(api: FakeVertexApi, method: str, path: str, query: dict, body) -> tu
             and (not wanted or r.get("displayName") == wanted.group(1))
         ]
         return 200, {collection: items}
+    if "@" in resource_id:  # a model version by alias: models/<id>@<alias>
+        base, _, alias = name.partition("@")
+        version = api.resources.get(base, {})
+        if method != "GET" or alias not in version.get("versionAliases", []):
+            return 404, _error(404, f"Model {name} not found")
+        return 200, version
     resource = api.resources[name]
     if method == "GET":
         if collection == "pipelineJobs":

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,11 @@ from pipelines.catalog import get_pipeline
 from pipelines.local.gcs_emulator import upload_file
 from pipelines.local.runner import run_locally
 from pipelines.local.text_demo import demo_arguments, demo_corpus
+from serving.deployments import Deployment
+from serving.model_server import ModelServer
 from serving.registry import LocalModelRegistry
 from tests.conftest import REPO
+from tests.serving.conftest import call, running_server, wait_ready
 
 pytestmark = pytest.mark.pipeline
 
@@ -48,6 +52,33 @@ def test_demo_run_is_blessed_and_registers_a_model_that_reads_raw_text(gcs_emula
         )
     )
     assert [x.decode() for x in out["label"].numpy()] == ["billing", "shipping", "technical"]
+
+    _a_worse_challenger_is_not_promoted(arguments, tmp_path)
+
+
+def _a_worse_challenger_is_not_promoted(arguments: dict, tmp_path: Path) -> None:
+    """A second run that barely trains is held back by the champion; the server keeps it.
+
+    The same data, so the same test split; only the champion gate can reject
+    it (threshold 0), and a running server watching the registry keeps serving
+    version 1.
+    """
+    registry = LocalModelRegistry(arguments["registry_uri"])
+    server = ModelServer({"text": Deployment(registry, "text")})
+    with running_server(server, poll_s=0.1) as base:
+        wait_ready(base)
+        worse = {**arguments, "epochs": 1, "learning_rate": 1e-7, "accuracy_threshold": 0.0}
+        outputs = run_locally(get_pipeline("text"), worse, tmp_path / "root")
+        evaluation = outputs["evaluation"].metadata
+        champion = json.loads(evaluation["champion"])
+        assert champion["passed"] is False and evaluation["blessed"] is False
+        assert champion["champion"] > champion["challenger"], champion
+        assert "champion" in evaluation["reason"]
+        assert registry.versions("text") == [1] and registry.champion("text").version == 1
+        time.sleep(0.3)  # several polls of the registry
+        status, body = call(base, "/predict", {"instances": ["my parcel has not arrived"]})
+    assert status == 200 and body["deployedModelId"] == "text-1"
+    assert body["predictions"][0]["label"] == "shipping"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -489,3 +489,31 @@ def test_the_two_pools_give_every_replica_a_multi_worker_strategy(compiled):
     for cluster in clusters:
         assert cluster.workers == 3
         assert choose_strategy("auto", cluster, gpus=0, tpu="").kind == "multi_worker"
+
+
+def test_evaluation_compares_with_the_champion_found_uncached_on_each_target(compiled):
+    """find-champion feeds evaluate's champion_uri on both targets, and is never cached."""
+    for spec, component in (
+        (compiled.vertex, "find-vertex-champion"),
+        (compiled.local, "find-local-champion"),
+    ):
+        find = spec.task("find-champion")
+        assert find.spec["componentRef"]["name"] == f"comp-{component}"
+        assert not find.spec.get("cachingOptions", {}).get("enableCache", False)
+        evaluate = spec.task("evaluate")
+        assert spec.source(evaluate, "parameters", "champion_uri") == (
+            "output",
+            frozenset({("find-champion", "Output")}),
+        )
+        assert spec.source(evaluate, "parameters", "regression_tolerance") == (
+            "parameter",
+            "regression_tolerance",
+        )
+
+
+def test_a_blessed_upload_becomes_the_default_version_and_the_champion(compiled):
+    upload = compiled.vertex.task(UPLOAD)
+    assert compiled.vertex.source(upload, "parameters", "version_aliases") == (
+        "constant",
+        ["default", "champion"],
+    )

@@ -92,3 +92,27 @@ def test_bad_model_names_are_refused(tmp_path, exported, name):
 def test_cloud_storage_registry_roots_are_refused(root):
     with pytest.raises(InputError, match="local disk"):
         LocalModelRegistry(root)
+
+
+def test_rollback_restores_the_previous_champion_and_keeps_every_version(tmp_path, exported):
+    registry = LocalModelRegistry(tmp_path)
+    for _ in range(3):
+        registry.register("vision", exported)
+    registry.register("vision", exported, champion=False)  # version 4, never champion
+    assert registry.champion_history("vision") == [1, 2, 3]
+    assert registry.rollback("vision").version == 2
+    assert registry.champion("vision").version == 2
+    assert registry.rollback("vision").version == 1
+    assert registry.versions("vision") == [1, 2, 3, 4]  # nothing is deleted
+    with pytest.raises(
+        InputError, match=r"no earlier champion to roll back to \(champion: version 1\)"
+    ):
+        registry.rollback("vision")
+    assert registry.register("vision", exported).version == 5  # a new champion after rollbacks
+    assert registry.champion_history("vision") == [1, 5]
+
+
+def test_rolling_back_a_model_never_registered_is_refused(tmp_path):
+    with pytest.raises(InputError, match="has no model 'text': nothing to roll back"):
+        LocalModelRegistry(tmp_path).rollback("text")
+    assert list(tmp_path.iterdir()) == []

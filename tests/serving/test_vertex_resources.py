@@ -154,3 +154,18 @@ def test_a_canary_split_keeps_both_models(api):
     endpoint = endpoint_with(api, {"200": 90, "300": 10}, ["200", "300"])
     assert undeploy_idle_models(endpoint["name"], PROJECT, LOCATION) == []
     assert not api.calls("POST", r":undeployModel$")
+
+
+def test_the_champion_is_the_version_aliased_champion(api):
+    from serving.vertex_resources import champion_artifact_uri
+
+    assert champion_artifact_uri("vision", PROJECT, LOCATION) == ""  # no model yet
+    model = api.add(
+        "models",
+        PARENT,
+        {"displayName": "vision", "versionAliases": ["v1"], "artifactUri": "gs://b/m/1"},
+    )
+    assert champion_artifact_uri("vision", PROJECT, LOCATION) == ""  # no champion alias yet
+    model["versionAliases"] = ["default", "champion"]
+    assert champion_artifact_uri("vision", PROJECT, LOCATION) == "gs://b/m/1"
+    assert api.calls("GET", r"/models/\d+%40champion$")  # the SDK escapes the @

@@ -67,9 +67,11 @@ def test_a_model_that_cannot_beat_a_perfect_baseline_is_not_blessed(trained_fore
 def test_the_report_embeds_the_plot_and_the_scores(evaluation):
     result, report = evaluation
     page = report.read_text()
-    assert "data:image/png;base64," in page
+    assert page.count("data:image/png;base64,") == 2  # forecast vs actual, training curves
     assert f"{result['mae']:.4f}" in page and f"{result['baseline']['mae']:.4f}" in page
     assert "blessed" in page
+    assert "<h2>Champion</h2><p>no champion yet.</p>" in page
+    assert '<img alt="training curves"' in page
 
 
 def test_another_series_is_refused(trained_forecaster, tmp_path):

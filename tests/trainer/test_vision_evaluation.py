@@ -102,9 +102,18 @@ def test_shuffled_labels_cannot_pass_the_demo_bar(digits_dataset, demo_base_weig
 
 def test_the_champion_is_scored_on_the_same_test_images(trained_model, digits_dataset, tmp_path):
     model_dir, _ = trained_model
-    result = evaluate_image_classifier(model_dir, digits_dataset, 0.0, champion_dir=model_dir)
+    report = tmp_path / "report.html"
+    result = evaluate_image_classifier(
+        model_dir, digits_dataset, 0.0, champion_dir=model_dir, report_path=report
+    )
     assert result["champion"]["champion"] == result["accuracy"]  # the same model, same images
     assert result["champion"]["passed"] and result["blessed"]
+    page = report.read_text()
+    for part in ("confusion matrix", "training curves"):
+        assert f'<img alt="{part}" src="data:image/png;base64,' in page
+    assert f"<tr><td>champion</td><td>{result['accuracy']:.4f}</td></tr>" in page
+    assert f"<tr><td>accuracy</td><td>{result['accuracy']:.4f}</td></tr>" in page
+    assert page.count("<tr><td>digit_") == len(result["classes"])  # per-class rows
     other = tmp_path / "other-classes"
     shutil.copytree(model_dir, other)
     metadata = json.loads((other / "metadata.json").read_text())
