@@ -19,11 +19,10 @@ import os
 import signal
 import sys
 import tempfile
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from serving.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
-from serving.http_api import handler_for
+from serving.http_api import PredictionHTTPServer, handler_for
 from serving.model_server import ModelServer, VertexContract
 from serving.registry import LocalModelRegistry
 from trainer.errors import InputError
@@ -72,8 +71,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-timeout-ms",
         type=float,
-        default=5.0,
-        help="how long a batch waits for more requests (%(default)s ms)",
+        default=0.0,
+        help="how long a batch waits for more requests; 0: it takes the requests that queued "
+        "while the model was busy, adding no wait (%(default)s ms)",
     )
     p.add_argument(
         "--max-body-bytes",
@@ -136,13 +136,12 @@ def main(argv: list[str] | None = None) -> None:
         except InputError as exc:
             raise SystemExit(f"{PROG}: error: {exc}") from None
         try:
-            httpd = ThreadingHTTPServer((args.host, server.contract.port), handler_for(server))
+            httpd = PredictionHTTPServer((args.host, server.contract.port), handler_for(server))
         except OSError as exc:
             raise SystemExit(
                 f"{PROG}: error: cannot listen on {args.host}:{server.contract.port} "
                 f"({exc.strerror}): pass another --port or set AIP_HTTP_PORT."
             ) from None
-        httpd.daemon_threads = True
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # Vertex AI stops with SIGTERM
         server.start(poll_s=0 if args.model_dir else args.poll_seconds)
         host, port = httpd.server_address[:2]

@@ -3,8 +3,11 @@
 Each request's instances go into a queue; one thread takes the first waiting
 request, then keeps adding requests until the batch holds `max_batch_size`
 instances or `max_wait_s` has passed since it started, calls the model once
-on all of them, and hands each request its rows. A request larger than
-`max_batch_size` runs alone, whole.
+on all of them, and hands each request its rows. With `max_wait_s` 0 (the
+default) it waits for nothing: a lone request runs at once, and under load
+the requests that queued while the model was busy form the next batch
+(measured in BENCHMARKS.md: better than a 5 ms wait at every load). A
+request larger than `max_batch_size` runs alone, whole.
 
 When a shared call fails (one request carried bytes that are not an image,
 say), every request of that batch is retried alone, so only the bad one gets
@@ -32,7 +35,7 @@ _STOP = object()
 
 class DynamicBatcher:
     def __init__(
-        self, predict: Predict, max_batch_size: int = 32, max_wait_s: float = 0.005, name: str = ""
+        self, predict: Predict, max_batch_size: int = 32, max_wait_s: float = 0.0, name: str = ""
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}.")

@@ -34,7 +34,7 @@ DEFAULT_TRAFFIC = ((CHAMPION, 100),)
 @dataclass(frozen=True)
 class Batching:
     max_batch_size: int = 32
-    max_wait_s: float = 0.005
+    max_wait_s: float = 0.0  # 0: batch what queued while the model was busy, wait for nothing
 
 
 @dataclass

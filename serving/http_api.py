@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import tensorflow as tf
 
@@ -39,6 +39,14 @@ TF_SERVING_PATH = re.compile(
 )
 
 
+class PredictionHTTPServer(ThreadingHTTPServer):
+    """A thread per connection; a listen backlog deep enough for many clients connecting at once
+    (the default of 5 drops connections, which clients retry only after a second)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 def handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to `server`."""
 
@@ -51,6 +59,8 @@ def handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
 class _Handler(BaseHTTPRequestHandler):
     model_server: ModelServer
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
+    # TCP_NODELAY: headers and body go out at once, not 40 ms apart (Nagle + delayed ACK).
+    disable_nagle_algorithm = True
     timeout = 60  # seconds a connection may stay silent mid-request
 
     def do_GET(self) -> None:

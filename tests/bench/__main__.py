@@ -31,6 +31,7 @@ BENCHMARKS = [
     "table_ingest",
     "text_model",
     "distributed_training",
+    "serving_load",
 ]
 
 

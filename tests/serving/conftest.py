@@ -15,14 +15,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
 
 from serving.deployments import Batching, Deployment
-from serving.http_api import handler_for
+from serving.http_api import PredictionHTTPServer, handler_for
 from serving.model_server import ModelServer
 from serving.registry import LocalModelRegistry
 from trainer.servable import save_servable
@@ -61,8 +60,7 @@ def registry(tmp_path, scaler_exports) -> LocalModelRegistry:
 @contextlib.contextmanager
 def running_server(server: ModelServer, poll_s: float = 0) -> Iterator[str]:
     """Serve `server` on a free 127.0.0.1 port; yield the base URL; stop everything after."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(server))
-    httpd.daemon_threads = True
+    httpd = PredictionHTTPServer(("127.0.0.1", 0), handler_for(server))
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     server.start(poll_s)
