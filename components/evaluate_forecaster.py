@@ -30,18 +30,16 @@ def evaluate_forecaster(
     import logging
 
     from trainer.forecast_evaluation import evaluate_forecaster as evaluate
-    from trainer.output_dirs import local_path
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     report.uri += ".html"  # so that a browser opens the file as a page, locally too
-    champion = local_path(champion_uri, "champion_uri") if champion_uri else None
     result = evaluate(
         model.path,
         dataset.path,
         season_length,
         baseline_margin,
         report_path=report.path,
-        champion_dir=champion,
+        champion_dir=champion_uri,
         regression_tolerance=regression_tolerance,
     )
     for name in ("mae", "rmse", "mase", "num_windows", "num_targets", "season_length"):

@@ -30,17 +30,15 @@ def evaluate_text_classifier(
     import json
     import logging
 
-    from trainer.output_dirs import local_path
     from trainer.text_evaluation import evaluate_text_classifier as evaluate
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     report.uri += ".html"  # so that a browser opens the file as a page, locally too
-    champion = local_path(champion_uri, "champion_uri") if champion_uri else None
     result = evaluate(
         model.path,
         dataset.path,
         accuracy_threshold,
-        champion_dir=champion,
+        champion_dir=champion_uri,
         regression_tolerance=regression_tolerance,
         report_path=report.path,
     )

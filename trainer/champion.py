@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from trainer.errors import InputError
+from trainer.output_dirs import local_path
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,15 @@ def champion_gate(
     higher_is_better: bool,
     tolerance: float,
 ) -> ChampionComparison:
-    """Score the champion with `score` (the challenger's scorer) and compare the two."""
+    """Score the champion with `score` (the challenger's scorer) and compare the two.
+
+    `champion_dir` is a directory, a gs:// URI (read through the /gcs mount), or empty.
+    """
     check_tolerance(tolerance)
     if not champion_dir:
         return ChampionComparison(metric, challenger, None, True, "no champion yet")
     try:
-        champion = score(Path(champion_dir))
+        champion = score(local_path(champion_dir, "champion_uri"))  # gs:// -> /gcs on Vertex
     except (InputError, FileNotFoundError, KeyError) as exc:
         log.warning("The champion at %s is not comparable: %s", champion_dir, exc)
         return ChampionComparison(

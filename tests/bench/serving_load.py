@@ -33,6 +33,8 @@ TARGET = "batching >= 3x throughput at 32 clients; p99 <= 3x p50 at 8 clients (b
 CLIENTS = (1, 8, 32)
 MODES = {"batching on": ["--max-batch-size", "32"]}  # the default: no wait
 MODES["batching off"] = ["--max-batch-size", "1"]
+BOTH_MODELS = ["--model", "vision", "--model", "text"]
+KSERVE = "KServe 0.21 model server (V1)"
 READY_TIMEOUT_S = 180
 
 
@@ -43,26 +45,22 @@ def run(workdir: Path, quick: bool = False) -> Result:
 
     seconds = 1.0 if quick else 6.0
     registry, bodies = _models(workdir)
+    kserve_python, kserve_missing = _kserve_python()
+    servers = {
+        mode: (lambda port, flags=flags: _ours(registry, port, [*BOTH_MODELS, *flags]))
+        for mode, flags in MODES.items()
+    }
+    if kserve_python is not None:
+        servers[KSERVE] = lambda port: _kserve(kserve_python, registry, port)
     rows, measured = [], {}
-    for mode, flags in MODES.items():
+    for mode, server in servers.items():
         port = free_ports(1)[0]
-        with _server(registry, port, ["--model", "vision", "--model", "text", *flags]):
+        with server(port):
             for model, body in bodies.items():
                 for clients in CLIENTS:
                     stats = _load(workdir, port, model, body, clients, seconds)
                     measured[(model, mode, clients)] = stats
-                    rows.append(
-                        [
-                            model,
-                            mode,
-                            str(clients),
-                            f"{stats['rps']:,.0f}",
-                            f"{stats['p50'] * 1000:.1f}",
-                            f"{stats['p99'] * 1000:.1f}",
-                            f"{stats['p99'] / stats['p50']:.1f}x",
-                            str(stats["errors"]),
-                        ]
-                    )
+                    rows.append(_row(model, mode, clients, stats))
                     print(f"[{NAME}] {model}, {mode}, {clients} clients: {rows[-1]}", flush=True)
     memory = {}
     for label, flags in {
@@ -75,7 +73,7 @@ def run(workdir: Path, quick: bool = False) -> Result:
         ],
     }.items():
         port = free_ports(1)[0]
-        with _server(registry, port, flags) as pid:
+        with _ours(registry, port, flags) as pid:
             memory[label] = psutil.Process(pid).memory_info().rss / 2**20
         print(f"[{NAME}] memory {label}: {memory[label]:.0f} MiB", flush=True)
 
@@ -127,10 +125,17 @@ def run(workdir: Path, quick: bool = False) -> Result:
             + "; p99/p50 at 8 clients: "
             + ", ".join(f"{m} {t:.1f}x" for m, t in tails.items())
             + f"; RSS {one:,.0f} -> {two:,.0f} MiB with a second version"
+            + (_versus_kserve(measured, list(bodies)) if kserve_python is not None else "")
         ),
         target=TARGET,
         met=met,
         notes=[
+            *([f"KServe peer not measured: {kserve_missing}"] if kserve_missing else []),
+            "KServe 0.21's Python model server (FastAPI on uvicorn, one worker, no batching: "
+            "KServe batches in a separate agent) serves the same two SavedModels from its own "
+            "venv (tests/bench/kserve-requirements.txt) through tests/bench/kserve_server.py, "
+            "which does the same work per request: base64 decoding, one signature call, outputs "
+            "to JSON; same request bodies, same load generator, same V1 route.",
             f"The load generator is Python threads sharing the {os.cpu_count()} cores with the "
             "server, so at 32 clients both compete for CPU: the absolute requests/s are a floor "
             "for a dedicated machine, the batching on/off ratio is the figure to compare.",
@@ -141,6 +146,28 @@ def run(workdir: Path, quick: bool = False) -> Result:
             "load (text, 1 client: 10.5 ms p50 against 1.7 ms), so the default waits for nothing.",
         ],
     )
+
+
+def _versus_kserve(measured: dict, models: list[str]) -> str:
+    ratios = [
+        measured[(m, "batching on", 32)]["rps"] / measured[(m, KSERVE, 32)]["rps"] for m in models
+    ]
+    return "; vs KServe at 32 clients: " + ", ".join(
+        f"{m} {r:.1f}x" for m, r in zip(models, ratios, strict=True)
+    )
+
+
+def _row(model: str, mode: str, clients: int, stats: dict) -> list[str]:
+    return [
+        model,
+        mode,
+        str(clients),
+        f"{stats['rps']:,.0f}",
+        f"{stats['p50'] * 1000:.1f}",
+        f"{stats['p99'] * 1000:.1f}",
+        f"{stats['p99'] / stats['p50']:.1f}x",
+        str(stats["errors"]),
+    ]
 
 
 def _models(workdir: Path) -> tuple[Path, dict[str, bytes]]:
@@ -179,12 +206,10 @@ def _models(workdir: Path) -> tuple[Path, dict[str, bytes]]:
 
 
 class _server:
-    """`python -m serving` on `port` until the block ends; yields its pid once it is ready."""
+    """A server process until the block ends; yields its pid once `ready_url` answers 200."""
 
-    def __init__(self, registry: Path, port: int, flags: list[str]) -> None:
-        self.command = [sys.executable, "-m", "serving", "--registry", str(registry)]
-        self.command += ["--port", str(port), "--poll-seconds", "0", *flags]
-        self.port = port
+    def __init__(self, command: list[str], ready_url: str) -> None:
+        self.command, self.ready_url = command, ready_url
 
     def __enter__(self) -> int:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -198,11 +223,11 @@ class _server:
                     f"{' '.join(self.command)} exited with {self.process.returncode}"
                 )
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5):
+                with urllib.request.urlopen(self.ready_url, timeout=5):
                     return self.process.pid
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"the server was not ready within {READY_TIMEOUT_S} s")
+        raise RuntimeError(f"{self.command[2]} was not ready within {READY_TIMEOUT_S} s")
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
@@ -211,6 +236,44 @@ class _server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _ours(registry: Path, port: int, flags: list[str]) -> _server:
+    command = [sys.executable, "-m", "serving", "--registry", str(registry), "--port", str(port)]
+    return _server([*command, "--poll-seconds", "0", *flags], f"http://127.0.0.1:{port}/health")
+
+
+def _kserve(python: Path, registry: Path, port: int) -> _server:
+    models = [f"{name}={registry / name / 'versions' / '1'}" for name in ("vision", "text")]
+    command = [str(python), str(REPO / "tests" / "bench" / "kserve_server.py"), "--port", str(port)]
+    for model in models:
+        command += ["--model", model]
+    return _server(command, f"http://127.0.0.1:{port}/v1/models/text")
+
+
+def _kserve_python() -> tuple[Path | None, str]:
+    """The bench-only venv's python with kserve installed (made once); (None, why) if it fails."""
+    requirements = REPO / "tests" / "bench" / "kserve-requirements.txt"
+    venv = REPO / "build" / "bench" / "kserve-venv"
+    python, stamp = venv / "bin" / "python", venv / ".installed"
+    wanted = requirements.read_text()
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return python, ""
+    print(f"[{NAME}] installing {requirements.name} into {venv} (once)", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
+            check=True,
+            timeout=1800,
+            capture_output=True,
+            text=True,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        detail = getattr(exc, "stderr", "") or ""
+        return None, f"pip install -r {requirements.name} failed: {detail.strip()[-300:]}"
+    stamp.write_text(wanted)
+    return python, ""
 
 
 def _load(workdir: Path, port: int, model: str, body: bytes, clients: int, seconds: float) -> dict:

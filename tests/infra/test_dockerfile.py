@@ -189,6 +189,13 @@ def test_environment_and_no_entrypoint():
     assert not keywords & {"ENTRYPOINT", "CMD"}, "kfp sets each task's command itself"
 
 
+def test_the_image_exposes_the_port_the_models_container_spec_names():
+    from serving.container_spec import SERVING_PORT
+
+    exposed = [args for keyword, args in instructions() if keyword == "EXPOSE"]
+    assert exposed == [str(SERVING_PORT)]
+
+
 @pytest.fixture(scope="module")
 def cloudbuild() -> dict:
     return yaml.safe_load(CLOUDBUILD.read_text())

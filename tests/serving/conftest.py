@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ from serving.deployments import Batching, Deployment
 from serving.http_api import PredictionHTTPServer, handler_for
 from serving.model_server import ModelServer
 from serving.registry import LocalModelRegistry
+from tests.fakes.loopback import serving_on_loopback
 from trainer.servable import save_servable
 
 WINDOW = 3
@@ -60,17 +60,12 @@ def registry(tmp_path, scaler_exports) -> LocalModelRegistry:
 @contextlib.contextmanager
 def running_server(server: ModelServer, poll_s: float = 0) -> Iterator[str]:
     """Serve `server` on a free 127.0.0.1 port; yield the base URL; stop everything after."""
-    httpd = PredictionHTTPServer(("127.0.0.1", 0), handler_for(server))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    server.start(poll_s)
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
-        server.stop()
+    with serving_on_loopback(handler_for(server), PredictionHTTPServer) as base:
+        server.start(poll_s)
+        try:
+            yield base
+        finally:
+            server.stop()
 
 
 def scaler_server(registry: LocalModelRegistry, **options) -> ModelServer:

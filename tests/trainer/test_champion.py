@@ -54,3 +54,13 @@ def test_the_champion_is_scored_by_the_given_scorer(tmp_path):
 def test_a_bad_tolerance_is_refused(tolerance):
     with pytest.raises(InputError, match="regression_tolerance must be in"):
         compare("m", 1.0, 1.0, True, tolerance)
+
+
+def test_a_cloud_storage_champion_is_read_through_the_gcs_mount(tmp_path, monkeypatch):
+    """On Vertex AI the champion's gs:// artifact URI is read at /gcs/<bucket>/<path>."""
+    import trainer.output_dirs
+
+    monkeypatch.setattr(trainer.output_dirs, "GCS_FUSE_ROOT", tmp_path)
+    seen = []
+    champion_gate("mae", 1.0, "gs://models/forecaster/7", lambda p: seen.append(p) or 1.0, False, 0)
+    assert seen[-1] == tmp_path / "models" / "forecaster" / "7"
