@@ -121,7 +121,7 @@ def run(workdir: Path, quick: bool = False) -> Result:
         rows=rows,
         headline=(
             "batching at 32 clients: "
-            + ", ".join(f"{m} {g:.1f}x" for m, g in gains.items())
+            + ", ".join(f"{m} {g:.2f}x" for m, g in gains.items())
             + "; p99/p50 at 8 clients: "
             + ", ".join(f"{m} {t:.1f}x" for m, t in tails.items())
             + f"; RSS {one:,.0f} -> {two:,.0f} MiB with a second version"
