@@ -10,9 +10,11 @@ the requests that queued while the model was busy form the next batch
 request larger than `max_batch_size` runs alone, whole.
 
 When a shared call fails (one request carried bytes that are not an image,
-say), every request of that batch is retried alone, so only the bad one gets
-the error. `max_batch_size` 1 turns batching off: each request is one call,
-made in the request's own thread.
+say), or returns outputs that are not one row per instance, every request of
+that batch is run alone, so only the bad one gets the error. A failure of
+the batcher itself fails the requests it held, never the thread.
+`max_batch_size` 1 turns batching off: each request is one call, made in the
+request's own thread.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class DynamicBatcher:
         self._queue: queue.Queue = queue.Queue()
         self._closing = threading.Lock()  # orders the last requests before the stop mark
         self._closed = False
+        self._failed: list[tuple[np.ndarray, Future]] = []  # the batch being formed or run
+        self._stop_seen = False
         self._thread: threading.Thread | None = None
         if max_batch_size > 1:
             self._thread = threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
@@ -73,25 +77,37 @@ class DynamicBatcher:
             first = self._queue.get()
             if first is _STOP:
                 return
-            pending, rows, stop = [first], len(first[0]), False
-            deadline = time.monotonic() + self.max_wait_s
-            while rows < self.max_batch_size:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                if rows + len(item[0]) > self.max_batch_size:  # full: run it, start the next
-                    self._run(pending)
-                    pending, rows = [], 0
-                    deadline = time.monotonic() + self.max_wait_s
-                pending.append(item)
-                rows += len(item[0])
-            self._run(pending)
-            if stop:
+            try:
+                self._gather_and_run(first)
+            except BaseException as exc:  # never let the thread die with requests waiting
+                log.exception("The batcher failed")
+                for _, future in self._failed:
+                    if not future.done():
+                        future.set_exception(exc)
+            if self._stop_seen:
                 return
+
+    def _gather_and_run(self, first: tuple[np.ndarray, Future]) -> None:
+        """Collect a batch after `first` and run it (noting when the stop mark comes)."""
+        pending, rows = [first], len(first[0])
+        self._failed = pending
+        deadline = time.monotonic() + self.max_wait_s
+        while rows < self.max_batch_size:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._stop_seen = True
+                break
+            if rows + len(item[0]) > self.max_batch_size:  # full: run it, start the next
+                self._run(pending)
+                pending, rows = [], 0
+                self._failed = pending
+                deadline = time.monotonic() + self.max_wait_s
+            pending.append(item)
+            rows += len(item[0])
+        self._run(pending)
 
     def _run(self, pending: list[tuple[np.ndarray, Future]]) -> None:
         if not pending:
@@ -99,11 +115,14 @@ class DynamicBatcher:
         if len(pending) == 1:
             _answer(self._predict, *pending[0])
             return
+        total = sum(len(batch) for batch, _ in pending)
         try:
             outputs = self._predict(np.concatenate([batch for batch, _ in pending]))
         except Exception:  # some request of the batch is bad: find out which
             log.info("A batch of %d requests failed; retrying each alone", len(pending))
-            for batch, future in pending:
+            outputs = None
+        if outputs is None or any(np.ndim(v) == 0 or len(v) != total for v in outputs.values()):
+            for batch, future in pending:  # alone, each request gets its outputs whole
                 _answer(self._predict, batch, future)
             return
         start = 0

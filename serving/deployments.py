@@ -89,10 +89,11 @@ class Deployment:
         self._lock = threading.Lock()  # one refresh at a time
         self.split: Split | None = None  # None while the first versions load
         self.error = ""  # why the last load failed
+        self._closed = False
         self.resolve()  # bad selectors fail at start-up, not in the background
 
-    def resolve(self) -> tuple[tuple[int, int], ...]:
-        """The traffic as (version, percent), with aliases read from the registry now."""
+    def resolve(self) -> tuple[tuple[tuple[int, int], ...], dict[str, int]]:
+        """(the traffic as (version, percent), the aliases), read from the registry now."""
         aliases, known = self.registry.aliases(self.name), self.registry.versions(self.name)
         if not known:
             raise InputError(
@@ -111,18 +112,22 @@ class Deployment:
         merged: dict[int, int] = {}
         for version, percent in traffic:
             merged[version] = merged.get(version, 0) + percent
-        return tuple(sorted(merged.items()))
+        return tuple(sorted(merged.items())), aliases
 
     def refresh(self) -> bool:
         """Load what the registry's aliases now point at and switch to it; True if it changed."""
         with self._lock:
+            if self._closed:
+                return False
             try:
-                traffic = self.resolve()
+                traffic, aliases = self.resolve()
             except InputError as exc:
                 log.warning("Keeping the versions served for %s: %s", self.name, exc)
                 return False
             old = self.split
             if old is not None and old.traffic == traffic:
+                if old.aliases != aliases:  # the same versions under other labels
+                    self.split = Split(old.versions, traffic, aliases)
                 return False
             versions = {}
             try:
@@ -137,7 +142,7 @@ class Deployment:
                 for fresh in set(versions) - set(old.versions if old else {}):
                     versions[fresh].batcher.close()
                 return False
-            self.split = Split(versions, traffic, self.registry.aliases(self.name))
+            self.split = Split(versions, traffic, aliases)
             self.error = ""
             log.info(
                 "Serving %s: %s", self.name, ", ".join(f"version {v} {p}%" for v, p in traffic)
@@ -149,9 +154,12 @@ class Deployment:
             return True
 
     def close(self) -> None:
-        if self.split is not None:
-            for served in self.split.versions.values():
-                served.batcher.close()
+        """Stop the batchers; a refresh still loading waits for the lock, then does nothing."""
+        with self._lock:
+            self._closed = True
+            if self.split is not None:
+                for served in self.split.versions.values():
+                    served.batcher.close()
 
     def _serve(self, version: int) -> ServedVersion:
         path = self.registry.root / self.name / "versions" / str(version)

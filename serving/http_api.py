@@ -116,20 +116,29 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {"predictions": predictions(outputs)}
 
     def _read_body(self) -> bytes:
+        """The request body; on any refusal the connection is closed, as its body is unread."""
         length = self.headers.get("Content-Length")
-        if length is None:
-            raise RequestError(411, "The request needs a Content-Length header.")
-        if not length.isdigit():
+        if length is None or not (length.isascii() and length.isdigit()):
+            self.close_connection = True
+            if length is None:
+                raise RequestError(411, "The request needs a Content-Length header.")
             raise RequestError(400, f"Content-Length {length!r} is not a number.")
         if int(length) > self.model_server.max_body_bytes:
-            self.close_connection = True  # the body is not read: this connection cannot go on
+            self.close_connection = True
             raise RequestError(
                 413,
                 f"The request body is {int(length)} bytes; the limit is "
                 f"{self.model_server.max_body_bytes} (--max-body-bytes): send fewer instances "
                 "per request.",
             )
-        return self.rfile.read(int(length))
+        try:
+            body = self.rfile.read(int(length))
+        except OSError:  # a socket timeout: the client stopped sending
+            body = b""
+        if len(body) != int(length):
+            self.close_connection = True
+            raise RequestError(400, f"The body ended after {len(body)} of {length} bytes.")
+        return body
 
     def _versions(self) -> dict:
         return {name: sorted(d.split.versions) for name, d in self.model_server.deployments.items()}
@@ -160,6 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug must not take the server down: log it, answer 500
             log.exception("Unexpected error on %s %s", self.command, self.path)
             status, body = 500, {"error": f"Internal error: {type(exc).__name__}: {exc}"}
+            self.close_connection = True  # the request may not have been read to its end
         data = json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -108,7 +108,13 @@ def _batch(values: list, spec: InputSpec) -> np.ndarray:
     if spec.is_string:
         return np.array([_string(v, i, spec) for i, v in enumerate(values)], dtype=object)
     rows = [_numbers(v, i, spec) for i, v in enumerate(values)]
-    return np.stack(rows)
+    try:
+        return np.stack(rows)
+    except ValueError:  # a dimension the model leaves open differs between instances
+        shapes = sorted({_dims(list(r.shape)) for r in rows})
+        raise RequestError(
+            400, f"The instances have different shapes ({', '.join(shapes)}): send one shape."
+        ) from None
 
 
 def _string(value: object, index: int, spec: InputSpec) -> bytes:
@@ -129,15 +135,25 @@ def _string(value: object, index: int, spec: InputSpec) -> bytes:
 
 
 def _numbers(value: object, index: int, spec: InputSpec) -> np.ndarray:
-    expected = [d for d in spec.shape[1:]]
-    try:
-        array = np.asarray(value, dtype=spec.dtype.as_numpy_dtype)
-    except (TypeError, ValueError):
+    expected = list(spec.shape[1:])
+    problem = _non_number(value)
+    array = None
+    if not problem:
+        try:
+            with np.errstate(over="ignore"):  # an overflow is refused below, not warned about
+                array = np.asarray(value, dtype=spec.dtype.as_numpy_dtype)
+        except OverflowError:
+            problem = f"a value beyond the range of {spec.dtype.name}"
+        except (TypeError, ValueError):
+            problem = "a ragged list"
+    if array is not None and not problem and np.isinf(array).any():
+        problem = f"a value beyond the range of {spec.dtype.name}"
+    if problem:
         raise RequestError(
             400,
-            f"instance {index}: expected numbers of shape {_dims(expected)} for {spec.name}, "
-            f"got {_kind(value)} {json.dumps(value)[:80]}.",
-        ) from None
+            f"instance {index}: expected numbers (or null) of shape {_dims(expected)} for "
+            f"{spec.name}, got {problem}: {json.dumps(value)[:80]}.",
+        )
     if array.ndim != len(expected) or any(
         want is not None and got != want for got, want in zip(array.shape, expected, strict=True)
     ):
@@ -147,6 +163,15 @@ def _numbers(value: object, index: int, spec: InputSpec) -> np.ndarray:
             f"takes {_dims(expected)} per instance.",
         )
     return array
+
+
+def _non_number(value: object) -> str:
+    """What in `value` is not a number, a null or a list of them ("" when all are)."""
+    if isinstance(value, list):
+        return next((p for p in map(_non_number, value) if p), "")
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return ""
+    return _kind(value)
 
 
 def _dims(dims: list) -> str:

@@ -5,14 +5,16 @@ deployed) are scored by the same code on the same test split. The challenger
 passes when its score is no worse than the champion's by more than
 `tolerance`, a fraction of the champion's score: with accuracy 0.90 and
 tolerance 0.01 it needs at least 0.891; with MAE 2.0 (lower is better) at
-most 2.02. A champion that cannot be scored on this data (other classes,
-another window) is recorded as not comparable, and only the absolute gates
-decide.
+most 2.02. A champion made for other data (other classes, another window:
+the scorer raises NotComparable) or whose score is not a number is recorded
+as not comparable, and only the absolute gates decide. A champion that
+cannot be read at all is an error: the step fails rather than bless blindly.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +23,10 @@ from trainer.errors import InputError
 from trainer.output_dirs import local_path
 
 log = logging.getLogger(__name__)
+
+
+class NotComparable(Exception):
+    """The champion was made for other data, so its score would not compare; says how."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ def compare(
     check_tolerance(tolerance)
     if champion is None:
         return ChampionComparison(metric, challenger, None, True, "no champion yet")
+    if not math.isfinite(champion):
+        reason = f"champion not comparable (its {metric} is {champion})"
+        return ChampionComparison(metric, challenger, None, True, reason)
     if higher_is_better:
         bar = champion - abs(champion) * tolerance
         passed = challenger >= bar
@@ -84,9 +93,15 @@ def champion_gate(
     check_tolerance(tolerance)
     if not champion_dir:
         return ChampionComparison(metric, challenger, None, True, "no champion yet")
+    path = local_path(champion_dir, "champion_uri")  # gs:// -> /gcs on Vertex AI
+    if not path.is_dir():
+        raise InputError(
+            f"The champion at {champion_dir} is not there ({path}): check the registry; "
+            "evaluation will not bless a model without comparing it."
+        )
     try:
-        champion = score(local_path(champion_dir, "champion_uri"))  # gs:// -> /gcs on Vertex
-    except (InputError, FileNotFoundError, KeyError) as exc:
+        champion = score(path)
+    except NotComparable as exc:
         log.warning("The champion at %s is not comparable: %s", champion_dir, exc)
         return ChampionComparison(
             metric, challenger, None, True, f"champion not comparable ({exc})"

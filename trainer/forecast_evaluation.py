@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from trainer.champion import champion_gate, check_tolerance
+from trainer.champion import NotComparable, champion_gate, check_tolerance
 from trainer.errors import InputError
 from trainer.forecast_report import ForecastPlot, write_forecast_report
 from trainer.forecast_training import TASK
@@ -112,7 +112,7 @@ def evaluate_forecaster(
     def champion_mae(path: Path) -> float:
         champion = read_model_metadata(path).get("training_params", {})
         if (champion.get("window"), champion.get("horizon")) != (spec.window, spec.horizon):
-            raise InputError(
+            raise NotComparable(
                 f"its window/horizon {champion.get('window')}/{champion.get('horizon')} differ "
                 f"from this model's {spec.window}/{spec.horizon}"
             )

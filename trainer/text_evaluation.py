@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from trainer.champion import champion_gate, check_tolerance
+from trainer.champion import NotComparable, champion_gate, check_tolerance
 from trainer.classification_metrics import confusion_matrix, macro_f1, per_class_scores, roc_auc
 from trainer.classifier_report import write_classifier_report
 from trainer.errors import InputError
@@ -48,10 +48,10 @@ def evaluate_text_classifier(
         raise InputError(f"The test split of {dataset_dir} is empty: re-ingest with more data.")
     actual = label_ids(labels, classes)
 
-    def probabilities_of(model: str | Path) -> np.ndarray:
+    def probabilities_of(model: str | Path, champion: bool = False) -> np.ndarray:
         trained_on = read_model_metadata(model).get("classes")
         if trained_on != classes:
-            raise InputError(
+            raise (NotComparable if champion else InputError)(
                 f"The model at {model} was trained on classes {trained_on} but the "
                 f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was "
                 "trained on."
@@ -76,7 +76,7 @@ def evaluate_text_classifier(
         "accuracy",
         accuracy,
         champion_dir,
-        lambda path: float(np.mean(probabilities_of(path).argmax(axis=1) == actual)),
+        lambda path: float(np.mean(probabilities_of(path, True).argmax(axis=1) == actual)),
         higher_is_better=True,
         tolerance=regression_tolerance,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from trainer.champion import champion_gate, check_tolerance
+from trainer.champion import NotComparable, champion_gate, check_tolerance
 from trainer.classification_metrics import confusion_matrix, per_class_scores
 from trainer.classifier_report import write_classifier_report
 from trainer.errors import InputError
@@ -49,8 +49,8 @@ def evaluate_image_classifier(
     actual = [index[f["label"]] for f in test]
     images = [(Path(dataset_dir) / f["path"]).read_bytes() for f in test]
 
-    def predict(model: str | Path) -> list[int]:
-        _check_classes(model, dataset_dir, classes)
+    def predict(model: str | Path, champion: bool = False) -> list[int]:
+        _check_classes(model, dataset_dir, classes, NotComparable if champion else InputError)
         serve = tf.saved_model.load(str(model)).signatures["serving_default"]
         predicted: list[int] = []
         for start in range(0, len(images), batch_size):
@@ -64,7 +64,7 @@ def evaluate_image_classifier(
         "accuracy",
         accuracy,
         champion_dir,
-        lambda path: _accuracy(confusion_matrix(actual, predict(path), len(classes))),
+        lambda path: _accuracy(confusion_matrix(actual, predict(path, True), len(classes))),
         higher_is_better=True,
         tolerance=regression_tolerance,
     )
@@ -98,10 +98,12 @@ def evaluate_image_classifier(
     return result
 
 
-def _check_classes(model_dir: str | Path, dataset_dir: str | Path, classes: list[str]) -> None:
+def _check_classes(
+    model_dir: str | Path, dataset_dir: str | Path, classes: list[str], error: type = InputError
+) -> None:
     trained_on = read_model_metadata(model_dir).get("classes")
     if trained_on != classes:
-        raise InputError(
+        raise error(
             f"The model at {model_dir} was trained on classes {trained_on} but the "
             f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was trained on."
         )

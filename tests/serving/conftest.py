@@ -2,7 +2,8 @@
 
 `export_scaler` writes a model with the project's export code whose answer
 says which version answered: `window` [N, 3] -> `forecast` = version x the
-row sums, and `total` the same summed. The vision and text models trained
+row sums, and `total` the same summed; a NaN (a null in JSON) passes request
+checks but fails inside the model. The vision and text models trained
 by the project are served in test_served_case_studies.py.
 """
 
@@ -34,6 +35,7 @@ def export_scaler(model_dir: Path, factor: float) -> Path:
 
     @tf.function(input_signature=[tf.TensorSpec([None, WINDOW], tf.float32, name="window")])
     def serve(window):
+        window = tf.debugging.check_numerics(window, "window")  # a NaN fails inside the model
         forecast = tf.reduce_sum(window, axis=1, keepdims=True) * scale
         return {"forecast": forecast, "total": tf.reduce_sum(forecast, axis=1)}
 

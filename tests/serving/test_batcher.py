@@ -22,10 +22,10 @@ class Model:
         self.lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        if (batch < 0).any():
-            raise ValueError("negative input")
         with self.lock:
             self.calls.append(len(batch))
+        if (batch < 0).any():
+            raise ValueError("negative input")
         time.sleep(self.delay_s)
         return {"double": batch * 2, "ids": batch.astype(str)}
 
@@ -73,6 +73,7 @@ def test_a_bad_request_in_a_shared_batch_fails_alone():
     for i, result in enumerate(results):
         if i != 5:
             assert result["double"].tolist() == [2 * i]
+    assert max(model.calls) > 1  # a shared batch formed (and failed) before the retries
 
 
 def test_batching_off_calls_the_model_once_per_request_in_the_callers_thread():
@@ -104,3 +105,30 @@ def test_close_answers_what_was_queued_and_later_requests_still_work():
 def test_bad_settings_are_refused(size, wait):
     with pytest.raises(ValueError, match="must be"):
         DynamicBatcher(Model(), max_batch_size=size, max_wait_s=wait)
+
+
+def test_outputs_that_are_not_one_row_per_instance_are_computed_per_request():
+    """A model whose output has no batch dimension: each request gets its own, whole."""
+    calls = []
+
+    def model(batch):
+        calls.append(len(batch))
+        time.sleep(0.02)
+        return {"sum": np.array(batch.sum())}
+
+    batcher = DynamicBatcher(model, max_batch_size=8, max_wait_s=0.05)
+    results = _send_all(batcher, [np.array([i, 1]) for i in range(6)])
+    batcher.close()
+    assert [int(r["sum"]) for r in results] == [i + 1 for i in range(6)]
+    assert max(calls) > 2  # a shared call was tried first
+
+
+def test_a_failing_batcher_fails_its_requests_and_keeps_serving():
+    """A failure outside the model call (here, batches that cannot be joined) is answered."""
+    model = Model(delay_s=0.02)
+    batcher = DynamicBatcher(model, max_batch_size=8, max_wait_s=0.05)
+    mixed = [np.array([[1, 2]]), np.array([3])] * 3  # 2-D and 1-D rows cannot be concatenated
+    results = _send_all(batcher, mixed)
+    assert all(not isinstance(r, Exception) for r in results)  # each ran alone instead
+    assert batcher.predict(np.array([5]))["double"].tolist() == [10]
+    batcher.close()

@@ -23,7 +23,7 @@ def test_traffic_is_parsed_and_must_add_up_to_100():
 
 def test_aliases_and_numbers_resolve_to_versions(registry):
     deployment = Deployment(registry, "scaler", (("champion", 60), ("1", 30), ("2", 10)))
-    assert deployment.resolve() == ((1, 30), (2, 70))  # champion is 2
+    assert deployment.resolve() == (((1, 30), (2, 70)), {"champion": 2})
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,13 @@ def test_a_vanished_alias_keeps_the_current_split(registry):
 def test_an_empty_registry_names_the_fix(tmp_path):
     with pytest.raises(InputError, match="no model 'scaler'"):
         Deployment(LocalModelRegistry(tmp_path), "scaler")
+
+
+def test_a_label_moved_to_a_served_version_is_followed_without_reloading(registry):
+    deployment = Deployment(registry, "scaler", (("1", 50), ("2", 50)))
+    deployment.refresh()
+    versions = deployment.split.versions
+    registry.rollback("scaler")  # champion: 2 -> 1, both already served
+    assert not deployment.refresh()  # no version loaded or retired
+    assert deployment.split.aliases == {"champion": 1} and deployment.split.versions is versions
+    deployment.close()

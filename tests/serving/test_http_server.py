@@ -9,6 +9,7 @@ import http.client
 import json
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
@@ -128,20 +129,26 @@ def test_a_new_champion_is_swapped_in_under_load_without_a_failed_request(regist
         threads = [threading.Thread(target=client, args=(base,)) for _ in range(6)]
         for thread in threads:
             thread.start()
-        while len(answers) < 50:
-            pass
-        registry.register("scaler", scaler_exports[2])  # version 3 becomes champion
-        while not answers or answers[-1][0] != "scaler-3":
-            assert not failures
-        seen = len(answers)
-        while len(answers) < seen + 50:
-            pass
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
+        try:
+            _wait_until(lambda: len(answers) >= 50)
+            registry.register("scaler", scaler_exports[2])  # version 3 becomes champion
+            _wait_until(lambda: answers[-1][0] == "scaler-3" or failures)
+            seen = len(answers)
+            _wait_until(lambda: len(answers) >= seen + 50 or failures)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
     assert failures == []
     assert set(answers) == {("scaler-2", 12.0), ("scaler-3", 18.0)}  # each answer from its version
     assert answers[-1][0] == "scaler-3"
+
+
+def _wait_until(condition, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout_s} s"
+        time.sleep(0.005)
 
 
 def _raw(base: str, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, dict]:
@@ -176,6 +183,28 @@ def test_protocol_errors_get_json_errors(registry):
         assert call(base, "/health")[0] == 200  # still up
 
 
+def test_a_refused_request_leaves_its_keep_alive_connection_usable(registry):
+    server = scaler_server(registry)
+    with running_server(server) as base:
+        wait_ready(base)
+        url = urlparse(base)
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        try:
+            for path, body, status in [
+                ("/v1/models/nope:predict", b'{"instances": [[1, 2, 3]]}', 404),
+                ("/predict", b"{broken", 400),
+                ("/predict", b'{"instances": [[1, null, 3]]}', 400),
+                ("/predict", json.dumps({"instances": [ROW]}).encode(), 200),
+            ]:
+                connection.request("POST", path, body)
+                response = connection.getresponse()
+                answer = json.loads(response.read())
+                assert response.status == status, answer
+        finally:
+            connection.close()
+    assert answer["predictions"] == [{"forecast": [12.0], "total": 12.0}]
+
+
 def test_the_vertex_route_asks_which_model_when_several_are_served(registry, scaler_exports):
     from serving.deployments import Deployment
     from serving.model_server import ModelServer
@@ -197,6 +226,8 @@ BAD = [
     (json.dumps({"instances": []}).encode(), 400, "No instances"),
     (json.dumps([ROW]).encode(), 400, "must be a JSON object"),
     (json.dumps({"instances": [{"b64": "AAAA"}]}).encode(), 400, "expected numbers"),
+    # parses, then fails inside the model: in a shared batch, only this request fails
+    (json.dumps({"instances": [[1, None, 3]]}).encode(), 400, "could not use the instances"),
 ]
 
 

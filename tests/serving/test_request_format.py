@@ -11,6 +11,7 @@ from serving.request_format import RequestError, columns, parse_json, parse_pred
 
 IMAGES = InputSpec("image_bytes", tf.string, (None,))
 WINDOWS = InputSpec("window", tf.float32, (None, 3))
+SEQUENCES = InputSpec("steps", tf.float32, (None, None, None))  # open dimensions
 PNG = b"\x89PNG\r\n\x1a\n-not-really"
 
 
@@ -46,7 +47,13 @@ def test_null_values_in_a_window_become_nan_for_the_model_to_fill():
         ({"instances": ["ok", 7]}, IMAGES, 400, "instance 1: expected a string or"),
         ({"instances": [[1, 2, 3], [1, 2]]}, WINDOWS, 400, r"instance 1: shape \[2\] does not fit"),
         ({"instances": [[1, 2, 3], [[1, 2, 3]]]}, WINDOWS, 400, r"instance 1: shape \[1, 3\]"),
-        ({"instances": [["a", "b", "c"]]}, WINDOWS, 400, "instance 0: expected numbers of shape"),
+        ({"instances": [["a", "b", "c"]]}, WINDOWS, 400, r"instance 0: expected numbers .*got str"),
+        ({"instances": [["1", "2", "3"]]}, WINDOWS, 400, "got str"),  # not converted silently
+        ({"instances": [[True, 1, 2]]}, WINDOWS, 400, "got bool"),
+        ({"instances": [[1e39, 1, 2]]}, WINDOWS, 400, "got a value beyond the range of float32"),
+        ({"instances": [[10**400, 1, 2]]}, WINDOWS, 400, "beyond the range of float32"),
+        ({"instances": [[[1, 2], [3]]]}, SEQUENCES, 400, "got a ragged list"),
+        ({"instances": [[[1, 2]], [[1, 2, 3]]]}, SEQUENCES, 400, r"different shapes \(\[1, 2\]"),
         ({"instances": [{"windows": [1, 2, 3]}]}, WINDOWS, 400, r"has keys \['windows'\]"),
         ({"instances": []}, WINDOWS, 400, "No instances to predict"),
         ({"instances": {"window": [1, 2, 3]}}, WINDOWS, 400, "'instances' must be a list"),

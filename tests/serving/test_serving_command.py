@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,28 +52,37 @@ def registry(trained_model, trained_text_model, tmp_path_factory) -> LocalModelR
 
 
 @contextlib.contextmanager
-def serving(args: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, list]]:
-    """Start `python -m serving ARGS` on a free port; yield (base URL, its output lines so far)."""
+def serving(args: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, object]]:
+    """Start `python -m serving ARGS` on a free port; yield (base URL, the process).
+
+    Its output goes to a file, not a pipe nobody reads (a full pipe would block
+    the server), and is printed when the block fails.
+    """
     port = free_ports(1)[0]
     environ = {**os.environ, "AIP_HTTP_PORT": str(port), **(env or {})}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "serving", *args],
-        cwd=REPO,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serving", *args],
+            cwd=REPO,
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}", process
+        except BaseException:
+            log.seek(0)
+            print(log.read()[-5000:])
+            raise
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 def _digit_png(digits_dir: Path) -> bytes:

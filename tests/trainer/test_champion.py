@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.champion import champion_gate, compare
+from trainer.champion import NotComparable, champion_gate, compare
 from trainer.errors import InputError
 
 
@@ -37,7 +37,7 @@ def test_without_a_champion_the_challenger_passes():
 
 def test_a_champion_that_cannot_be_scored_is_recorded_as_not_comparable(tmp_path):
     def score(path: Path) -> float:
-        raise InputError(f"{path} has other classes")
+        raise NotComparable(f"{path} has other classes")
 
     result = champion_gate("accuracy", 0.5, tmp_path, score, True, 0.01)
     assert result.passed and result.champion is None
@@ -62,5 +62,17 @@ def test_a_cloud_storage_champion_is_read_through_the_gcs_mount(tmp_path, monkey
 
     monkeypatch.setattr(trainer.output_dirs, "GCS_FUSE_ROOT", tmp_path)
     seen = []
+    (tmp_path / "models" / "forecaster" / "7").mkdir(parents=True)
     champion_gate("mae", 1.0, "gs://models/forecaster/7", lambda p: seen.append(p) or 1.0, False, 0)
     assert seen[-1] == tmp_path / "models" / "forecaster" / "7"
+
+
+def test_a_champion_that_is_not_there_fails_the_evaluation(tmp_path):
+    with pytest.raises(InputError, match="evaluation will not bless a model without comparing"):
+        champion_gate("accuracy", 0.9, tmp_path / "gone", lambda p: 1.0, True, 0.01)
+
+
+def test_a_champion_whose_score_is_not_a_number_does_not_block_every_challenger():
+    result = compare("mae", 3.0, float("nan"), False, 0.01)
+    assert result.passed and result.champion is None
+    assert result.reason == "champion not comparable (its mae is nan)"
