@@ -14,6 +14,7 @@ champion without dropping requests.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -94,9 +95,7 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
     """The ModelServer the arguments describe; bad settings raise InputError before any load."""
     contract = VertexContract.from_environ()
     if args.port:
-        contract = VertexContract(
-            args.port, contract.predict_route, contract.health_route, contract.deployed_model_id
-        )
+        contract = dataclasses.replace(contract, port=args.port)
     batching = Batching(args.max_batch_size, args.batch_timeout_ms / 1000)
     if args.max_batch_size < 1 or args.batch_timeout_ms < 0:
         raise InputError("--max-batch-size must be at least 1 and --batch-timeout-ms 0 or more.")

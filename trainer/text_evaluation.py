@@ -20,7 +20,7 @@ from trainer.champion import NotComparable, champion_gate, check_tolerance
 from trainer.classification_metrics import confusion_matrix, macro_f1, per_class_scores, roc_auc
 from trainer.classifier_report import write_classifier_report
 from trainer.errors import InputError
-from trainer.model_metadata import read_model_metadata
+from trainer.model_metadata import check_trained_classes, read_model_metadata
 from trainer.text_ingest import read_text_manifest, read_text_split
 from trainer.text_training import label_ids
 
@@ -47,15 +47,9 @@ def evaluate_text_classifier(
     if not texts:
         raise InputError(f"The test split of {dataset_dir} is empty: re-ingest with more data.")
     actual = label_ids(labels, classes)
+    check_trained_classes(model_dir, dataset_dir, classes)
 
-    def probabilities_of(model: str | Path, champion: bool = False) -> np.ndarray:
-        trained_on = read_model_metadata(model).get("classes")
-        if trained_on != classes:
-            raise (NotComparable if champion else InputError)(
-                f"The model at {model} was trained on classes {trained_on} but the "
-                f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was "
-                "trained on."
-            )
+    def probabilities_of(model: str | Path) -> np.ndarray:
         serve = tf.saved_model.load(str(model)).signatures["serving_default"]
         return np.concatenate(
             [
@@ -63,6 +57,10 @@ def evaluate_text_classifier(
                 for i in range(0, len(texts), batch_size)
             ]
         )
+
+    def champion_accuracy(path: Path) -> float:
+        check_trained_classes(path, dataset_dir, classes, NotComparable)
+        return float(np.mean(probabilities_of(path).argmax(axis=1) == actual))
 
     probabilities = probabilities_of(model_dir)
     predicted = probabilities.argmax(axis=1)
@@ -76,7 +74,7 @@ def evaluate_text_classifier(
         "accuracy",
         accuracy,
         champion_dir,
-        lambda path: float(np.mean(probabilities_of(path, True).argmax(axis=1) == actual)),
+        champion_accuracy,
         higher_is_better=True,
         tolerance=regression_tolerance,
     )

@@ -17,7 +17,7 @@ from trainer.classification_metrics import confusion_matrix, per_class_scores
 from trainer.classifier_report import write_classifier_report
 from trainer.errors import InputError
 from trainer.image_ingest import read_manifest
-from trainer.model_metadata import read_model_metadata
+from trainer.model_metadata import check_trained_classes, read_model_metadata
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,13 @@ def evaluate_image_classifier(
     check_tolerance(regression_tolerance)
     manifest = read_manifest(dataset_dir)
     classes = manifest["classes"]
-    _check_classes(model_dir, dataset_dir, classes)
+    check_trained_classes(model_dir, dataset_dir, classes)  # before reading every image
     test = [f for f in manifest["files"] if f["split"] == "test"]
     index = {name: i for i, name in enumerate(classes)}
     actual = [index[f["label"]] for f in test]
     images = [(Path(dataset_dir) / f["path"]).read_bytes() for f in test]
 
-    def predict(model: str | Path, champion: bool = False) -> list[int]:
-        _check_classes(model, dataset_dir, classes, NotComparable if champion else InputError)
+    def predict(model: str | Path) -> list[int]:
         serve = tf.saved_model.load(str(model)).signatures["serving_default"]
         predicted: list[int] = []
         for start in range(0, len(images), batch_size):
@@ -58,13 +57,17 @@ def evaluate_image_classifier(
             predicted += [index[label.decode()] for label in labels.numpy()]
         return predicted
 
+    def champion_accuracy(path: Path) -> float:
+        check_trained_classes(path, dataset_dir, classes, NotComparable)
+        return _accuracy(confusion_matrix(actual, predict(path), len(classes)))
+
     matrix = confusion_matrix(actual, predict(model_dir), len(classes))
     accuracy = _accuracy(matrix)
     champion = champion_gate(
         "accuracy",
         accuracy,
         champion_dir,
-        lambda path: _accuracy(confusion_matrix(actual, predict(path, True), len(classes))),
+        champion_accuracy,
         higher_is_better=True,
         tolerance=regression_tolerance,
     )
@@ -96,17 +99,6 @@ def evaluate_image_classifier(
         curves = read_model_metadata(model_dir).get("training_curves", {})
         write_classifier_report(report_path, "Image classifier evaluation", result, curves)
     return result
-
-
-def _check_classes(
-    model_dir: str | Path, dataset_dir: str | Path, classes: list[str], error: type = InputError
-) -> None:
-    trained_on = read_model_metadata(model_dir).get("classes")
-    if trained_on != classes:
-        raise error(
-            f"The model at {model_dir} was trained on classes {trained_on} but the "
-            f"dataset at {dataset_dir} has {classes}: evaluate on the dataset it was trained on."
-        )
 
 
 def _accuracy(matrix: np.ndarray) -> float:
