@@ -1,0 +1,1 @@
+"""Loopback networking that redirects unmodified Google Cloud clients to the emulator."""
