@@ -1,0 +1,1 @@
+"""The Vertex AI services of the emulator: jobs, models, endpoints, prediction, pipelines."""
