@@ -1,4 +1,4 @@
-"""Vertex AI only: the resources a deployment reuses or retires, and a training job's workers.
+"""Vertex AI only: the resources a deployment reuses or retires, and a training job's pools.
 
 Defaults such as "{{$.pipeline_google_cloud_project_id}}" are placeholders
 Vertex AI Pipelines fills in with the run's project and region. The lookups
@@ -70,8 +70,25 @@ def undeploy_idle_models(
 
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
-def additional_workers(replica_count: int) -> int:
-    """Replicas beyond the chief: the size of a training job's second worker pool."""
-    if replica_count < 2:
-        raise ValueError(f"train_replica_count {replica_count} does not need extra workers.")
-    return replica_count - 1
+def worker_pool_specs(
+    pool_template: dict,
+    machine_type: str,
+    accelerator_type: str,
+    accelerator_count: int,
+    replica_count: int,
+) -> list:
+    """A training job's worker pools from the machine parameters, typed for CustomJob.
+
+    In: pool_template (one pool without machine_spec and replica_count; see
+    trainer.worker_pools), the machine parameters. Out: [chief] or [chief,
+    replica_count - 1 workers] with int counts, for the job's worker_pool_specs.
+    """
+    from trainer.worker_pools import worker_pool_specs as build
+
+    return build(
+        pool_template,
+        machine_type=machine_type,
+        accelerator_type=accelerator_type,
+        accelerator_count=accelerator_count,
+        replica_count=replica_count,
+    )

@@ -15,11 +15,15 @@ deployment change with the target:
   reused by name; models left there with no traffic are undeployed.
 
 Both keep the artifact types: train outputs google.UnmanagedContainerModel,
-deploy outputs google.VertexModel.
+deploy outputs google.VertexModel. The caching policy lives here too
+(`never_cached`).
 """
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,16 +42,43 @@ from kfp import dsl
 from components.find_champion import find_local_champion, find_vertex_champion
 from components.register_model_locally import register_model_locally
 from components.vertex_resources import (
-    additional_workers,
     get_or_create_endpoint,
     parent_model,
     undeploy_idle_models,
+    worker_pool_specs,
 )
+from trainer.worker_pools import EXECUTOR_INPUT_MARKER, JSON_ESCAPED_EXECUTOR_INPUT
 
 Channel = Any  # a kfp PipelineChannel (pipeline parameter or task output)
 
 # A blessed model becomes the default version and the champion (evaluation's reference).
 CHAMPION_ALIASES = ("default", "champion")
+
+# The custom job's base output directory: under the run's pipeline root (gs://, PIPELINE_ROOT),
+# one per run and task so that no run resumes from another's backups (GCPC's own components
+# lay out <root>/<job id>/<task id> so; a placeholder in a task argument is kfp's documented
+# form). Vertex then sets AIP_CHECKPOINT_DIR (<dir>/checkpoints/) and AIP_TENSORBOARD_LOG_DIR
+# (<dir>/logs/); the model goes to the step's output artifact, not to AIP_MODEL_DIR.
+CUSTOM_JOB_OUTPUT_DIRECTORY = (
+    f"{dsl.PIPELINE_ROOT_PLACEHOLDER}/{dsl.PIPELINE_JOB_ID_PLACEHOLDER}"
+    f"/{dsl.PIPELINE_TASK_ID_PLACEHOLDER}"
+)
+
+
+def never_cached(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    """The caching policy, for a retraining schedule: `task` always runs, never from cache.
+
+    Vertex AI keys a step's cache on its inputs: parameter values and input
+    artifact ids. That is right for a step whose result follows from its inputs,
+    and wrong for one that reads or changes the world outside them: ingest reads
+    a source (`source_uri`, `source_query`) whose data changes under the same
+    name, and the champion, parent-model and endpoint lookups and the deployment
+    read or change Vertex AI (or the local registry). Those steps go through
+    here. Every other step may be cached: once ingest has run again its Dataset
+    is a new artifact, so training and evaluation after it miss the cache and
+    run again too. (The local runner caches nothing: kfp.local's cache is off.)
+    """
+    return task.set_caching_options(False)
 
 
 @dataclass(frozen=True)
@@ -102,12 +133,13 @@ class LocalTarget:
             model_name=deployment.model_name,
             pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         )
-        return task.set_display_name("find-champion").set_caching_options(False).output
+        return never_cached(task.set_display_name("find-champion")).output
 
     def deploy(self, model: Channel, deployment: Deployment) -> None:
-        register_model_locally(
+        register = register_model_locally(
             model=model, registry_uri=deployment.registry_uri, model_name=deployment.model_name
-        ).set_display_name("deploy")
+        )
+        never_cached(register.set_display_name("deploy"))
 
 
 class VertexTarget:
@@ -118,10 +150,20 @@ class VertexTarget:
     ) -> Mapping[str, Channel]:
         """The component as a Vertex custom job; replica_count > 1 adds a worker pool.
 
-        Vertex sets TF_CONFIG and CLUSTER_SPEC on every replica of a job with
-        more than one pool member. The number of pools is fixed per job spec, so
-        one branch runs single-machine and one multi-worker; dsl.OneOf hands the
-        outputs of whichever ran to the next steps.
+        The worker pools are one value, built with typed counts by a step
+        (worker-pools, components.vertex_resources) from the machine parameters
+        and passed to the job as that step's output, kfp's documented way to pass
+        data between steps. The job's payload takes it whole
+        (`{{$.inputs.parameters['worker_pool_specs']}}`), so the counts stay
+        numbers, which Vertex writes as integers (protojson), as it does for the
+        `boot_disk_size_gb: 100` of GCPC's own default pools; parameters nested
+        in a constant would reach CustomJob as placeholders inside strings, which
+        Vertex may fill in as text that its int32 fields refuse. Vertex sets
+        TF_CONFIG and CLUSTER_SPEC on every replica of a job with more than one
+        pool member. The multi-worker branch also restarts the whole job when a
+        worker restarts (a MultiWorkerMirroredStrategy cluster cannot take a
+        worker back; each replica resumes from its backup); dsl.OneOf hands the
+        outputs of whichever branch ran to the next steps.
         """
         job = create_custom_training_job_from_component(
             component,
@@ -131,15 +173,23 @@ class VertexTarget:
             service_account=SERVICE_ACCOUNT_PLACEHOLDER,
             network=NETWORK_PLACEHOLDER,
         )
-        chief = _worker_pool(job, resources, replica_count=1)
+        pools = worker_pool_specs(
+            pool_template=_pool_template(job),
+            machine_type=resources.machine_type,
+            accelerator_type=resources.accelerator_type,
+            accelerator_count=resources.accelerator_count,
+            replica_count=resources.replica_count,
+        ).set_display_name("worker-pools")
+        job_inputs = {
+            **inputs,
+            "worker_pool_specs": pools.output,
+            "base_output_directory": CUSTOM_JOB_OUTPUT_DIRECTORY,
+        }
         with dsl.If(resources.replica_count > 1, name="multi-worker"):
-            workers = additional_workers(replica_count=resources.replica_count)
-            workers.set_display_name("worker-count")
-            worker_pool = _worker_pool(job, resources, replica_count=workers.output)
-            multi = job(**inputs, worker_pool_specs=[chief, worker_pool])
+            multi = job(**job_inputs, restart_job_on_worker_restart=True)
             multi.set_display_name("train-multi-worker")
         with dsl.Else(name="single-machine"):
-            single = job(**inputs, worker_pool_specs=[chief]).set_display_name("train")
+            single = job(**job_inputs).set_display_name("train")
         return {
             name: dsl.OneOf(multi.outputs[name], single.outputs[name])
             for name in component.component_spec.outputs
@@ -149,22 +199,22 @@ class VertexTarget:
         task = find_vertex_champion(
             display_name=deployment.model_name, pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER
         )
-        return task.set_display_name("find-champion").set_caching_options(False).output
+        return never_cached(task.set_display_name("find-champion")).output
 
     def deploy(self, model: Channel, deployment: Deployment) -> None:
         run = dsl.PIPELINE_JOB_ID_PLACEHOLDER
         parent = parent_model(display_name=deployment.model_name, pipeline_run=run)
-        parent.set_display_name("find-parent-model").set_caching_options(False)
+        never_cached(parent.set_display_name("find-parent-model"))
         upload = ModelUploadOp(
             display_name=deployment.model_name,
             unmanaged_container_model=model,
             parent_model=parent.outputs["model"],
             version_aliases=list(CHAMPION_ALIASES),
-        ).set_display_name("upload-model")
-        upload.set_caching_options(False)
+        )
+        never_cached(upload.set_display_name("upload-model"))
         endpoint = get_or_create_endpoint(display_name=deployment.endpoint_name, pipeline_run=run)
-        endpoint.set_display_name("endpoint").set_caching_options(False)
-        deploy = (
+        never_cached(endpoint.set_display_name("endpoint"))
+        deploy = never_cached(
             ModelDeployOp(
                 model=upload.outputs["model"],
                 endpoint=endpoint.outputs["endpoint"],
@@ -173,12 +223,10 @@ class VertexTarget:
                 dedicated_resources_min_replica_count=deployment.min_replica_count,
                 dedicated_resources_max_replica_count=deployment.max_replica_count,
                 traffic_split=deployment.traffic_split,
-            )
-            .set_display_name("deploy-model")
-            .set_caching_options(False)
+            ).set_display_name("deploy-model")
         )
         retire = undeploy_idle_models(endpoint=endpoint.outputs["endpoint"]).after(deploy)
-        retire.set_display_name("undeploy-idle-models").set_caching_options(False)
+        never_cached(retire.set_display_name("undeploy-idle-models"))
 
 
 TARGETS: dict[str, Target] = {"local": LocalTarget(), "vertex": VertexTarget()}
@@ -196,21 +244,24 @@ def deploy_if_blessed(
         target.deploy(model, deployment)
 
 
-def _worker_pool(job: Callable, resources: TrainingResources, replica_count: Channel) -> dict:
-    """One worker pool spec: the component's own container on the chosen machines.
+def _pool_template(job: Callable) -> dict:
+    """The pool create_custom_training_job_from_component derived from the component (image,
+    command, executor-input argument, disk), without the machine fields worker-pools sets.
 
-    The container (image, command, executor-input placeholder) is the one
-    create_custom_training_job_from_component derived from the component; the
-    machine fields are pipeline parameters, which kfp compiles into
-    placeholders Vertex fills in at run time.
+    The executor-input placeholder is swapped for a marker while the template is
+    worker-pools' input (see trainer.worker_pools); no other placeholder may be in it.
     """
-    template = job.component_spec.inputs["worker_pool_specs"].default[0]
-    return {
-        **template,
-        "machine_spec": {
-            "machine_type": resources.machine_type,
-            "accelerator_type": resources.accelerator_type,
-            "accelerator_count": resources.accelerator_count,
-        },
-        "replica_count": replica_count,
-    }
+    [pool] = copy.deepcopy(job.component_spec.inputs["worker_pool_specs"].default)
+    template = {k: v for k, v in pool.items() if k not in ("machine_spec", "replica_count")}
+    container = template["container_spec"]
+    container["args"] = [
+        EXECUTOR_INPUT_MARKER if arg == JSON_ESCAPED_EXECUTOR_INPUT else arg
+        for arg in container["args"]
+    ]
+    placeholders = re.findall(r"\{\{\$[^}]*\}\}", json.dumps(template))
+    if placeholders:
+        raise ValueError(
+            f"The training component's container holds kfp placeholders {placeholders}, which "
+            "worker-pools' input cannot carry: pass those values as the component's inputs."
+        )
+    return template

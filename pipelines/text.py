@@ -10,7 +10,13 @@ from components.evaluate_text_classifier import evaluate_text_classifier
 from components.images import SERVING_IMAGE
 from components.ingest_text_file import ingest_text_file
 from components.train_text_classifier import train_text_classifier
-from pipelines.targets import Deployment, Target, TrainingResources, deploy_if_blessed
+from pipelines.targets import (
+    Deployment,
+    Target,
+    TrainingResources,
+    deploy_if_blessed,
+    never_cached,
+)
 
 PIPELINE_NAME = "text-classification"
 
@@ -75,6 +81,7 @@ def build_text_pipeline(target: Target):
             local_database=local_database,
             bigquery_project=bigquery_project,
         ).set_display_name("ingest")
+        never_cached(ingest)  # reads a source that changes under the same name
         train = target.train(
             train_text_classifier,
             TrainingResources(

@@ -10,7 +10,13 @@ from components.evaluate_forecaster import evaluate_forecaster
 from components.images import SERVING_IMAGE
 from components.ingest_bigquery import ingest_bigquery
 from components.train_forecaster import train_forecaster
-from pipelines.targets import Deployment, Target, TrainingResources, deploy_if_blessed
+from pipelines.targets import (
+    Deployment,
+    Target,
+    TrainingResources,
+    deploy_if_blessed,
+    never_cached,
+)
 
 PIPELINE_NAME = "timeseries-forecasting"
 
@@ -76,6 +82,7 @@ def build_timeseries_pipeline(target: Target):
             location=bigquery_location,
             time_column=time_column,
         ).set_display_name("ingest")
+        never_cached(ingest)  # reads a source that changes under the same name
         train = target.train(
             train_forecaster,
             TrainingResources(

@@ -10,7 +10,13 @@ from components.evaluate_image_classifier import evaluate_image_classifier
 from components.images import SERVING_IMAGE
 from components.ingest_image_folder import ingest_image_folder
 from components.train_image_classifier import train_image_classifier
-from pipelines.targets import Deployment, Target, TrainingResources, deploy_if_blessed
+from pipelines.targets import (
+    Deployment,
+    Target,
+    TrainingResources,
+    deploy_if_blessed,
+    never_cached,
+)
 
 PIPELINE_NAME = "image-classification"
 
@@ -68,6 +74,7 @@ def build_vision_pipeline(target: Target):
             test_fraction=test_fraction,
             min_images_per_class=min_images_per_class,
         ).set_display_name("ingest")
+        never_cached(ingest)  # reads a source that changes under the same name
         train = target.train(
             train_image_classifier,
             TrainingResources(

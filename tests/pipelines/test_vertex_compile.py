@@ -4,10 +4,15 @@ For each pipeline of the catalog, compiled for the "vertex" target (and the
 "local" one to compare): training is a GCPC custom job whose worker pools run
 the project's image on the machine parameters, single-machine or multi-worker
 under a condition on train_replica_count, joined by dsl.OneOf before
-evaluation; upload (under the parent model), endpoint lookup and deployment
-run only when evaluation blesses the model, uncached, with the serving
-parameters; both targets declare the same parameters; and the real
-google-cloud-aiplatform SDK loads the template offline.
+evaluation; the pools are one typed value from the worker-pools step (no
+parameter nested in a constant), and the payload GCPC's launcher builds from
+them is a CustomJob that proto-plus accepts, with a base output directory
+under the run's pipeline root and, for several workers, a restart of the whole
+job on a worker's restart; upload (under the parent model), endpoint lookup
+and deployment run only when evaluation blesses the model, uncached, with the
+serving parameters; only the steps that read a changing source or change
+Vertex AI skip the cache; both targets declare the same parameters; and the
+real google-cloud-aiplatform SDK loads the template offline.
 
 Inputs are followed through the nested condition DAGs to where they come
 from (a pipeline parameter, a constant or a task output), so the checks do
@@ -26,10 +31,14 @@ import google.auth.credentials
 import google_cloud_pipeline_components
 import pytest
 import yaml
-from google.cloud import aiplatform
+from google.cloud import aiplatform, aiplatform_v1
+from google.protobuf import json_format, struct_pb2
+from google_cloud_pipeline_components.container.v1.custom_job import remote_runner
+from google_cloud_pipeline_components.container.v1.gcp_launcher.utils import json_util
 from kfp import dsl
 
 from components.images import PIPELINE_IMAGE
+from components.vertex_resources import worker_pool_specs
 from pipelines.catalog import PIPELINES, get_pipeline
 from pipelines.compile import compile_pipeline
 
@@ -41,11 +50,21 @@ UPLOAD_LAUNCHER = f"{LAUNCHERS}.model.upload_model.launcher"
 DEPLOY_LAUNCHER = f"{LAUNCHERS}.endpoint.deploy_model.launcher"
 
 # Task display names set by pipelines/targets.py (the names shown in the Vertex AI console).
-SINGLE, MULTI, WORKER_COUNT = "train", "train-multi-worker", "worker-count"
+SINGLE, MULTI, POOLS = "train", "train-multi-worker", "worker-pools"
 PARENT, UPLOAD, ENDPOINT, DEPLOY = "find-parent-model", "upload-model", "endpoint", "deploy-model"
 RETIRE = "undeploy-idle-models"
 DEPLOY_TASKS = (PARENT, UPLOAD, ENDPOINT, DEPLOY, RETIRE)
-VERTEX_ONLY_TASKS = {MULTI, WORKER_COUNT, *DEPLOY_TASKS}
+VERTEX_ONLY_TASKS = {MULTI, POOLS, *DEPLOY_TASKS}
+# worker-pools' inputs and the pipeline parameters they take.
+MACHINE_PARAMETERS = {
+    "machine_type": "train_machine_type",
+    "accelerator_type": "train_accelerator_type",
+    "accelerator_count": "train_accelerator_count",
+    "replica_count": "train_replica_count",
+}
+# The steps that read a source whose data changes under the same name (ingest) or read or
+# change the registry and endpoints: never taken from the cache (pipelines.targets.never_cached).
+UNCACHED = {"ingest", "find-champion"}
 # The model whichever training branch ran (dsl.OneOf of both).
 TRAINED_MODEL = ("output", frozenset({(SINGLE, "model"), (MULTI, "model")}))
 
@@ -198,16 +217,33 @@ def arg_after(args: list, flag: str):
     return args[args.index(flag) + 1]
 
 
-def worker_pools(spec: Spec, task: Task) -> list[dict]:
-    kind, pools = spec.source(task, "parameters", "worker_pool_specs")
-    assert kind == "constant"  # passed per task, not the component's default
-    return pools
+def pipeline_defaults(spec: Spec) -> dict:
+    parameters = spec.doc["root"]["inputDefinitions"]["parameters"]
+    return {name: p["defaultValue"] for name, p in parameters.items() if "defaultValue" in p}
 
 
-def check_pool_runs_the_component(compiled: Compiled, task: Task, pool: dict) -> None:
+def worker_pools(spec: Spec, task: Task, **values) -> list[dict]:
+    """The pools `task`'s job gets: worker-pools' output, computed by its own function from
+    the template compiled into it and the pipeline parameters (defaults, or `values`)."""
+    assert spec.source(task, "parameters", "worker_pool_specs") == (
+        "output",
+        frozenset({(POOLS, "Output")}),
+    )  # a task output, passed whole: not a constant with parameters nested in it
+    builder = spec.task(POOLS)
+    kind, template = spec.source(builder, "parameters", "pool_template")
+    assert kind == "constant"
+    parameters = {**pipeline_defaults(spec), **values}
+    machine = {}
+    for name, parameter in MACHINE_PARAMETERS.items():
+        assert spec.source(builder, "parameters", name) == ("parameter", parameter)
+        machine[name] = parameters[parameter]
+    return worker_pool_specs.python_func(pool_template=template, **machine)
+
+
+def check_pool_runs_the_component(compiled: Compiled, pool: dict) -> None:
     """The pool runs the project's image with the component's own command, on the machine
-    parameters; args carry the executor input (JSON-escaped inside the job payload)."""
-    vertex = compiled.vertex
+    parameters' values as ints and text; args carry the executor input (JSON-escaped inside
+    the job payload)."""
     container = pool["container_spec"]
     assert container["image_uri"] == PIPELINE_IMAGE
     local = compiled.local.container(compiled.local.task(SINGLE))
@@ -216,12 +252,14 @@ def check_pool_runs_the_component(compiled: Compiled, task: Task, pool: dict) ->
     assert [a for a in container["args"] if a != "{{$.json_escape[1]}}"] == [
         a for a in local["args"] if a != "{{$}}"
     ]
-    machine = pool["machine_spec"]
-    assert {field: vertex.placeholder_source(task, value) for field, value in machine.items()} == {
-        "machine_type": ("parameter", "train_machine_type"),
-        "accelerator_type": ("parameter", "train_accelerator_type"),
-        "accelerator_count": ("parameter", "train_accelerator_count"),
+    defaults = pipeline_defaults(compiled.vertex)
+    assert pool["machine_spec"] == {
+        "machine_type": defaults["train_machine_type"],
+        "accelerator_type": "ACCELERATOR_TYPE_UNSPECIFIED",
+        "accelerator_count": 0,
     }
+    assert type(pool["machine_spec"]["accelerator_count"]) is int
+    assert type(pool["replica_count"]) is int
 
 
 def test_training_is_a_gcpc_custom_job(compiled):
@@ -255,7 +293,7 @@ def test_single_machine_branch_runs_one_pool_on_the_training_machine(compiled):
     single = vertex.task(SINGLE)
     [pool] = worker_pools(vertex, single)
     assert pool["replica_count"] == 1
-    check_pool_runs_the_component(compiled, single, pool)
+    check_pool_runs_the_component(compiled, pool)
 
     [branch] = vertex.conditions(single)
     [multi_branch] = vertex.conditions(vertex.task(MULTI))
@@ -268,30 +306,48 @@ def test_single_machine_branch_runs_one_pool_on_the_training_machine(compiled):
 def test_multi_worker_branch_adds_a_pool_of_the_additional_workers(compiled):
     vertex = compiled.vertex
     multi = vertex.task(MULTI)
-    chief, workers = worker_pools(vertex, multi)
+    chief, workers = worker_pools(vertex, multi, train_replica_count=3)
     assert chief == worker_pools(vertex, vertex.task(SINGLE))[0]
     assert chief["replica_count"] == 1
-    check_pool_runs_the_component(compiled, multi, workers)
-    assert vertex.placeholder_source(multi, workers["replica_count"]) == (
-        "output",
-        frozenset({(WORKER_COUNT, "Output")}),
-    )
+    assert workers["replica_count"] == 2
+    check_pool_runs_the_component(compiled, workers)
 
-    count = vertex.task(WORKER_COUNT)
-    assert arg_after(vertex.container(count)["args"], "--function_to_execute") == (
-        "additional_workers"
+    pools = vertex.task(POOLS)
+    assert arg_after(vertex.container(pools)["args"], "--function_to_execute") == (
+        "worker_pool_specs"
     )
-    assert vertex.source(count, "parameters", "replica_count") == (
-        "parameter",
-        "train_replica_count",
-    )
+    assert vertex.container(pools)["image"] == PIPELINE_IMAGE
+    assert vertex.conditions(pools) == []  # built once, before the branches
     [branch] = vertex.conditions(multi)
-    assert vertex.conditions(count) == [branch]
     assert branch.name == "multi-worker"
     assert vertex.trigger_source(branch, MULTI_WORKER_CONDITION) == (
         "parameter",
         "train_replica_count",
     )
+
+
+def nested_placeholders(value, where: str) -> list[str]:
+    """Every "{{$...}}" placeholder inside a list or struct constant, with where it is."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in nested_placeholders(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in nested_placeholders(v, f"{where}[{i}]")]
+    return [f"{where}: {value}"] if isinstance(value, str) and "{{$" in value else []
+
+
+def test_no_constant_nests_a_placeholder_that_vertex_would_fill_in_as_text(compiled):
+    """The machine fields reach the pools as worker-pools' inputs, whole values, and its pool
+    template carries no placeholder: not even the executor input's, which Vertex could fill
+    in with worker-pools' own executor input instead of the custom job's."""
+    vertex = compiled.vertex
+    found = [
+        p
+        for task in vertex.all_tasks
+        for name, binding in task.spec.get("inputs", {}).get("parameters", {}).items()
+        if isinstance(binding.get("runtimeValue", {}).get("constant"), dict | list)
+        for p in nested_placeholders(binding["runtimeValue"]["constant"], f"{task.name}.{name}")
+    ]
+    assert found == []
 
 
 def test_the_branches_models_are_joined_and_evaluated(compiled):
@@ -470,15 +526,16 @@ def test_the_aiplatform_sdk_loads_the_template_offline(compiled):
 
 def test_the_two_pools_give_every_replica_a_multi_worker_strategy(compiled):
     """The CLUSTER_SPEC Vertex AI sets for these pools (train_replica_count=3) on each replica."""
-    from components.vertex_resources import additional_workers
     from trainer.cluster import read_cluster
     from trainer.strategy import choose_strategy
 
-    chief_pool, worker_pool = worker_pools(compiled.vertex, compiled.vertex.task(MULTI))
+    chief_pool, worker_pool = worker_pools(
+        compiled.vertex, compiled.vertex.task(MULTI), train_replica_count=3
+    )
     assert chief_pool["container_spec"] == worker_pool["container_spec"]  # the same code
     pools = {
-        "workerpool0": [f"chief-{i}:2222" for i in range(int(chief_pool["replica_count"]))],
-        "workerpool1": [f"worker-{i}:2222" for i in range(additional_workers.python_func(3))],
+        "workerpool0": [f"chief-{i}:2222" for i in range(chief_pool["replica_count"])],
+        "workerpool1": [f"worker-{i}:2222" for i in range(worker_pool["replica_count"])],
     }
     clusters = [
         read_cluster({"CLUSTER_SPEC": json.dumps({"cluster": pools, "task": task})})
@@ -517,3 +574,165 @@ def test_a_blessed_upload_becomes_the_default_version_and_the_champion(compiled)
         "constant",
         ["default", "champion"],
     )
+
+
+CUSTOM_JOB_OUTPUT_DIRECTORY = (
+    f"{dsl.PIPELINE_ROOT_PLACEHOLDER}/{dsl.PIPELINE_JOB_ID_PLACEHOLDER}"
+    f"/{dsl.PIPELINE_TASK_ID_PLACEHOLDER}"
+)
+
+
+def test_custom_jobs_write_under_the_run_and_several_workers_restart_together(compiled):
+    """A base output directory per run and task under the pipeline root (Vertex then sets the
+    AIP_* directories); restart_job_on_worker_restart only where there are several workers."""
+    vertex = compiled.vertex
+    for name in (SINGLE, MULTI):
+        task = vertex.task(name)
+        assert vertex.source(task, "parameters", "base_output_directory") == (
+            "constant",
+            CUSTOM_JOB_OUTPUT_DIRECTORY,
+        )
+    assert vertex.source(vertex.task(MULTI), "parameters", "restart_job_on_worker_restart") == (
+        "constant",
+        True,
+    )
+    single = vertex.task(SINGLE)
+    assert "restart_job_on_worker_restart" not in single.spec["inputs"]["parameters"]
+    assert not vertex.component_inputs(single)["parameters"]["restart_job_on_worker_restart"][
+        "defaultValue"
+    ]
+
+
+# What Vertex AI fills in for a run of the launcher step (pipeline root gs://b/r).
+RUN = {
+    dsl.PIPELINE_ROOT_PLACEHOLDER: "gs://b/r",
+    dsl.PIPELINE_JOB_ID_PLACEHOLDER: "run-1",
+    dsl.PIPELINE_TASK_ID_PLACEHOLDER: "7",
+    "{{$.pipeline_service_account}}": "vertex-pipelines@my-project.iam.gserviceaccount.com",
+    "{{$.pipeline_network}}": "",
+    "{{$.pipeline_persistent_resource_id}}": "",
+}
+EXECUTOR_INPUT = {"inputs": {"parameterValues": {"note": 'a "quoted" value'}}}
+
+
+class RecordingJobClient:
+    """Stands in for JobServiceClient, which needs Vertex AI: keeps what create_custom_job got."""
+
+    def create_custom_job(self, parent: str, custom_job: dict):
+        self.parent, self.custom_job = parent, custom_job
+        return aiplatform_v1.CustomJob(name=f"{parent}/customJobs/1")
+
+
+def as_vertex_writes(value) -> str:
+    """A parameter value as Vertex AI puts it into a command line: kept as a protobuf Value
+    (every number a double, as the local runner shows: 2 comes back as 2.0) and written as
+    protojson writes it (a whole-number double without a fraction: 2, not 2.0)."""
+
+    def whole(v):
+        if isinstance(v, dict):
+            return {k: whole(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [whole(x) for x in v]
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
+    stored = json_format.MessageToDict(json_format.ParseDict(value, struct_pb2.Value()))
+    return json.dumps(whole(stored))
+
+
+def launcher_request(spec: Spec, task: Task, pools: list[dict]):
+    """The CreateCustomJobRequest GCPC's launcher sends for `task` given `pools`: its payload
+    filled in as Vertex AI fills it (a string parameter as its text, any other as JSON; then
+    the run's placeholders and the JSON-escaped executor input), read as the launcher's
+    create_job reads it, passed through the launcher's own create_custom_job_with_client and
+    typed by proto-plus as JobServiceClient types it."""
+    definitions = spec.component_inputs(task)["parameters"]
+    bound = task.spec["inputs"]["parameters"]
+
+    def fill(match: re.Match) -> str:
+        name = match[1]
+        if name == "worker_pool_specs":
+            value = pools
+        elif name in bound:
+            kind, value = spec.source(task, "parameters", name)
+            assert kind == "constant", name
+        else:
+            value = definitions[name].get("defaultValue")
+        return value if definitions[name]["parameterType"] == "STRING" else as_vertex_writes(value)
+
+    payload = INPUT_PLACEHOLDER.sub(fill, arg_after(spec.container(task)["args"], "--payload"))
+    for placeholder, value in RUN.items():
+        payload = payload.replace(placeholder, value)
+    payload = payload.replace("{{$.json_escape[1]}}", json.dumps(json.dumps(EXECUTOR_INPUT))[1:-1])
+    assert "{{$" not in payload
+    job = json_util.recursive_remove_empty(json.loads(payload, strict=False))
+    client = RecordingJobClient()
+    remote_runner.create_custom_job_with_client(client, "projects/p/locations/l", job)
+    return aiplatform_v1.CreateCustomJobRequest(parent=client.parent, custom_job=client.custom_job)
+
+
+@pytest.mark.parametrize(
+    ("branch", "values", "counts", "accelerator"),
+    [
+        (SINGLE, {}, [1], ("ACCELERATOR_TYPE_UNSPECIFIED", 0)),
+        (
+            MULTI,
+            {
+                "train_replica_count": 3.0,  # as the local runner writes numbers
+                "train_accelerator_type": "NVIDIA_TESLA_T4",
+                "train_accelerator_count": 2,
+            },
+            [1, 2],
+            ("NVIDIA_TESLA_T4", 2),
+        ),
+    ],
+)
+def test_the_launcher_sends_a_custom_job_that_vertex_accepts(
+    compiled, branch, values, counts, accelerator
+):
+    vertex = compiled.vertex
+    task = vertex.task(branch)
+    request = launcher_request(vertex, task, worker_pools(vertex, task, **values))
+    spec = request.custom_job.job_spec
+    assert [pool.replica_count for pool in spec.worker_pool_specs] == counts
+    for pool in spec.worker_pool_specs:
+        machine = pool.machine_spec
+        assert (machine.accelerator_type.name, machine.accelerator_count) == accelerator
+        assert machine.machine_type == pipeline_defaults(vertex)["train_machine_type"]
+        assert pool.container_spec.image_uri == PIPELINE_IMAGE
+        executor_input = arg_after(list(pool.container_spec.args), "--executor_input")
+        assert json.loads(executor_input) == EXECUTOR_INPUT
+    assert spec.base_output_directory.output_uri_prefix == "gs://b/r/run-1/7"
+    assert spec.scheduling.restart_job_on_worker_restart == (branch == MULTI)
+    assert spec.service_account == RUN["{{$.pipeline_service_account}}"]
+    assert request.custom_job.display_name == "train"
+
+
+def test_a_count_filled_in_as_text_is_refused_by_custom_job():
+    """Why the pools are built as one typed value: proto-plus refuses an int32 given as text
+    or as a float, which is what a placeholder nested in a constant may become."""
+    for count in ("0", "2", 2.0):
+        pool = {"machine_spec": {"machine_type": "n1-standard-8", "accelerator_count": count}}
+        with pytest.raises(TypeError, match="MachineSpec"):
+            aiplatform_v1.CustomJob({"job_spec": {"worker_pool_specs": [pool]}})
+
+
+def test_only_steps_that_read_a_changing_source_or_change_vertex_skip_the_cache(compiled):
+    """Vertex AI keys the cache on a step's inputs (parameter values, input artifact ids), not
+    on the data behind source_uri: ingest always runs, so a scheduled run sees new data, and
+    training and evaluation, which take its new Dataset artifact, run again after it."""
+    for spec, uncached in (
+        (compiled.vertex, UNCACHED | set(DEPLOY_TASKS)),
+        (compiled.local, UNCACHED | {"deploy"}),
+    ):
+        caching = {
+            t.name: t.spec.get("cachingOptions", {}).get("enableCache", False)
+            for t in spec.leaf_tasks()
+        }
+        assert {name for name, cached in caching.items() if not cached} == uncached
+        ingest = spec.task("ingest")
+        for name in ("evaluate", SINGLE):
+            task = spec.task(name)
+            assert ("output", frozenset({("ingest", "dataset")})) in [
+                spec.source(task, "artifacts", n) for n in task.spec["inputs"]["artifacts"]
+            ], name  # a new Dataset from each ingest: a new cache key downstream
+        assert ingest.spec["taskInfo"]["name"] == "ingest"

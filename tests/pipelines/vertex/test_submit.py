@@ -44,7 +44,10 @@ def test_submit_sends_the_compiled_pipeline_with_the_settings(
     assert body["network"] == vertex_env["VERTEX_NETWORK"]
     assert body["labels"] == {"team": "ml", "env": "dev", "pipeline": "vision"}
     tasks = body["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert compiled["root"]["dag"]["tasks"]["ingest-image-folder"]["cachingOptions"]["enableCache"]
+    # evaluate is compiled cached (ingest never is: pipelines.targets.never_cached)
+    assert compiled["root"]["dag"]["tasks"]["evaluate-image-classifier"]["cachingOptions"][
+        "enableCache"
+    ]
     assert not any(t["cachingOptions"].get("enableCache") for t in tasks.values())
     assert (
         "Submitted projects/my-project/locations/europe-west4/pipelineJobs/"
