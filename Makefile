@@ -26,7 +26,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help venv run train serve rollback pretrained compile submit deploy image infra test lint format bench clean
+.PHONY: help venv run emulate emulator train serve rollback pretrained compile submit deploy image infra test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,12 @@ venv: $(STAMP) ## Create or refresh .venv from requirements.lock
 
 run: $(STAMP) ## Run PIPELINE (vision|timeseries|text) on the kfp local runner, offline; SOURCE=your data, SET='k=v ...'
 	$(PY) -m pipelines run $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)") $(foreach s,$(SET),--set '$(s)')
+
+emulate: $(STAMP) ## Run PIPELINE's compiled Vertex AI YAML on the local Vertex AI emulator, offline; SOURCE=, SET= as for run
+	$(PY) -m pipelines emulate $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)") $(foreach s,$(SET),--set '$(s)')
+
+emulator: $(STAMP) ## Start the local Vertex AI emulator alone; prints the settings for make submit / deploy
+	$(PY) -m pipelines emulator
 
 train: $(STAMP) ## Train PIPELINE's model on the demo data as WORKERS local processes (multi-worker); ARGS='--epochs=3'
 	$(PY) -m pipelines train $(PIPELINE) --workers $(WORKERS) -- $(ARGS)

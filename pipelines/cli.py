@@ -6,6 +6,8 @@ python -m pipelines submit NAME [--set key=value ...] [--dry-run] [--wait]   (Ve
 python -m pipelines deploy NAME [--set key=value ...]   (Artifact Registry + schedule)
 python -m pipelines train NAME [--workers N] [-- trainer.task flags]   (local workers, demo data)
 python -m pipelines rollback NAME [--registry DIR]   (the previous champion is champion again)
+python -m pipelines emulate NAME [--source URI] [--set key=value ...]   (Vertex AI emulator)
+python -m pipelines emulator                          (the Vertex AI emulator alone)
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     rollback.add_argument("name", choices=sorted(PIPELINES))
     rollback.add_argument("--registry", default=str(BUILD / "registry"), help="%(default)s")
+    from pipelines.emulator.commands import add_commands
+
+    add_commands(commands, sorted(PIPELINES))
     submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI")
     deploy = commands.add_parser(
         "deploy", help="upload a compiled pipeline to Artifact Registry and schedule it"
@@ -96,6 +101,10 @@ def main(argv: list[str] | None = None) -> None:
         train_command(args)
     elif args.command == "rollback":
         rollback_command(args)
+    elif args.command in ("emulate", "emulator"):
+        from pipelines.emulator import commands as emulator_commands
+
+        getattr(emulator_commands, f"{args.command}_command")(args)
     else:
         from pipelines.vertex.commands import deploy_command, submit_command
 

@@ -65,6 +65,20 @@ def demo_task_args(build_dir: Path) -> list[str]:
     ]
 
 
+def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
+    """Arguments of a run on the Vertex AI emulator: the corpus in its storage emulator.
+
+    The hub module stays a path on this machine, where the emulator's steps run: TF Hub
+    reads gs:// handles with tf.io.gfile, which cannot reach a storage emulator.
+    """
+    from pipelines.local.gcs_emulator import upload_file
+
+    upload_file(demo_corpus(build_dir), DEMO_OBJECT_URI)
+    arguments = demo_arguments(build_dir, DEMO_OBJECT_URI, overrides)
+    arguments.pop("registry_uri")
+    return arguments
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run; without `source`, the demo corpus on a storage emulator."""

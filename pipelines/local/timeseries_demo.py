@@ -76,6 +76,15 @@ def demo_task_args(build_dir: Path) -> list[str]:
     ]
 
 
+def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
+    """Arguments of a run on the Vertex AI emulator: the demo query on BigQuery, which the
+    emulator serves from the DuckDB warehouse (demo_database)."""
+    arguments = demo_arguments(build_dir, None, {"local_database": "", **overrides})
+    arguments.pop("registry_uri")
+    arguments.pop("bigquery_project", None)
+    return arguments
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run (nothing to start: DuckDB is embedded)."""

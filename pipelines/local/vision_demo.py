@@ -95,6 +95,21 @@ def demo_task_args(build_dir: Path) -> list[str]:
     ]
 
 
+def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
+    """Arguments of a run on the Vertex AI emulator: the digits and the base weights in its
+    storage emulator (STORAGE_EMULATOR_HOST), as a Vertex AI run reads them from Cloud Storage."""
+    from pipelines.local.gcs_emulator import upload_directory, upload_file
+
+    upload_directory(demo_images(build_dir), DEMO_BUCKET_URI)
+    arguments = demo_arguments(build_dir, DEMO_BUCKET_URI, overrides)
+    arguments.pop("registry_uri")
+    if "base_weights" not in overrides:
+        weights_uri = f"gs://mlops-demo/vision/pretrained/{Path(arguments['base_weights']).name}"
+        upload_file(arguments["base_weights"], weights_uri)
+        arguments["base_weights"] = weights_uri
+    return arguments
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run; without `source`, the digits served from a storage emulator."""

@@ -124,9 +124,7 @@ class PipelineService:
                 job.start_time = job.update_time = now()
                 snapshot = v1.PipelineJob(job)
             spec = json_format.MessageToDict(snapshot._pb.pipeline_spec)
-            values = json_format.MessageToDict(snapshot._pb.runtime_config).get(
-                "parameterValues", {}
-            )
+            values = _typed_values(spec, snapshot)
             self._say(f"Pipeline run {name}: running")
             try:
                 self._run_job(snapshot, spec, values)
@@ -143,6 +141,19 @@ class PipelineService:
         if error:
             job.error = {"code": grpc.StatusCode.UNKNOWN.value[0], "message": error}
         self.finished.notify_all()
+
+
+def _typed_values(spec: dict, job: v1.PipelineJob) -> dict:
+    """The run's parameter values as the spec declares them: protojson numbers are doubles,
+    and Vertex hands a NUMBER_INTEGER parameter to its steps as an integer."""
+    values = json_format.MessageToDict(job._pb.runtime_config).get("parameterValues", {})
+    declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    return {
+        name: int(value)
+        if declared.get(name, {}).get("parameterType") == "NUMBER_INTEGER"
+        else value
+        for name, value in values.items()
+    }
 
 
 def _spec_name(job: v1.PipelineJob) -> str:

@@ -1,0 +1,1 @@
+"""Runs compiled Vertex AI pipeline specs on kfp.local's orchestrator, as Vertex AI would."""
