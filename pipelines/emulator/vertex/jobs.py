@@ -66,8 +66,9 @@ class JobService:
         job.create_time = job.update_time = now()
         self._state.add(job.name, job)
         self._cancel[job.name] = threading.Event()
+        created = v1.CustomJob(job)
         threading.Thread(target=self._run, args=(job.name,), daemon=True).start()
-        return v1.CustomJob(job)
+        return created
 
     def get(self, request: v1.GetCustomJobRequest) -> v1.CustomJob:
         name = names.check_name(request.name, "customJobs", self._state.parent)
