@@ -505,7 +505,10 @@ class BigQueryEmulator:
             with self._lock:
                 job.cancelled = True
                 if job.connection is not None:
-                    job.connection.interrupt()
+                    try:
+                        job.connection.interrupt()
+                    except _duckdb_error():  # closed: the query has just ended by itself
+                        pass
             if job.done.wait(0.05) or time.monotonic() > deadline:
                 return
 
