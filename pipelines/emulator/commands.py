@@ -71,7 +71,7 @@ def emulate_command(args: argparse.Namespace) -> None:
         print("Container images were not reproduced: every step ran in this Python environment.")
         if finished.error.message:
             raise SystemExit(f"The run failed: {finished.error.message}")
-        _print_endpoints(emulator)
+        _print_endpoints(emulator, demo.example_instances(BUILD))
         serve = sys.stdin.isatty() if args.serve is None else args.serve
         if serve and emulator.endpoints.servers:
             print("Serving until Ctrl-C.")
@@ -135,26 +135,25 @@ def _source_parameter(template) -> str:
     return "source_query" if "source_query" in template.parameters else "source_uri"
 
 
-def _print_endpoints(emulator: Emulator) -> None:
+def _print_endpoints(emulator: Emulator, instances: list) -> None:
+    """Each endpoint with a deployed model: how to call it, and its answer to `instances`."""
     from google.cloud import aiplatform
 
     for endpoint in aiplatform.Endpoint.list():
         deployed = endpoint.list_models()
         if not deployed:
             continue
+        request = emulator.home / f"request-{endpoint.name}.json"
+        request.write_text(json.dumps({"instances": instances}))
         url = f"{emulator.rest_url}/v1/{endpoint.resource_name}:predict"
         print(f"\nEndpoint:  {endpoint.resource_name} ({endpoint.display_name})")
         for model in deployed:
             split = endpoint.traffic_split.get(model.id, 0)
             print(f"  deployed: {model.id} = {model.model}@{model.model_version_id} ({split}%)")
-        print(f"  REST:     {url}")
-        print(
-            f"  curl -s -X POST -H 'Content-Type: application/json' {url} "
-            f"-d '{json.dumps({'instances': ['...']})}'"
-        )
-        print(
-            f"  Python:   aiplatform.Endpoint({endpoint.resource_name!r}).predict(instances=[...])"
-        )
+        print(f"  curl:     curl -s -H 'Content-Type: application/json' {url} -d @{request}")
+        print(f"  Python:   aiplatform.Endpoint({endpoint.resource_name!r}).predict(instances=...)")
+        answer = endpoint.predict(instances=instances)
+        print(f"  answer:   {json.dumps(answer.predictions)[:300]}")
 
 
 def _wait_for_interrupt() -> None:

@@ -12,9 +12,12 @@ delete its object, nor the reverse; steps here only add outputs.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from trainer.sources import storage_client
+
+_THREADS = 8
 
 
 class FuseView:
@@ -29,40 +32,53 @@ class FuseView:
 
     def pull(self) -> int:
         """Copy objects that are new or changed since the last sync into the directory."""
-        client, copied = storage_client(), 0
+        client = storage_client()
         with self._lock:
-            for bucket in client.list_buckets():
-                for blob in client.list_blobs(bucket.name):
-                    key = f"{bucket.name}/{blob.name}"
-                    if blob.name.endswith("/") or self._objects.get(key) == blob.generation:
-                        continue
-                    path = self.root / key
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    blob.download_to_filename(str(path))
-                    self._remember(key, path, blob.generation)
-                    copied += 1
-        return copied
+            changed = [
+                blob
+                for bucket in client.list_buckets()
+                for blob in client.list_blobs(bucket.name)
+                if not blob.name.endswith("/")
+                and self._objects.get(f"{bucket.name}/{blob.name}") != blob.generation
+            ]
+
+            def download(blob) -> None:
+                key = f"{blob.bucket.name}/{blob.name}"
+                path = self.root / key
+                path.parent.mkdir(parents=True, exist_ok=True)
+                blob.download_to_filename(str(path))
+                self._remember(key, path, blob.generation)
+
+            with ThreadPoolExecutor(_THREADS) as pool:
+                list(pool.map(download, changed))
+        return len(changed)
 
     def push(self) -> int:
         """Upload files that are new or changed since the last sync; creates missing buckets."""
-        client, copied = storage_client(), 0
+        client = storage_client()
         with self._lock:
             if not self.root.is_dir():
                 return 0
+            changed = []
             for bucket_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
                 bucket = client.bucket(bucket_dir.name)
                 if not bucket.exists():
                     bucket = client.create_bucket(bucket_dir.name)
                 for path in sorted(p for p in bucket_dir.rglob("*") if p.is_file()):
-                    key = path.relative_to(self.root).as_posix()
                     stat = path.stat()
-                    if self._files.get(key) == (stat.st_size, stat.st_mtime_ns):
-                        continue
-                    blob = bucket.blob(path.relative_to(bucket_dir).as_posix())
-                    blob.upload_from_filename(str(path))
-                    self._remember(key, path, blob.generation)
-                    copied += 1
-        return copied
+                    key = path.relative_to(self.root).as_posix()
+                    if self._files.get(key) != (stat.st_size, stat.st_mtime_ns):
+                        changed.append((bucket, bucket_dir, path))
+
+            def upload(item) -> None:
+                bucket, bucket_dir, path = item
+                blob = bucket.blob(path.relative_to(bucket_dir).as_posix())
+                blob.upload_from_filename(str(path))
+                self._remember(path.relative_to(self.root).as_posix(), path, blob.generation)
+
+            with ThreadPoolExecutor(_THREADS) as pool:
+                list(pool.map(upload, changed))
+        return len(changed)
 
     def _remember(self, key: str, path: Path, generation: int | None) -> None:
         stat = path.stat()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,8 @@ class Emulator:
     endpoints: EndpointService
     pipelines: PipelineService
     schedules: ScheduleService
-    bigquery: BigQueryEmulator
+    bigquery: BigQueryEmulator | None
+    say: Callable[[str], None] = print
 
     @property
     def project(self) -> str:
@@ -99,6 +101,8 @@ class Emulator:
             environment=environment,
             before_step=self.fuse.pull,
             after_step=self.fuse.push,
+            on_event=self.say,
+            log_dir=self.home / "logs" / job.name.rsplit("/", 1)[-1],
         )
 
     def run_pipeline_job(self, job: v1.PipelineJob, spec: dict, values: dict) -> None:
@@ -118,6 +122,8 @@ def running_emulator(
     home.mkdir(parents=True, exist_ok=True)
     state = EmulatorState(project, location)
     operations = Operations(state)
+    # The storage emulator starts empty (in memory), and so does its FUSE view.
+    shutil.rmtree(home / "gcs", ignore_errors=True)
     fuse = FuseView(home / "gcs")
     holder: dict[str, Emulator] = {}
 
@@ -179,7 +185,7 @@ def running_emulator(
         }
         emulator = Emulator(
             home, state, environment_for_clients, f"http://{LOOPBACK}:{rest_port}", fuse, jobs,
-            models, endpoints, pipelines, schedules, bigquery,
+            models, endpoints, pipelines, schedules, bigquery, say,
         )  # fmt: skip
         holder["emulator"] = emulator
         stack.callback(endpoints.stop_all)

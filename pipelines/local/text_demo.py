@@ -79,6 +79,11 @@ def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
     return arguments
 
 
+def example_instances(build_dir: Path) -> list:
+    """A support message, as the served model takes it."""
+    return ["my parcel never arrived"]
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run; without `source`, the demo corpus on a storage emulator."""

@@ -85,6 +85,11 @@ def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
     return arguments
 
 
+def example_instances(build_dir: Path) -> list:
+    """One window of daily maxima (°C), as the served model takes it."""
+    return [[float(9 + (day % 5)) for day in range(DEMO_TRAINING["window"])]]
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run (nothing to start: DuckDB is embedded)."""

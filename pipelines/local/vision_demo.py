@@ -110,6 +110,14 @@ def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
     return arguments
 
 
+def example_instances(build_dir: Path) -> list:
+    """One demo digit as the served model takes it: {"b64": <the PNG's bytes>}."""
+    import base64
+
+    image = min(demo_images(build_dir).glob("*/*.png"))
+    return [{"b64": base64.b64encode(image.read_bytes()).decode()}]
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run; without `source`, the digits served from a storage emulator."""

@@ -8,6 +8,7 @@ pipeline image nor GCPC's is named once per run, since its contents may differ.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,7 +23,8 @@ GCPC_IMAGE_PREFIX = "gcr.io/ml-pipeline/google-cloud-pipeline-components:"
 
 
 class StepProcesses:
-    """Runs task commands one process each, streaming their output line by line."""
+    """Runs task commands one process each; their output goes to `log_dir`/<task>.log
+    (or, without a log_dir, to stdout line by line)."""
 
     def __init__(
         self,
@@ -30,7 +32,9 @@ class StepProcesses:
         before_step: Callable[[], None],
         after_step: Callable[[], None],
         on_event: Callable[[str], None],
+        log_dir: Path | None = None,
     ):
+        self._log_dir = log_dir
         self._environment = dict(environment)
         self._before, self._after, self._on_event = before_step, after_step, on_event
         self._named_images: set[str] = set()
@@ -39,22 +43,26 @@ class StepProcesses:
         """Runs `command` with the step environment plus the container's own `env`."""
         self._name_foreign_image(task, image)
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        log = self._open_log(task)
         self._before()
         try:
-            with subprocess.Popen(
-                local_command(command),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                errors="replace",
-                bufsize=1,
-                env={**os.environ, **self._environment, **env},
-            ) as process:
+            with (
+                log as out,
+                subprocess.Popen(
+                    local_command(command),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    errors="replace",
+                    bufsize=1,
+                    env={**os.environ, **self._environment, **env},
+                ) as process,
+            ):
                 for line in process.stdout:
                     tail.append(line.rstrip("\n"))
-                    sys.stdout.write(f"{task} | {line}")
-                    sys.stdout.flush()
+                    out.write(line if self._log_dir else f"{task} | {line}")
+                    out.flush()
                 returncode = process.wait()
         except OSError as error:  # the command does not exist here
             tail.append(f"{command[0]}: {error}")
@@ -62,6 +70,12 @@ class StepProcesses:
         finally:
             self._after()
         return StepOutcome(returncode, "\n".join(tail))
+
+    def _open_log(self, task: str):
+        if self._log_dir is None:
+            return contextlib.nullcontext(sys.stdout)
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        return (self._log_dir / f"{task}.log").open("a")
 
     def _name_foreign_image(self, task: str, image: str) -> None:
         if image == PIPELINE_IMAGE or image.startswith(GCPC_IMAGE_PREFIX):

@@ -32,7 +32,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from kfp.local import (
     executor_input_utils,
     executor_output_utils,
     importer_handler,
+    logging_utils,
     placeholder_utils,
     status,
     subprocess_task_handler,
@@ -137,6 +138,13 @@ def patched(runtime: Runtime) -> Iterator[list[TaskFailure]]:
             staticmethod(_condition_channel),
         )
         patch(task_executor, "execute_single_task", _observed(runtime, current, failures))
+        # kfp.local's own log (each executor input and output in full) and its notes that
+        # display names and Vertex-only settings have no local effect: the emulator prints one
+        # line per task instead, and each task's log is a file.
+        patch(logging_utils, "local_logger_context", nullcontext)
+        patch(logging_utils, "print_horizontal_line", lambda: None)
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", ".*have no effect in the current local runner")
         _init_config(runtime, stack)
         yield failures
 

@@ -56,6 +56,7 @@ class VertexRunContext:
     before_step: Callable[[], None] = _nothing  # before each task process starts
     after_step: Callable[[], None] = _nothing  # after it exits
     on_event: Callable[[str], None] = print  # one line per task start and end
+    log_dir: Path | None = None  # each task's log as <log_dir>/<task>.log; None: stdout
     enable_caching: bool = False
 
 
@@ -81,7 +82,11 @@ def run_pipeline_spec(
     context.fuse_root.mkdir(parents=True, exist_ok=True)
     fuse_root = context.fuse_root.resolve()
     steps = StepProcesses(
-        step_environment(context), context.before_step, context.after_step, context.on_event
+        step_environment(context),
+        context.before_step,
+        context.after_step,
+        context.on_event,
+        context.log_dir,
     )
     runtime = kfp_runtime.Runtime(
         pipeline_root=context.pipeline_root.rstrip("/"),

@@ -96,13 +96,11 @@ class JobService:
     def _run(self, name: str) -> None:
         job = self._set(name, _S.JOB_STATE_RUNNING, start=True)
         label = job.display_name or names.resource_id(name)
-        self._say(f"Custom job {label} ({name}): {_replica_summary(job)}")
+        logs = self._log_dir / names.resource_id(name)
+        self._say(f"Custom job {label} ({name}): {_replica_summary(job)}; logs in {logs}")
         try:
             self._before()
-            run_replicas(
-                job, self._environment(), self._log_dir / names.resource_id(name),
-                self._say, self._cancel[name],
-            )  # fmt: skip
+            run_replicas(job, self._environment(), logs, self._cancel[name])
             self._after()
         except ReplicaFailed as failure:
             self._set(name, _S.JOB_STATE_FAILED, error=str(failure))

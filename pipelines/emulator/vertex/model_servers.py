@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from google.cloud import aiplatform_v1 as v1
 
-from pipelines.emulator.vertex.replicas import _local_command
+from pipelines.emulator.orchestrator.container_tasks import local_command
 from trainer.launch import HOST, free_ports
 
 _READY_TIMEOUT_S = 300.0
@@ -88,7 +88,7 @@ def start_model_server(
         "AIP_MODE": "PREDICTION",
         "AIP_MODE_VERSION": "1.0.0",
     }
-    command = [HOST if part == "0.0.0.0" else part for part in _local_command(command)]
+    command = [HOST if part == "0.0.0.0" else part for part in local_command(command)]
     log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
     process = subprocess.Popen(
         command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT

@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from google.cloud import aiplatform_v1
 
+from pipelines.emulator.orchestrator.container_tasks import local_command
 from trainer.launch import HOST, free_ports
 
 _TAIL_LINES = 30
@@ -91,10 +91,10 @@ def run_replicas(
     job: aiplatform_v1.CustomJob,
     base_environment: Mapping[str, str],
     log_dir: Path,
-    say: Callable[[str], None],
     cancelled: threading.Event,
 ) -> None:
-    """Run every replica to its end; raise ReplicaFailed for the first that fails."""
+    """Run every replica to its end, each logging to log_dir/<replica>.log; raise
+    ReplicaFailed for the first that fails."""
     pools = list(job.job_spec.worker_pool_specs)
     cluster = replicas(pools)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +107,7 @@ def run_replicas(
             env = {**base_environment, **{e.name: e.value for e in container.env}}
             env.update(replica_environment(job, replica, cluster))
             process = subprocess.Popen(
-                _local_command([*container.command, *container.args]),
+                local_command([*container.command, *container.args]),
                 env={**os.environ, **env},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -118,7 +118,7 @@ def run_replicas(
             tails[replica] = deque(maxlen=_TAIL_LINES)
             reader = threading.Thread(
                 target=_stream,
-                args=(process, log_dir / f"{replica.name}.log", tails[replica], replica, say),
+                args=(process, log_dir / f"{replica.name}.log", tails[replica]),
                 daemon=True,
             )
             reader.start()
@@ -149,12 +149,12 @@ def _wait(processes: dict, tails: dict, cancelled: threading.Event) -> None:
         cancelled.wait(0.2)
 
 
-def _stream(process, log_path: Path, tail: deque, replica: Replica, say) -> None:
+def _stream(process, log_path: Path, tail: deque) -> None:
     with log_path.open("w") as log:
         for line in process.stdout:
             log.write(line)
+            log.flush()
             tail.append(line.rstrip())
-            say(f"  [{replica.name}] {line.rstrip()}")
 
 
 def _stop(processes) -> None:
@@ -167,13 +167,6 @@ def _stop(processes) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=_STOP_GRACE_S)
-
-
-def _local_command(command: list[str]) -> list[str]:
-    """The container's command in this environment: its python is this interpreter."""
-    if command and Path(command[0]).name in ("python", "python3"):
-        return [sys.executable, *command[1:]]
-    return command
 
 
 def _job_json(job: aiplatform_v1.CustomJob) -> dict:
