@@ -91,9 +91,10 @@ def emulator_command(args: argparse.Namespace) -> None:
             "PIPELINE_ROOT": PIPELINE_ROOT,
             "KFP_REPOSITORY": f"https://{emulator.location}-kfp.pkg.dev/{project}/pipelines",
         }
-        print("The Vertex AI emulator is running. In another shell:")
-        for key, value in sorted(settings.items()):
-            print(f"export {key}={value}")
+        env_file = emulator.home / "env.sh"
+        env_file.write_text("".join(f"export {k}={v}\n" for k, v in sorted(settings.items())))
+        print(f"The Vertex AI emulator is running. In another shell:\n  source {env_file}")
+        print("then make submit / make deploy (or any aiplatform, GCPC or bigquery client).")
         print(f"Run a schedule now: curl -X POST {emulator.rest_url}/emulator/v1/"
               f"projects/{project}/locations/{emulator.location}/schedules/ID:runNow")  # fmt: skip
         print("Ctrl-C stops it.")

@@ -31,6 +31,7 @@ from pipelines.emulator.network.metadata_server import running_metadata_server
 from pipelines.emulator.network.proxy import Upstream, running_proxy
 from pipelines.emulator.network.tls import make_certificates
 from pipelines.emulator.orchestrator.pipeline_run import (
+    PipelineRunError,
     VertexRunContext,
     run_pipeline_spec,
     step_environment,
@@ -106,7 +107,15 @@ class Emulator:
         )
 
     def run_pipeline_job(self, job: v1.PipelineJob, spec: dict, values: dict) -> None:
-        run_pipeline_spec(spec, values, self._context(job))
+        """Run it; a failure names the failed step and, as the Vertex console does, the error
+        of any custom job it ran (GCPC's launcher says only "Job failed with error state")."""
+        before = self.jobs.names()
+        try:
+            run_pipeline_spec(spec, values, self._context(job))
+        except PipelineRunError as failure:
+            jobs = self.jobs.failed(self.jobs.names() - before)
+            details = "".join(f"\n\nCustom job {j.name} failed: {j.error.message}" for j in jobs)
+            raise PipelineRunError(failure.task, failure.log_tail + details) from None
 
 
 @contextlib.contextmanager

@@ -93,6 +93,19 @@ class JobService:
         self._cancel[name].set()
         return empty_pb2.Empty()
 
+    def names(self) -> set[str]:
+        with self._state.lock:
+            return {j.name for j in self._state.children(self._state.parent, "customJobs")}
+
+    def failed(self, names: set[str]) -> list[v1.CustomJob]:
+        """The jobs among `names` that failed, with their errors."""
+        with self._state.lock:
+            return [
+                v1.CustomJob(self._state.resources[n])
+                for n in sorted(names)
+                if self._state.resources[n].state == _S.JOB_STATE_FAILED
+            ]
+
     def _run(self, name: str) -> None:
         job = self._set(name, _S.JOB_STATE_RUNNING, start=True)
         label = job.display_name or names.resource_id(name)

@@ -1,0 +1,232 @@
+"""The compiled Vertex AI YAML of each case study, run to the end on the local Vertex AI emulator.
+
+One emulator serves the whole module. The runs go in the order a user's
+would: a first vision run deploys version 1; `make submit` runs it again on
+two workers, which uploads version 2 under the same parent, moves the
+traffic and undeploys version 1; the time-series run reads BigQuery through
+the real client; the text pipeline goes to production with `make deploy`
+and runs when its schedule is fired; a worker that fails fails its run.
+Each deployed endpoint answers the real SDK's Endpoint.predict.
+Data and epochs are small: these check the wiring on Vertex's side, the
+local pipeline tests check model quality.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import aiplatform
+from google.cloud import aiplatform_v1 as v1
+
+from pipelines.emulator.service import running_emulator
+from pipelines.local import text_demo, timeseries_demo
+from pipelines.local.gcs_emulator import upload_directory, upload_file
+from tests.conftest import REPO
+from tests.pipelines.vertex.conftest import IMAGE, compile_templates
+
+pytestmark = pytest.mark.pipeline
+
+PIPELINE_ROOT = "gs://emulator-test-root/pipelines"
+DIGITS_URI = "gs://emulator-test-data/digits"
+WEIGHTS_URI = "gs://emulator-test-data/base/small-base.h5"
+RUN_TIMEOUT_S = 600
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory) -> Path:
+    """build/pipelines as `make compile` writes it, with PIPELINE_IMAGE set."""
+    return compile_templates(tmp_path_factory.mktemp("templates"), IMAGE)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory, digits_dir, small_base_weights):
+    """The emulator, the demo data in its storage, and this process's SDK pointed at it.
+
+    The SDK talks REST to the emulator directly; the proxy variables are set too, for the
+    one call it makes elsewhere (Resource Manager's project number, over gRPC, before a
+    submit), which offline would otherwise wait about 50 s for googleapis.com.
+    """
+    from google.cloud.aiplatform import initializer
+
+    saved = dict(vars(initializer.global_config))
+    saved_environment = dict(os.environ)
+    home = tmp_path_factory.mktemp("emulator")
+    warehouse = timeseries_demo.demo_database(REPO / "build")
+    with running_emulator(home, bigquery_database=warehouse, say=lambda _: None) as emulator:
+        os.environ.update(emulator.client_environment)
+        aiplatform.init(
+            project=emulator.project,
+            location=emulator.location,
+            api_endpoint=emulator.rest_url,
+            api_transport="rest",
+            credentials=AnonymousCredentials(),
+        )
+        few = home / "few-digits"
+        for folder in sorted(p for p in digits_dir.iterdir() if p.is_dir()):
+            (few / folder.name).mkdir(parents=True)
+            for image in sorted(folder.glob("*.png"))[:24]:
+                shutil.copy(image, few / folder.name / image.name)
+        upload_directory(few, DIGITS_URI)
+        upload_file(small_base_weights, WEIGHTS_URI)
+        yield emulator
+        os.environ.clear()
+        os.environ.update(saved_environment)
+    vars(initializer.global_config).clear()
+    vars(initializer.global_config).update(saved)
+
+
+def vision_arguments(**overrides) -> dict:
+    from trainer.pretrain_base import DEFAULT_BASE
+
+    return {
+        "source_uri": DIGITS_URI,
+        "base_model": DEFAULT_BASE,
+        "base_weights": WEIGHTS_URI,
+        "image_size": 32,
+        "batch_size": 32,
+        "head_epochs": 1,
+        "fine_tune_epochs": 1,
+        "fine_tune_layers": 5,
+        "augment_flip": "none",
+        "accuracy_threshold": 0.0,
+        **overrides,
+    }
+
+
+def run(emulator, templates: Path, name: str, arguments: dict) -> v1.PipelineJob:
+    job = aiplatform.PipelineJob(
+        display_name=name,
+        template_path=str(templates / f"{name}.yaml"),
+        pipeline_root=PIPELINE_ROOT,
+        parameter_values=arguments,
+        enable_caching=False,
+    )
+    job.submit()
+    return emulator.pipelines.wait(job.resource_name, RUN_TIMEOUT_S)
+
+
+def cli(emulator, *args: str) -> subprocess.CompletedProcess:
+    """`python -m pipelines ...` as `make submit` / `make deploy` run it, with the settings
+    `make emulator` prints."""
+    env = {
+        **os.environ,
+        **emulator.client_environment,
+        "GOOGLE_CLOUD_PROJECT": emulator.project,
+        "VERTEX_REGION": emulator.location,
+        "VERTEX_API_ENDPOINT": emulator.rest_url,
+        "PIPELINE_ROOT": PIPELINE_ROOT,
+        "KFP_REPOSITORY": f"https://{emulator.location}-kfp.pkg.dev/{emulator.project}/pipelines",
+        "SCHEDULE_CRON": "TZ=Etc/UTC 0 3 * * 1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    )  # fmt: skip
+
+
+def endpoint_named(display_name: str) -> aiplatform.Endpoint:
+    [endpoint] = aiplatform.Endpoint.list(filter=f'display_name="{display_name}"')
+    return endpoint
+
+
+def digit_instance(digits_dir: Path) -> dict:
+    import base64
+
+    image = min(digits_dir.glob("digit_3/*.png"))
+    return {"b64": base64.b64encode(image.read_bytes()).decode()}
+
+
+@pytest.fixture(scope="module")
+def first_vision_run(emulator, templates) -> v1.PipelineJob:
+    return run(emulator, templates, "vision", vision_arguments())
+
+
+def test_vision_runs_to_a_served_endpoint(emulator, first_vision_run, digits_dir):
+    assert first_vision_run.state == v1.PipelineState.PIPELINE_STATE_SUCCEEDED, (
+        first_vision_run.error.message
+    )
+    [job] = emulator.state.calls("CreateCustomJob")
+    [pool] = job.custom_job.job_spec.worker_pool_specs
+    assert pool.replica_count == 1 and pool.machine_spec.accelerator_count == 0
+    assert job.custom_job.job_spec.base_output_directory.output_uri_prefix.startswith(
+        f"{PIPELINE_ROOT}/"
+    )
+    [upload] = emulator.state.calls("UploadModel")
+    assert upload.model.artifact_uri.startswith(f"{PIPELINE_ROOT}/")
+    assert not upload.parent_model
+    answer = endpoint_named("vision").predict(instances=[digit_instance(digits_dir)])
+    assert answer.model_version_id == "1"
+    [prediction] = answer.predictions
+    assert prediction["label"] in {f"digit_{d}" for d in range(5)}
+
+
+def test_make_submit_runs_two_workers_and_replaces_the_deployed_version(
+    emulator, templates, first_vision_run, digits_dir
+):
+    arguments = vision_arguments(train_replica_count=2, regression_tolerance=0.99)
+    sets = [f"--set={key}={value}" for key, value in arguments.items()]
+    result = cli(
+        emulator, "submit", "vision", f"--template-dir={templates}", *sets, "--wait",
+        "--poll-seconds=1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "PIPELINE_STATE_SUCCEEDED" in result.stdout
+    second = emulator.state.calls("CreateCustomJob")[-1].custom_job
+    assert [p.replica_count for p in second.job_spec.worker_pool_specs] == [1, 1]
+    assert second.job_spec.scheduling.restart_job_on_worker_restart
+    [model] = aiplatform.Model.list(filter='display_name="vision"')
+    assert emulator.state.calls("UploadModel")[-1].parent_model == model.resource_name
+    champion = aiplatform.Model(f"{model.resource_name}@champion")
+    assert champion.version_id == "2"
+    endpoint = endpoint_named("vision")
+    [deployed] = endpoint.list_models()  # version 1 was undeployed: it got no traffic
+    assert endpoint.traffic_split == {deployed.id: 100}
+    assert emulator.state.calls("UndeployModel")
+    answer = endpoint.predict(instances=[digit_instance(digits_dir)])
+    assert answer.model_version_id == "2"
+
+
+def test_timeseries_reads_bigquery_through_the_real_client(emulator, templates):
+    quick = {"window": 14, "horizon": 3, "lstm_units": 16, "epochs": 4, "cv_folds": 0,
+             "learning_rate": 0.01, "baseline_margin": 0.0}  # fmt: skip
+    job = run(
+        emulator, templates, "timeseries", timeseries_demo.emulator_arguments(REPO / "build", quick)
+    )
+    assert job.state == v1.PipelineState.PIPELINE_STATE_SUCCEEDED, job.error.message
+    inserted = [r for r in emulator.bigquery.requests if r.method == "POST" and "/jobs" in r.path]
+    assert any("seattle" in str(r.body) for r in inserted)
+    answer = endpoint_named("forecaster").predict(instances=[[10.0] * 14])
+    [forecast] = answer.predictions
+    assert len(forecast) == 3 and all(-30 < value < 50 for value in forecast)
+
+
+def test_make_deploy_schedules_text_and_a_fired_schedule_deploys_it(emulator, templates):
+    arguments = text_demo.emulator_arguments(
+        REPO / "build", {"epochs": 2, "accuracy_threshold": 0.0}
+    )
+    sets = [f"--set={key}={value}" for key, value in arguments.items()]
+    result = cli(emulator, "deploy", "text", f"--template-dir={templates}", *sets)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [schedule] = aiplatform.PipelineJobSchedule.list(filter='display_name="text-schedule"')
+    fired = requests.post(f"{emulator.rest_url}/emulator/v1/{schedule.resource_name}:runNow")
+    assert fired.status_code == 200, fired.text
+    job = emulator.pipelines.wait(fired.json()["name"], RUN_TIMEOUT_S)
+    assert job.state == v1.PipelineState.PIPELINE_STATE_SUCCEEDED, job.error.message
+    assert job.schedule_name == schedule.resource_name
+    answer = endpoint_named("text").predict(instances=["my parcel never arrived"])
+    [prediction] = answer.predictions
+    assert prediction["label"] in prediction["class_names"]
+
+
+def test_a_failing_worker_fails_the_run_with_its_error(emulator, templates):
+    job = run(emulator, templates, "vision", vision_arguments(base_model="no_such_network"))
+    assert job.state == v1.PipelineState.PIPELINE_STATE_FAILED
+    assert "workerpool0-0 exited with a non-zero status" in job.error.message
+    assert "no_such_network" in job.error.message
