@@ -101,26 +101,10 @@ def emulator_command(args: argparse.Namespace) -> None:
         _wait_for_interrupt()
 
 
-def _init_sdk(emulator: Emulator) -> None:
-    """The SDK in this process talks to the emulator's REST server directly, as `make submit`
-    does with VERTEX_API_ENDPOINT=http://...: google-auth reads the metadata server's address
-    once, when it is imported, so this process cannot switch to it later."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import aiplatform
-
-    aiplatform.init(
-        project=emulator.project,
-        location=emulator.location,
-        api_endpoint=emulator.rest_url,
-        api_transport="rest",
-        credentials=AnonymousCredentials(),
-    )
-
-
 def _submit(emulator: Emulator, template, arguments: dict):
     from google.cloud import aiplatform
 
-    _init_sdk(emulator)
+    emulator.point_sdk()
     job = aiplatform.PipelineJob(
         display_name=template.name,
         template_path=str(template.path),

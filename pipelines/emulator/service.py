@@ -79,6 +79,21 @@ class Emulator:
     def location(self) -> str:
         return self.state.location
 
+    def point_sdk(self) -> None:
+        """The aiplatform SDK of this process talks to the emulator's REST server directly, as
+        `make submit` does with VERTEX_API_ENDPOINT=http://...: google-auth reads the metadata
+        server's address once, when it is imported, so a running process cannot switch to it."""
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import aiplatform
+
+        aiplatform.init(
+            project=self.project,
+            location=self.location,
+            api_endpoint=self.rest_url,
+            api_transport="rest",
+            credentials=AnonymousCredentials(),
+        )
+
     def step_environment(self) -> dict[str, str]:
         """The variables of a step, a custom-job replica or a serving container."""
         return step_environment(self._context())

@@ -11,7 +11,7 @@ below hide the difference from both servers.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,3 +141,14 @@ def operations_rpc(
     request_type, response_type = _OPERATIONS_TYPES[method]
     rules = gapic_http_rules(service_module_path, method)
     return Rpc(OPERATIONS_SERVICE, method, request_type, response_type, handler, rules)
+
+
+def service_rpcs(
+    service: str, gapic_module: str, methods: Iterable[tuple[str, type, type, Callable]]
+) -> list[Rpc]:
+    """The Rpcs of one service: (method, request type, response type, handler) each, bound to
+    HTTP as `gapic_module`'s REST transport binds them."""
+    return [
+        Rpc(service, method, request, response, handler, gapic_http_rules(gapic_module, method))
+        for method, request, response, handler in methods
+    ]

@@ -14,7 +14,7 @@ import grpc
 from google.cloud import aiplatform_v1 as v1
 from google.longrunning import operations_pb2
 
-from pipelines.emulator.rpc.rpc import ApiError, Rpc, gapic_http_rules
+from pipelines.emulator.rpc.rpc import ApiError, Rpc, service_rpcs
 from pipelines.emulator.vertex import names
 from pipelines.emulator.vertex.listing import matching
 from pipelines.emulator.vertex.model_servers import ModelServer, ServerFailed, start_model_server
@@ -42,20 +42,19 @@ class EndpointService:
         self.servers: dict[str, ModelServer] = {}  # deployed model id -> its server
 
     def rpcs(self) -> list[Rpc]:
-        def rpc(method, request, response, handler):
-            return Rpc(
-                SERVICE, method, request, response, handler, gapic_http_rules(_GAPIC, method)
-            )
-
         lro = operations_pb2.Operation
-        return [
-            rpc("CreateEndpoint", v1.CreateEndpointRequest, lro, self.create),
-            rpc("GetEndpoint", v1.GetEndpointRequest, v1.Endpoint, self.get),
-            rpc("ListEndpoints", v1.ListEndpointsRequest, v1.ListEndpointsResponse, self.list),
-            rpc("DeleteEndpoint", v1.DeleteEndpointRequest, lro, self.delete),
-            rpc("DeployModel", v1.DeployModelRequest, lro, self.deploy),
-            rpc("UndeployModel", v1.UndeployModelRequest, lro, self.undeploy),
-        ]
+        return service_rpcs(
+            SERVICE,
+            _GAPIC,
+            [
+                ("CreateEndpoint", v1.CreateEndpointRequest, lro, self.create),
+                ("GetEndpoint", v1.GetEndpointRequest, v1.Endpoint, self.get),
+                ("ListEndpoints", v1.ListEndpointsRequest, v1.ListEndpointsResponse, self.list),
+                ("DeleteEndpoint", v1.DeleteEndpointRequest, lro, self.delete),
+                ("DeployModel", v1.DeployModelRequest, lro, self.deploy),
+                ("UndeployModel", v1.UndeployModelRequest, lro, self.undeploy),
+            ],
+        )
 
     def create(self, request: v1.CreateEndpointRequest):
         parent = names.check_parent(request.parent, self._state.parent)

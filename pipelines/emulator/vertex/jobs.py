@@ -15,7 +15,7 @@ import grpc
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import empty_pb2
 
-from pipelines.emulator.rpc.rpc import ApiError, Rpc, gapic_http_rules
+from pipelines.emulator.rpc.rpc import ApiError, Rpc, service_rpcs
 from pipelines.emulator.vertex import names
 from pipelines.emulator.vertex.operations import Operations
 from pipelines.emulator.vertex.replicas import ReplicaFailed, run_replicas
@@ -45,17 +45,16 @@ class JobService:
         self._cancel: dict[str, threading.Event] = {}
 
     def rpcs(self) -> list[Rpc]:
-        def rpc(method, request, response, handler):
-            return Rpc(
-                SERVICE, method, request, response, handler, gapic_http_rules(_GAPIC, method)
-            )
-
-        return [
-            rpc("CreateCustomJob", v1.CreateCustomJobRequest, v1.CustomJob, self.create),
-            rpc("GetCustomJob", v1.GetCustomJobRequest, v1.CustomJob, self.get),
-            rpc("ListCustomJobs", v1.ListCustomJobsRequest, v1.ListCustomJobsResponse, self.list),
-            rpc("CancelCustomJob", v1.CancelCustomJobRequest, empty_pb2.Empty, self.cancel),
-        ]
+        return service_rpcs(
+            SERVICE,
+            _GAPIC,
+            [
+                ("CreateCustomJob", v1.CreateCustomJobRequest, v1.CustomJob, self.create),
+                ("GetCustomJob", v1.GetCustomJobRequest, v1.CustomJob, self.get),
+                ("ListCustomJobs", v1.ListCustomJobsRequest, v1.ListCustomJobsResponse, self.list),
+                ("CancelCustomJob", v1.CancelCustomJobRequest, empty_pb2.Empty, self.cancel),
+            ],
+        )
 
     def create(self, request: v1.CreateCustomJobRequest) -> v1.CustomJob:
         parent = names.check_parent(request.parent, self._state.parent)

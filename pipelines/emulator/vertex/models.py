@@ -10,7 +10,7 @@ from __future__ import annotations
 import grpc
 from google.cloud import aiplatform_v1 as v1
 
-from pipelines.emulator.rpc.rpc import ApiError, Rpc, gapic_http_rules
+from pipelines.emulator.rpc.rpc import ApiError, Rpc, service_rpcs
 from pipelines.emulator.vertex import names
 from pipelines.emulator.vertex.listing import matching
 from pipelines.emulator.vertex.operations import Operations
@@ -27,23 +27,18 @@ class ModelService:
         self._state, self._operations = state, operations
 
     def rpcs(self) -> list[Rpc]:
-        def rpc(method, request, response, handler):
-            return Rpc(
-                SERVICE, method, request, response, handler, gapic_http_rules(_GAPIC, method)
-            )
-
         from google.longrunning import operations_pb2
 
-        return [
-            rpc("UploadModel", v1.UploadModelRequest, operations_pb2.Operation, self.upload),
-            rpc("GetModel", v1.GetModelRequest, v1.Model, self.get),
-            rpc("ListModels", v1.ListModelsRequest, v1.ListModelsResponse, self.list),
-            rpc(
+        return service_rpcs(SERVICE, _GAPIC, [
+            ("UploadModel", v1.UploadModelRequest, operations_pb2.Operation, self.upload),
+            ("GetModel", v1.GetModelRequest, v1.Model, self.get),
+            ("ListModels", v1.ListModelsRequest, v1.ListModelsResponse, self.list),
+            (
                 "ListModelVersions", v1.ListModelVersionsRequest, v1.ListModelVersionsResponse,
                 self.list_versions,
             ),
-            rpc("MergeVersionAliases", v1.MergeVersionAliasesRequest, v1.Model, self.merge_aliases),
-        ]  # fmt: skip
+            ("MergeVersionAliases", v1.MergeVersionAliasesRequest, v1.Model, self.merge_aliases),
+        ])  # fmt: skip
 
     def upload(self, request: v1.UploadModelRequest):
         parent = names.check_parent(request.parent, self._state.parent)

@@ -18,7 +18,7 @@ import grpc
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import empty_pb2, json_format
 
-from pipelines.emulator.rpc.rpc import ApiError, Rpc, gapic_http_rules
+from pipelines.emulator.rpc.rpc import ApiError, Rpc, service_rpcs
 from pipelines.emulator.vertex import names
 from pipelines.emulator.vertex.listing import matching
 from pipelines.emulator.vertex.state import EmulatorState, now
@@ -49,20 +49,15 @@ class PipelineService:
         threading.Thread(target=self._worker, daemon=True).start()
 
     def rpcs(self) -> list[Rpc]:
-        def rpc(method, request, response, handler):
-            return Rpc(
-                SERVICE, method, request, response, handler, gapic_http_rules(_GAPIC, method)
-            )
-
-        return [
-            rpc("CreatePipelineJob", v1.CreatePipelineJobRequest, v1.PipelineJob, self.create),
-            rpc("GetPipelineJob", v1.GetPipelineJobRequest, v1.PipelineJob, self.get),
-            rpc(
+        return service_rpcs(SERVICE, _GAPIC, [
+            ("CreatePipelineJob", v1.CreatePipelineJobRequest, v1.PipelineJob, self.create),
+            ("GetPipelineJob", v1.GetPipelineJobRequest, v1.PipelineJob, self.get),
+            (
                 "ListPipelineJobs", v1.ListPipelineJobsRequest, v1.ListPipelineJobsResponse,
                 self.list,
             ),
-            rpc("CancelPipelineJob", v1.CancelPipelineJobRequest, empty_pb2.Empty, self.cancel),
-        ]  # fmt: skip
+            ("CancelPipelineJob", v1.CancelPipelineJobRequest, empty_pb2.Empty, self.cancel),
+        ])  # fmt: skip
 
     def create(self, request: v1.CreatePipelineJobRequest) -> v1.PipelineJob:
         parent = names.check_parent(request.parent, self._state.parent)

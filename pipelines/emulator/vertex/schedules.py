@@ -15,7 +15,7 @@ from google.cloud import aiplatform_v1 as v1
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
-from pipelines.emulator.rpc.rpc import ApiError, Rpc, gapic_http_rules
+from pipelines.emulator.rpc.rpc import ApiError, Rpc, service_rpcs
 from pipelines.emulator.vertex import names
 from pipelines.emulator.vertex.listing import matching
 from pipelines.emulator.vertex.operations import Operations
@@ -32,19 +32,18 @@ class ScheduleService:
         self._state, self._operations, self._pipelines = state, operations, pipelines
 
     def rpcs(self) -> list[Rpc]:
-        def rpc(method, request, response, handler):
-            return Rpc(
-                SERVICE, method, request, response, handler, gapic_http_rules(_GAPIC, method)
-            )
-
-        return [
-            rpc("CreateSchedule", v1.CreateScheduleRequest, v1.Schedule, self.create),
-            rpc("GetSchedule", v1.GetScheduleRequest, v1.Schedule, self.get),
-            rpc("ListSchedules", v1.ListSchedulesRequest, v1.ListSchedulesResponse, self.list),
-            rpc("DeleteSchedule", v1.DeleteScheduleRequest, operations_pb2.Operation, self.delete),
-            rpc("PauseSchedule", v1.PauseScheduleRequest, empty_pb2.Empty, self.pause),
-            rpc("ResumeSchedule", v1.ResumeScheduleRequest, empty_pb2.Empty, self.resume),
-        ]
+        return service_rpcs(
+            SERVICE,
+            _GAPIC,
+            [
+                ("CreateSchedule", v1.CreateScheduleRequest, v1.Schedule, self.create),
+                ("GetSchedule", v1.GetScheduleRequest, v1.Schedule, self.get),
+                ("ListSchedules", v1.ListSchedulesRequest, v1.ListSchedulesResponse, self.list),
+                ("DeleteSchedule", v1.DeleteScheduleRequest, operations_pb2.Operation, self.delete),
+                ("PauseSchedule", v1.PauseScheduleRequest, empty_pb2.Empty, self.pause),
+                ("ResumeSchedule", v1.ResumeScheduleRequest, empty_pb2.Empty, self.resume),
+            ],
+        )
 
     def create(self, request: v1.CreateScheduleRequest) -> v1.Schedule:
         parent = names.check_parent(request.parent, self._state.parent)

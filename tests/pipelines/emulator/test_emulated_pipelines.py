@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform
 from google.cloud import aiplatform_v1 as v1
 
@@ -61,13 +60,7 @@ def emulator(tmp_path_factory, digits_dir, small_base_weights):
     warehouse = timeseries_demo.demo_database(REPO / "build")
     with running_emulator(home, bigquery_database=warehouse, say=lambda _: None) as emulator:
         os.environ.update(emulator.client_environment)
-        aiplatform.init(
-            project=emulator.project,
-            location=emulator.location,
-            api_endpoint=emulator.rest_url,
-            api_transport="rest",
-            credentials=AnonymousCredentials(),
-        )
+        emulator.point_sdk()
         few = home / "few-digits"
         for folder in sorted(p for p in digits_dir.iterdir() if p.is_dir()):
             (few / folder.name).mkdir(parents=True)
