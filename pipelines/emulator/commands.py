@@ -11,8 +11,10 @@ emulator: start the service alone and print the settings that point
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 
 BUILD = Path("build")
 EMULATOR_HOME = BUILD / "emulator"
-PIPELINE_ROOT = "gs://emulator-pipelines/root"
 _RUN_TIMEOUT_S = 3600.0
 
 
@@ -31,47 +32,60 @@ def add_commands(commands: argparse._SubParsersAction, pipeline_names: list[str]
     emulate = commands.add_parser(
         "emulate", help="run a pipeline's compiled Vertex AI YAML on the local Vertex AI emulator"
     )
-    emulate.add_argument("name", choices=pipeline_names)
+    emulate.add_argument(
+        "name", nargs="?", choices=pipeline_names,
+        help="a case study: compiled for Vertex AI and run on its demo data",
+    )  # fmt: skip
     emulate.add_argument("--source", help="the data, as for run (default: the demo data)")
     emulate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    emulate.add_argument("--template", help="run this compiled pipeline YAML instead")
+    emulate.add_argument(
+        "--template", help="run this compiled pipeline YAML (without NAME: with --set values only)"
+    )
     emulate.add_argument(
         "--serve", action=argparse.BooleanOptionalAction, default=None,
         help="keep serving the endpoint after the run until Ctrl-C (default: on a terminal)",
     )  # fmt: skip
     emulator = commands.add_parser("emulator", help="start the local Vertex AI emulator alone")
     emulator.add_argument("--project", default=None)
+    for command in (emulate, emulator):
+        command.add_argument("--home", default=str(EMULATOR_HOME), help="%(default)s")
 
 
 def emulate_command(args: argparse.Namespace) -> None:
     from pipelines.catalog import check_pipeline_name
     from pipelines.compile import compile_pipeline
-    from pipelines.emulator.service import running_emulator
     from pipelines.local.demos import DEMOS
     from pipelines.parameters import parse_overrides
     from pipelines.vertex.template import PipelineTemplate
 
-    name = check_pipeline_name(args.name)
-    template = PipelineTemplate.load(
-        args.template or compile_pipeline(name, EMULATOR_HOME / "pipelines")
-    )
+    if not args.name and not args.template:
+        raise SystemExit(
+            "emulate: give a case study (vision, timeseries, text) or --template PATH."
+        )
+    home = Path(args.home)
+    name = check_pipeline_name(args.name) if args.name else None
+    path = args.template or compile_pipeline(name, home / "pipelines")
+    template = PipelineTemplate.load(path)
     overrides = parse_overrides(args.set, template.parameter_types())
-    demo = DEMOS[name]
+    demo = DEMOS[name] if name else None
     database = demo.demo_database(BUILD) if hasattr(demo, "demo_database") else None
     started = time.monotonic()
-    with running_emulator(EMULATOR_HOME, bigquery_database=database) as emulator:
+    with _emulator(home, bigquery_database=database) as emulator:
         os.environ.update(emulator.client_environment)
-        arguments = demo.emulator_arguments(BUILD, overrides)
+        arguments = demo.emulator_arguments(BUILD, overrides) if demo else overrides
         if args.source:
             arguments[_source_parameter(template)] = args.source
+        template.check_required(arguments)
         job = _submit(emulator, template, arguments)
         finished = emulator.pipelines.wait(job.resource_name, _RUN_TIMEOUT_S)
-        print(f"\nPipeline run {finished.name}: {finished.state.name} "
-              f"in {time.monotonic() - started:.0f}s")  # fmt: skip
+        seconds = time.monotonic() - started
+        print(f"\nPipeline run {finished.name}: {finished.state.name} in {seconds:.0f}s")
+        print(f"Step logs: {emulator.home / 'logs'}")
         print("Container images were not reproduced: every step ran in this Python environment.")
-        if finished.error.message:
-            raise SystemExit(f"The run failed: {finished.error.message}")
-        _print_endpoints(emulator, demo.example_instances(BUILD))
+        if finished.state != finished.state.PIPELINE_STATE_SUCCEEDED:
+            reason = finished.error.message or f"it did not end within {_RUN_TIMEOUT_S:.0f}s"
+            raise SystemExit(f"The run failed: {reason}")
+        _print_endpoints(emulator, demo.example_instances(BUILD) if demo else None)
         serve = sys.stdin.isatty() if args.serve is None else args.serve
         if serve and emulator.endpoints.servers:
             print("Serving until Ctrl-C.")
@@ -79,26 +93,47 @@ def emulate_command(args: argparse.Namespace) -> None:
 
 
 def emulator_command(args: argparse.Namespace) -> None:
-    from pipelines.emulator.service import DEFAULT_PROJECT, running_emulator
+    from pipelines.emulator.network.client_env import CLEARED_VARIABLES
+    from pipelines.emulator.service import DEFAULT_PROJECT
+    from pipelines.local.timeseries_demo import demo_database
 
     project = args.project or DEFAULT_PROJECT
-    with running_emulator(EMULATOR_HOME, project=project) as emulator:
-        settings = {
-            **emulator.client_environment,
-            "GOOGLE_CLOUD_PROJECT": project,
-            "VERTEX_REGION": emulator.location,
-            "VERTEX_API_ENDPOINT": emulator.rest_url,
-            "PIPELINE_ROOT": PIPELINE_ROOT,
-            "KFP_REPOSITORY": f"https://{emulator.location}-kfp.pkg.dev/{project}/pipelines",
-        }
+    warehouse = demo_database(BUILD)
+    with _emulator(Path(args.home), project=project, bigquery_database=warehouse) as emulator:
         env_file = emulator.home / "env.sh"
-        env_file.write_text("".join(f"export {k}={v}\n" for k, v in sorted(settings.items())))
-        print(f"The Vertex AI emulator is running. In another shell:\n  source {env_file}")
-        print("then make submit / make deploy (or any aiplatform, GCPC or bigquery client).")
-        print(f"Run a schedule now: curl -X POST {emulator.rest_url}/emulator/v1/"
-              f"projects/{project}/locations/{emulator.location}/schedules/ID:runNow")  # fmt: skip
-        print("Ctrl-C stops it.")
-        _wait_for_interrupt()
+        settings = sorted(emulator.client_settings().items())
+        lines = [f"unset {name}" for name in CLEARED_VARIABLES]
+        lines += [f"export {key}={shlex.quote(value)}" for key, value in settings]
+        env_file.write_text("# Points this shell's Google Cloud clients at the emulator.\n"
+                            + "\n".join(lines) + "\n")  # fmt: skip
+        try:
+            print(f"The Vertex AI emulator is running. In another shell:\n  source {env_file}")
+            print(
+                "That shell's Google Cloud clients (make submit, make deploy, aiplatform, GCPC, "
+                "bigquery, storage) then use the emulator, through its proxy and CA, until you "
+                "close the shell."
+            )
+            print(
+                f"BigQuery serves the demo warehouse {warehouse}; Cloud Storage starts empty "
+                "(upload with google-cloud-storage: STORAGE_EMULATOR_HOST is in env.sh)."
+            )
+            schedules = f"{emulator.rest_url}/emulator/v1/{emulator.state.parent}/schedules"
+            print(f"Run a schedule now: curl -X POST {schedules}/ID:runNow")
+            print("Ctrl-C stops it.")
+            _wait_for_interrupt()
+        finally:
+            env_file.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _emulator(home: Path, **options):
+    from pipelines.emulator.service import HomeInUse, running_emulator
+
+    try:
+        with running_emulator(home, **options) as emulator:
+            yield emulator
+    except HomeInUse as error:
+        raise SystemExit(str(error)) from None
 
 
 def _submit(emulator: Emulator, template, arguments: dict):
@@ -108,7 +143,7 @@ def _submit(emulator: Emulator, template, arguments: dict):
     job = aiplatform.PipelineJob(
         display_name=template.name,
         template_path=str(template.path),
-        pipeline_root=PIPELINE_ROOT,
+        pipeline_root=emulator.pipeline_root,
         parameter_values=arguments,
         enable_caching=False,
     )
@@ -120,24 +155,34 @@ def _source_parameter(template) -> str:
     return "source_query" if "source_query" in template.parameters else "source_uri"
 
 
-def _print_endpoints(emulator: Emulator, instances: list) -> None:
+def _print_endpoints(emulator: Emulator, instances: list | None) -> None:
     """Each endpoint with a deployed model: how to call it, and its answer to `instances`."""
+    from google.api_core.exceptions import GoogleAPICallError
     from google.cloud import aiplatform
 
     for endpoint in aiplatform.Endpoint.list():
         deployed = endpoint.list_models()
         if not deployed:
             continue
-        request = emulator.home / f"request-{endpoint.name}.json"
-        request.write_text(json.dumps({"instances": instances}))
         url = f"{emulator.rest_url}/v1/{endpoint.resource_name}:predict"
         print(f"\nEndpoint:  {endpoint.resource_name} ({endpoint.display_name})")
         for model in deployed:
             split = endpoint.traffic_split.get(model.id, 0)
             print(f"  deployed: {model.id} = {model.model}@{model.model_version_id} ({split}%)")
-        print(f"  curl:     curl -s -H 'Content-Type: application/json' {url} -d @{request}")
         print(f"  Python:   aiplatform.Endpoint({endpoint.resource_name!r}).predict(instances=...)")
-        answer = endpoint.predict(instances=instances)
+        if instances is None:
+            print(f"  curl:     curl -s -H 'Content-Type: application/json' {url} "
+                  "-d '{\"instances\": [...]}'")  # fmt: skip
+            continue
+        request = emulator.home / f"request-{endpoint.name}.json"
+        request.write_text(json.dumps({"instances": instances}))
+        print(f"  curl:     curl -s -H 'Content-Type: application/json' {url} -d @{request}")
+        try:
+            answer = endpoint.predict(instances=instances)
+        except GoogleAPICallError as error:
+            raise SystemExit(
+                f"The endpoint did not answer the demo request {request}: {error}"
+            ) from None
         print(f"  answer:   {json.dumps(answer.predictions)[:300]}")
 
 

@@ -27,9 +27,6 @@ class FuseView:
         self._objects: dict[str, int] = {}  # "bucket/object" -> generation pulled or pushed
         self._files: dict[str, tuple[int, int]] = {}  # "bucket/object" -> (size, mtime_ns)
 
-    def local_path(self, uri: str) -> Path:
-        return self.root / uri.removeprefix("gs://")
-
     def pull(self) -> int:
         """Copy objects that are new or changed since the last sync into the directory."""
         client = storage_client()

@@ -15,6 +15,7 @@ storage emulator; any other host is refused.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from urllib.parse import urlparse
 
 from google.cloud import aiplatform_v1 as v1
 
+from pipelines.emulator import processes
 from pipelines.emulator.bigquery import BigQueryEmulator
 from pipelines.emulator.gcs_fuse import FuseView
 from pipelines.emulator.network.client_env import apply, client_environment
@@ -53,6 +55,13 @@ from pipelines.local.gcs_emulator import running_gcs_emulator
 DEFAULT_PROJECT = "emulator-project"
 DEFAULT_LOCATION = "us-central1"
 SERVICE_ACCOUNT = "pipelines@{project}.iam.gserviceaccount.com"
+DEFAULT_PIPELINE_ROOT = "gs://emulator-pipelines/root"
+
+
+class HomeInUse(RuntimeError):
+    """Another emulator runs with the same home directory."""
+
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -71,6 +80,8 @@ class Emulator:
     bigquery: BigQueryEmulator | None
     say: Callable[[str], None] = print
 
+    pipeline_root: str = DEFAULT_PIPELINE_ROOT
+
     @property
     def project(self) -> str:
         return self.state.project
@@ -78,6 +89,17 @@ class Emulator:
     @property
     def location(self) -> str:
         return self.state.location
+
+    def client_settings(self) -> dict[str, str]:
+        """What `make submit`, `make deploy` and any client process need (`make emulator`)."""
+        return {
+            **self.client_environment,
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "VERTEX_REGION": self.location,
+            "VERTEX_API_ENDPOINT": self.rest_url,
+            "PIPELINE_ROOT": self.pipeline_root,
+            "KFP_REPOSITORY": f"https://{self.location}-kfp.pkg.dev/{self.project}/pipelines",
+        }
 
     def point_sdk(self) -> None:
         """The aiplatform SDK of this process talks to the emulator's REST server directly, as
@@ -110,7 +132,8 @@ class Emulator:
             location=self.location,
             job_id=job.name.rsplit("/", 1)[-1],
             job_resource_name=job.name,
-            pipeline_root=job.runtime_config.gcs_output_directory,
+            pipeline_root=job.runtime_config.gcs_output_directory
+            or job.pipeline_spec.get("defaultPipelineRoot", ""),
             fuse_root=self.fuse.root,
             service_account=job.service_account,
             network=job.network,
@@ -144,6 +167,15 @@ def running_emulator(
     """Start every part; stop them all (and every served model) on exit."""
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
+    lock = (home / "emulator.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise HomeInUse(
+            f"Another Vertex AI emulator is running with {home}: stop it, or give this one "
+            "another home (--home DIR)."
+        ) from None
     state = EmulatorState(project, location)
     operations = Operations(state)
     # The storage emulator starts empty (in memory), and so does its FUSE view.
@@ -185,6 +217,7 @@ def running_emulator(
 
     certificates = make_certificates(home / "tls")
     with contextlib.ExitStack() as stack:
+        stack.callback(lock.close)
         storage_host = stack.enter_context(running_gcs_emulator())
         grpc_port = stack.enter_context(running_grpc_server(rpcs, on_request=record))
         rest_port = stack.enter_context(
@@ -212,6 +245,7 @@ def running_emulator(
             models, endpoints, pipelines, schedules, bigquery, say,
         )  # fmt: skip
         holder["emulator"] = emulator
+        stack.callback(processes.stop_all)  # steps and replicas still running
         stack.callback(endpoints.stop_all)
         if bigquery is not None:
             stack.callback(bigquery.close)

@@ -32,7 +32,16 @@ class PipelineTemplate:
         path = Path(path)
         if not path.is_file():
             raise SystemExit(f"{path} does not exist: run `make compile` first.")
-        return cls(path, yaml.safe_load(path.read_text()))
+        try:
+            spec = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise SystemExit(f"{path} is not YAML ({error}): give a compiled pipeline.") from None
+        if not isinstance(spec, dict) or not {"pipelineInfo", "root"} <= spec.keys():
+            raise SystemExit(
+                f"{path} is not a compiled pipeline (no pipelineInfo and root): compile it with "
+                "kfp's compiler, e.g. make compile."
+            )
+        return cls(path, spec)
 
     @property
     def name(self) -> str:
@@ -63,6 +72,11 @@ class PipelineTemplate:
     def parameter_values(self, overrides: list[str]) -> dict:
         """Typed values for `--set KEY=VALUE` pairs; every required parameter must be given."""
         values = parse_overrides(overrides, self.parameter_types())
+        self.check_required(values)
+        return values
+
+    def check_required(self, values: dict) -> None:
+        """Every parameter without a default must have a value in `values`."""
         missing = [
             name
             for name, p in self.parameters.items()
@@ -74,7 +88,6 @@ class PipelineTemplate:
                 + " ".join(f"--set {name}=..." for name in missing)
                 + " (with make: SET='source_uri=gs://my-bucket/images')."
             )
-        return values
 
     def check_images(self) -> None:
         """Refuse a template compiled without PIPELINE_IMAGE: Vertex could not pull its image."""

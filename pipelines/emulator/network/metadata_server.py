@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from pipelines.emulator.formats import PROJECT_NUMBER
+
 ACCESS_TOKEN = "emulator-token"
 TOKEN_LIFETIME_S = 3600
 _ROOT = "/computeMetadata/v1/"
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-_NUMERIC_PROJECT_ID = "123456789012"
 _ZONE = "us-central1-a"
 
 
@@ -101,8 +102,8 @@ def _lookup(identity: _Identity, path: str, query: dict[str, str]) -> str | dict
     key = path.removeprefix(_ROOT).rstrip("/")
     project = {
         "project/project-id": identity.project,
-        "project/numeric-project-id": _NUMERIC_PROJECT_ID,
-        "instance/zone": f"projects/{_NUMERIC_PROJECT_ID}/zones/{_ZONE}",
+        "project/numeric-project-id": PROJECT_NUMBER,
+        "instance/zone": f"projects/{PROJECT_NUMBER}/zones/{_ZONE}",
         "universe/universe-domain": "googleapis.com",
         "instance/service-accounts": f"default/\n{identity.service_account_email}/\n",
     }
@@ -147,7 +148,7 @@ def _identity_token(email: str, audience: str) -> str:
         "azp": email,
         "email": email,
         "email_verified": True,
-        "sub": _NUMERIC_PROJECT_ID,
+        "sub": PROJECT_NUMBER,
         "iat": now,
         "exp": now + TOKEN_LIFETIME_S,
     }

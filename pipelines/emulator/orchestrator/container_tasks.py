@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from components.images import PIPELINE_IMAGE
+from pipelines.emulator import processes
 from pipelines.emulator.orchestrator.kfp_runtime import LOG_TAIL_LINES, StepOutcome
 
 GCPC_IMAGE_PREFIX = "gcr.io/ml-pipeline/google-cloud-pipeline-components:"
@@ -48,7 +49,7 @@ class StepProcesses:
         try:
             with (
                 log as out,
-                subprocess.Popen(
+                processes.start(
                     local_command(command),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
@@ -64,6 +65,7 @@ class StepProcesses:
                     out.write(line if self._log_dir else f"{task} | {line}")
                     out.flush()
                 returncode = process.wait()
+                processes.stop([process])  # anything the step left running in its group
         except OSError as error:  # the command does not exist here
             tail.append(f"{command[0]}: {error}")
             returncode = 127

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.emulator.formats import GCS_URI, PIPELINE_JOB_ID
 from pipelines.emulator.orchestrator import kfp_runtime
 from pipelines.emulator.orchestrator.container_tasks import StepProcesses
 
@@ -31,8 +31,6 @@ POLL_SECONDS_VAR = "VERTEX_EMULATOR_POLL_SECONDS"
 PYTHON_VAR = "VERTEX_EMULATOR_PYTHON"
 DEFAULT_POLL_SECONDS = "1"
 
-_GCS_URI = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](/.*)?$")
-_JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 _RUN_LOCK = threading.Lock()
 
 
@@ -145,12 +143,12 @@ def _pipeline_placeholders(context: VertexRunContext) -> dict[str, str]:
 
 
 def _check(context: VertexRunContext) -> None:
-    if not _GCS_URI.match(context.pipeline_root):
+    if not GCS_URI.match(context.pipeline_root):
         raise ValueError(
             f"pipeline_root {context.pipeline_root!r} is not a gs://bucket/path URI: "
             "Vertex AI Pipelines keeps artifacts in Cloud Storage."
         )
-    if not _JOB_ID.match(context.job_id):
+    if not PIPELINE_JOB_ID.match(context.job_id):
         raise ValueError(
             f"job_id {context.job_id!r} is not a PipelineJob id: lowercase letters, digits "
             "and hyphens, at most 128."

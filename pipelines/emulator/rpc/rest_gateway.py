@@ -128,6 +128,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 answer = self.server.extra_routes(
                     self.command, target.path, query, self.headers, body
                 )
+            except ApiError as error:
+                return error_response(error.code, error.message)
             except Exception as exc:
                 logger.exception("REST %s %s failed in extra routes", self.command, target.path)
                 return error_response(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")

@@ -40,6 +40,8 @@ class EndpointService:
         self._state, self._operations, self._models = state, operations, models
         self._environment, self._say = environment, say
         self.servers: dict[str, ModelServer] = {}  # deployed model id -> its server
+        self._busy: set[str] = set()  # endpoints with a deploy or undeploy in progress
+        self._closed = False
 
     def rpcs(self) -> list[Rpc]:
         lro = operations_pb2.Operation
@@ -81,7 +83,7 @@ class EndpointService:
     def delete(self, request: v1.DeleteEndpointRequest):
         name = names.check_name(request.name, "endpoints", self._state.parent)
         with self._state.lock:
-            if self._state.get(name, "Endpoint").deployed_models:
+            if self._state.get(name, "Endpoint").deployed_models or name in self._busy:
                 raise ApiError(
                     grpc.StatusCode.FAILED_PRECONDITION,
                     f"Endpoint {name} has deployed models: undeploy them first.",
@@ -100,7 +102,8 @@ class EndpointService:
                 {NEW_MODEL_KEY: 100} if not existing else dict(endpoint.traffic_split)
             )
             check_traffic_split(split, existing | {NEW_MODEL_KEY})
-        _check_resources(wanted)
+            _check_resources(wanted)
+            self._claim(name)
         deployed_id = self._state.new_id()
         deployed = v1.DeployedModel(wanted)
         deployed.id = deployed_id
@@ -112,9 +115,16 @@ class EndpointService:
             self._say(f"Deploying {model.name}@{model.version_id} to {name} as {deployed_id}")
             try:
                 server = start_model_server(model, name, deployed_id, self._environment())
-            except ServerFailed as failure:
-                raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, str(failure)) from None
+            except BaseException as failure:
+                self._release(name)
+                if isinstance(failure, ServerFailed):
+                    raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, str(failure)) from None
+                raise
             with self._state.lock:
+                self._release(name)
+                if self._closed:
+                    server.stop()
+                    raise ApiError(grpc.StatusCode.UNAVAILABLE, "The emulator is stopping.")
                 self.servers[deployed_id] = server
                 deployed.create_time = now()
                 current = self._state.get(name, "Endpoint")
@@ -152,25 +162,51 @@ class EndpointService:
                         "models that stay deployed."
                     )
             check_traffic_split(split, remaining)
+            self._claim(name)
+            model_name = next(
+                f"{m.model}@{m.model_version_id}" for m in endpoint.deployed_models if m.id == gone
+            )
 
         def work() -> v1.UndeployModelResponse:
-            server = self.servers.pop(gone, None)
-            if server:
-                server.stop()
             with self._state.lock:
+                server = self.servers.pop(gone, None)
                 current = self._state.get(name, "Endpoint")
                 current.deployed_models = [m for m in current.deployed_models if m.id != gone]
                 current.traffic_split = split
                 current.update_time = now()
+                version = self._models.resolve(model_name)
+                version.deployed_models = [
+                    r for r in version.deployed_models if r.deployed_model_id != gone
+                ]
+                self._release(name)
+            if server:
+                server.stop()
             self._say(f"Undeployed {gone} from {name}")
             return v1.UndeployModelResponse()
 
         return self._operations.run(name, work, background=True)
 
     def stop_all(self) -> None:
-        for server in self.servers.values():
+        """Stop every serving container; a deploy finishing later stops its own."""
+        with self._state.lock:
+            self._closed = True
+            servers = list(self.servers.values())
+            self.servers.clear()
+        for server in servers:
             server.stop()
-        self.servers.clear()
+
+    def _claim(self, name: str) -> None:
+        """Vertex runs one deploy or undeploy at a time per endpoint."""
+        if name in self._busy:
+            raise ApiError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"Endpoint {name} has a deploy or undeploy in progress: retry when it is done.",
+            )
+        self._busy.add(name)
+
+    def _release(self, name: str) -> None:
+        with self._state.lock:
+            self._busy.discard(name)
 
 
 def _check_resources(deployed: v1.DeployedModel) -> None:

@@ -82,14 +82,15 @@ class JobService:
 
     def cancel(self, request: v1.CancelCustomJobRequest) -> empty_pb2.Empty:
         name = names.check_name(request.name, "customJobs", self._state.parent)
-        job = self._state.get(name, "CustomJob")
-        if job.state in _FINAL:
-            raise ApiError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"Cannot cancel {name}: it is already {job.state.name}.",
-            )
-        self._set(name, _S.JOB_STATE_CANCELLING)
-        self._cancel[name].set()
+        with self._state.lock:
+            job = self._state.get(name, "CustomJob")
+            if job.state in _FINAL:
+                raise ApiError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"Cannot cancel {name}: it is already {job.state.name}.",
+                )
+            self._set(name, _S.JOB_STATE_CANCELLING)
+            self._cancel[name].set()
         return empty_pb2.Empty()
 
     def names(self) -> set[str]:
@@ -106,7 +107,11 @@ class JobService:
             ]
 
     def _run(self, name: str) -> None:
-        job = self._set(name, _S.JOB_STATE_RUNNING, start=True)
+        with self._state.lock:
+            if self._cancel[name].is_set():  # cancelled before it started
+                self._set(name, _S.JOB_STATE_CANCELLED)
+                return
+            job = self._set(name, _S.JOB_STATE_RUNNING, start=True)
         label = job.display_name or names.resource_id(name)
         logs = self._log_dir / names.resource_id(name)
         self._say(f"Custom job {label} ({name}): {_replica_summary(job)}; logs in {logs}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from google.cloud import aiplatform_v1 as v1
 
+from pipelines.emulator import processes
 from pipelines.emulator.orchestrator.container_tasks import local_command
 from trainer.launch import HOST, free_ports
 
@@ -46,13 +47,7 @@ class ModelServer:
         return f"http://{HOST}:{self.port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        processes.stop([self.process])
         self.log.close()
 
     def tail(self, limit: int = 3000) -> str:
@@ -90,7 +85,7 @@ def start_model_server(
     }
     command = [HOST if part == "0.0.0.0" else part for part in local_command(command)]
     log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
-    process = subprocess.Popen(
+    process = processes.start(
         command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )
     server = ModelServer(process, port, predict_route, health_route, log)

@@ -18,6 +18,7 @@ import grpc
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import empty_pb2, json_format
 
+from pipelines.emulator.formats import PIPELINE_JOB_ID
 from pipelines.emulator.rpc.rpc import ApiError, Rpc, service_rpcs
 from pipelines.emulator.vertex import names
 from pipelines.emulator.vertex.listing import matching
@@ -27,7 +28,6 @@ from pipelines.emulator.vertex.validation import check_gcs_uri, invalid
 SERVICE = "google.cloud.aiplatform.v1.PipelineService"
 _GAPIC = "google.cloud.aiplatform_v1.services.pipeline_service"
 _S = v1.PipelineState
-_JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 _TYPES = {
     "STRING": (str,),
     "NUMBER_INTEGER": (int,),
@@ -63,7 +63,7 @@ class PipelineService:
         parent = names.check_parent(request.parent, self._state.parent)
         job = v1.PipelineJob(request.pipeline_job)
         job_id = request.pipeline_job_id or f"{_spec_name(job)}-{self._state.new_id()}"
-        if not _JOB_ID.match(job_id):
+        if not PIPELINE_JOB_ID.match(job_id):
             raise invalid(f"pipeline_job_id {job_id!r} must match [a-z0-9][a-z0-9-]{{0,127}}.")
         _check_run(job)
         job.name = f"{parent}/pipelineJobs/{job_id}"
@@ -118,11 +118,10 @@ class PipelineService:
                 job.state = _S.PIPELINE_STATE_RUNNING
                 job.start_time = job.update_time = now()
                 snapshot = v1.PipelineJob(job)
-            spec = json_format.MessageToDict(snapshot._pb.pipeline_spec)
-            values = _typed_values(spec, snapshot)
             self._say(f"Pipeline run {name}: running")
             try:
-                self._run_job(snapshot, spec, values)
+                spec = json_format.MessageToDict(snapshot._pb.pipeline_spec)
+                self._run_job(snapshot, spec, _typed_values(spec, snapshot))
                 state, error = _S.PIPELINE_STATE_SUCCEEDED, ""
             except Exception as failure:  # the run fails with its reason; the emulator goes on
                 state, error = _S.PIPELINE_STATE_FAILED, str(failure) or repr(failure)

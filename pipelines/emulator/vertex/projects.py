@@ -9,11 +9,11 @@ from __future__ import annotations
 import grpc
 from google.cloud import resourcemanager_v3
 
+from pipelines.emulator.formats import PROJECT_NUMBER
 from pipelines.emulator.rpc.rpc import ApiError, Rpc, gapic_http_rules
 from pipelines.emulator.vertex.state import EmulatorState
 
 SERVICE = "google.cloud.resourcemanager.v3.Projects"
-PROJECT_NUMBER = "123456789012"
 
 
 class ProjectService:

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from google.cloud import aiplatform_v1
 
+from pipelines.emulator import processes as processes_module
 from pipelines.emulator.orchestrator.container_tasks import local_command
 from trainer.launch import HOST, free_ports
 
 _TAIL_LINES = 30
-_STOP_GRACE_S = 10.0
 # Vertex's TF_CONFIG task types, by worker pool (chief, workers, parameter servers, evaluators).
 _TF_ROLES = ("chief", "worker", "ps", "evaluator")
 
@@ -106,7 +106,7 @@ def run_replicas(
             container = pools[replica.pool].container_spec
             env = {**base_environment, **{e.name: e.value for e in container.env}}
             env.update(replica_environment(job, replica, cluster))
-            process = subprocess.Popen(
+            process = processes_module.start(
                 local_command([*container.command, *container.args]),
                 env={**os.environ, **env},
                 stdout=subprocess.PIPE,
@@ -125,7 +125,7 @@ def run_replicas(
             readers.append(reader)
         _wait(processes, tails, cancelled)
     finally:
-        _stop(processes.values())
+        processes_module.stop(processes.values())
         for reader in readers:
             reader.join(timeout=5)
 
@@ -155,18 +155,6 @@ def _stream(process, log_path: Path, tail: deque) -> None:
             log.write(line)
             log.flush()
             tail.append(line.rstrip())
-
-
-def _stop(processes) -> None:
-    alive = [p for p in processes if p.poll() is None]
-    for process in alive:
-        process.terminate()
-    for process in alive:
-        try:
-            process.wait(timeout=_STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=_STOP_GRACE_S)
 
 
 def _job_json(job: aiplatform_v1.CustomJob) -> dict:

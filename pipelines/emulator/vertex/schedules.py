@@ -8,8 +8,6 @@ test or `make emulator`'s user asks for one (POST
 
 from __future__ import annotations
 
-import datetime as dt
-
 import grpc
 from google.cloud import aiplatform_v1 as v1
 from google.longrunning import operations_pb2
@@ -97,12 +95,12 @@ class ScheduleService:
                     grpc.StatusCode.FAILED_PRECONDITION, f"{name} is {schedule.state.name}."
                 )
             template = v1.CreatePipelineJobRequest(schedule.create_pipeline_job_request)
-            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+            stamp = now().strftime("%Y%m%d%H%M%S")
             template.pipeline_job_id = f"{names.resource_id(name)}-{stamp}-{self._state.new_id()}"
             template.pipeline_job.schedule_name = name
-            schedule.started_run_count += 1
         job = self._pipelines.create(template)
         with self._state.lock:
+            schedule.started_run_count += 1
             schedule.last_scheduled_run_response = {
                 "scheduled_run_time": now(),
                 "run_response": job.name,

@@ -19,7 +19,7 @@ from pipelines.emulator.rpc.rpc import ApiError
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One API call as a client sent it (for tests and `--record`)."""
+    """One API call as a client sent it (for tests to assert on)."""
 
     transport: str  # "grpc" or "rest"
     service: str

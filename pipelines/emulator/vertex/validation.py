@@ -14,6 +14,7 @@ import re
 import grpc
 from google.cloud import aiplatform_v1 as v1
 
+from pipelines.emulator.formats import GCS_URI
 from pipelines.emulator.rpc.rpc import ApiError
 
 _ALIAS = re.compile(r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$")
@@ -25,7 +26,7 @@ def invalid(message: str) -> ApiError:
 
 
 def check_gcs_uri(uri: str, field: str) -> None:
-    if not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/.*)?$", uri):
+    if not GCS_URI.match(uri):
         raise invalid(f"{field} {uri!r} is not a valid Cloud Storage URI (gs://bucket/path).")
 
 
@@ -43,10 +44,15 @@ def check_custom_job(job: v1.CustomJob) -> None:
         raise invalid("CustomJob.job_spec.worker_pool_specs must contain at least one pool.")
     for index, pool in enumerate(spec.worker_pool_specs):
         where = f"job_spec.worker_pool_specs[{index}]"
+        if index and pool == v1.WorkerPoolSpec():
+            continue  # an empty pool keeps a later pool's place (e.g. [chief, {}, ps])
         if not pool.machine_spec.machine_type:
             raise invalid(f"{where}.machine_spec.machine_type is required.")
         if not pool.container_spec.image_uri:
-            raise invalid(f"{where} needs container_spec.image_uri (or a python package).")
+            raise invalid(
+                f"{where} needs container_spec.image_uri: the emulator runs containers "
+                "(a python_package_spec is not emulated)."
+            )
         if pool.replica_count < 1:
             raise invalid(f"{where}.replica_count must be at least 1.")
         if index == 0 and pool.replica_count != 1:
