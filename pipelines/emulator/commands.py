@@ -85,7 +85,7 @@ def emulate_command(args: argparse.Namespace) -> None:
         if finished.state != finished.state.PIPELINE_STATE_SUCCEEDED:
             reason = finished.error.message or f"it did not end within {_RUN_TIMEOUT_S:.0f}s"
             raise SystemExit(f"The run failed: {reason}")
-        _print_endpoints(emulator, demo.example_instances(BUILD) if demo else None)
+        _print_endpoints(emulator, demo.example_instances(BUILD, arguments) if demo else None)
         serve = sys.stdin.isatty() if args.serve is None else args.serve
         if serve and emulator.endpoints.servers:
             print("Serving until Ctrl-C.")

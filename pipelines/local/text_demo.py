@@ -79,7 +79,7 @@ def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
     return arguments
 
 
-def example_instances(build_dir: Path) -> list:
+def example_instances(build_dir: Path, arguments: dict) -> list:
     """A support message, as the served model takes it."""
     return ["my parcel never arrived"]
 

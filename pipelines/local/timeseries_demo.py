@@ -85,9 +85,9 @@ def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
     return arguments
 
 
-def example_instances(build_dir: Path) -> list:
-    """One window of daily maxima (°C), as the served model takes it."""
-    return [[float(9 + (day % 5)) for day in range(DEMO_TRAINING["window"])]]
+def example_instances(build_dir: Path, arguments: dict) -> list:
+    """One window of daily maxima (°C) as long as the run's `window`, as the model takes it."""
+    return [[float(9 + (day % 5)) for day in range(int(arguments["window"]))]]
 
 
 @contextlib.contextmanager

@@ -110,7 +110,7 @@ def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
     return arguments
 
 
-def example_instances(build_dir: Path) -> list:
+def example_instances(build_dir: Path, arguments: dict) -> list:
     """One demo digit as the served model takes it: {"b64": <the PNG's bytes>}."""
     import base64
 

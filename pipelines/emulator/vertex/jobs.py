@@ -17,6 +17,7 @@ from google.protobuf import empty_pb2
 
 from pipelines.emulator.rpc.rpc import ApiError, Rpc, service_rpcs
 from pipelines.emulator.vertex import names
+from pipelines.emulator.vertex.listing import matching
 from pipelines.emulator.vertex.operations import Operations
 from pipelines.emulator.vertex.replicas import ReplicaFailed, run_replicas
 from pipelines.emulator.vertex.state import EmulatorState, now
@@ -78,7 +79,9 @@ class JobService:
         parent = names.check_parent(request.parent, self._state.parent)
         with self._state.lock:
             jobs = [v1.CustomJob(j) for j in self._state.children(parent, "customJobs")]
-        return v1.ListCustomJobsResponse(custom_jobs=jobs)
+        return v1.ListCustomJobsResponse(
+            custom_jobs=matching(jobs, request.filter, "create_time")  # it takes no order_by
+        )
 
     def cancel(self, request: v1.CancelCustomJobRequest) -> empty_pb2.Empty:
         name = names.check_name(request.name, "customJobs", self._state.parent)

@@ -1,11 +1,12 @@
 """The compiled Vertex AI YAML of each case study, run to the end on the local Vertex AI emulator.
 
-One emulator serves the whole module. The runs go in the order a user's
-would: a first vision run deploys version 1; `make submit` runs it again on
-two workers, which uploads version 2 under the same parent, moves the
-traffic and undeploys version 1; the time-series run reads BigQuery through
-the real client; the text pipeline goes to production with `make deploy`
-and runs when its schedule is fired; a worker that fails fails its run.
+One emulator serves the module's runs, in the order a user's would go: a
+first vision run deploys version 1; `make submit` runs it again on two
+workers, which uploads version 2 under the same parent, moves the traffic
+and undeploys version 1; the text pipeline goes to production with `make
+deploy` and runs when its schedule is fired; a worker that fails fails its
+run. `make emulate PIPELINE=timeseries` runs with an emulator of its own, as
+a user runs it, reading BigQuery through the real client.
 Each deployed endpoint answers the real SDK's Endpoint.predict.
 Data and epochs are small: these check the wiring on Vertex's side, the
 local pipeline tests check model quality.
@@ -13,6 +14,7 @@ local pipeline tests check model quality.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -25,7 +27,7 @@ from google.cloud import aiplatform
 from google.cloud import aiplatform_v1 as v1
 
 from pipelines.emulator.service import running_emulator
-from pipelines.local import text_demo, timeseries_demo
+from pipelines.local import text_demo
 from pipelines.local.gcs_emulator import upload_directory, upload_file
 from tests.conftest import REPO
 from tests.pipelines.vertex.conftest import IMAGE, compile_templates
@@ -35,7 +37,7 @@ pytestmark = pytest.mark.pipeline
 PIPELINE_ROOT = "gs://emulator-test-root/pipelines"
 DIGITS_URI = "gs://emulator-test-data/digits"
 WEIGHTS_URI = "gs://emulator-test-data/base/small-base.h5"
-RUN_TIMEOUT_S = 600
+RUN_TIMEOUT_S = 420  # below pytest-timeout, so that a hung run fails with its state
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +59,7 @@ def emulator(tmp_path_factory, digits_dir, small_base_weights):
     saved = dict(vars(initializer.global_config))
     saved_environment = dict(os.environ)
     home = tmp_path_factory.mktemp("emulator")
-    warehouse = timeseries_demo.demo_database(REPO / "build")
-    with running_emulator(home, bigquery_database=warehouse, say=lambda _: None) as emulator:
+    with running_emulator(home, say=lambda _: None) as emulator:
         os.environ.update(emulator.client_environment)
         emulator.point_sdk()
         few = home / "few-digits"
@@ -93,6 +94,19 @@ def vision_arguments(**overrides) -> dict:
     }
 
 
+def custom_jobs(emulator, display_name: str) -> list[v1.CustomJob]:
+    """The CreateCustomJob requests of one training task (GCPC names the job after it)."""
+    return [
+        r.custom_job
+        for r in emulator.state.calls("CreateCustomJob")
+        if r.custom_job.display_name.startswith(display_name)
+    ]
+
+
+def uploads(emulator, display_name: str) -> list[v1.UploadModelRequest]:
+    return [r for r in emulator.state.calls("UploadModel") if r.model.display_name == display_name]
+
+
 def run(emulator, templates: Path, name: str, arguments: dict) -> v1.PipelineJob:
     job = aiplatform.PipelineJob(
         display_name=name,
@@ -107,15 +121,11 @@ def run(emulator, templates: Path, name: str, arguments: dict) -> v1.PipelineJob
 
 def cli(emulator, *args: str) -> subprocess.CompletedProcess:
     """`python -m pipelines ...` as `make submit` / `make deploy` run it, with the settings
-    `make emulator` prints."""
+    `make emulator` writes to env.sh."""
     env = {
         **os.environ,
-        **emulator.client_environment,
-        "GOOGLE_CLOUD_PROJECT": emulator.project,
-        "VERTEX_REGION": emulator.location,
-        "VERTEX_API_ENDPOINT": emulator.rest_url,
+        **emulator.client_settings(),
         "PIPELINE_ROOT": PIPELINE_ROOT,
-        "KFP_REPOSITORY": f"https://{emulator.location}-kfp.pkg.dev/{emulator.project}/pipelines",
         "SCHEDULE_CRON": "TZ=Etc/UTC 0 3 * * 1",
     }
     return subprocess.run(
@@ -145,13 +155,11 @@ def test_vision_runs_to_a_served_endpoint(emulator, first_vision_run, digits_dir
     assert first_vision_run.state == v1.PipelineState.PIPELINE_STATE_SUCCEEDED, (
         first_vision_run.error.message
     )
-    [job] = emulator.state.calls("CreateCustomJob")
-    [pool] = job.custom_job.job_spec.worker_pool_specs
+    job = custom_jobs(emulator, "train")[0]
+    [pool] = job.job_spec.worker_pool_specs
     assert pool.replica_count == 1 and pool.machine_spec.accelerator_count == 0
-    assert job.custom_job.job_spec.base_output_directory.output_uri_prefix.startswith(
-        f"{PIPELINE_ROOT}/"
-    )
-    [upload] = emulator.state.calls("UploadModel")
+    assert job.job_spec.base_output_directory.output_uri_prefix.startswith(f"{PIPELINE_ROOT}/")
+    upload = uploads(emulator, "vision")[0]
     assert upload.model.artifact_uri.startswith(f"{PIPELINE_ROOT}/")
     assert not upload.parent_model
     answer = endpoint_named("vision").predict(instances=[digit_instance(digits_dir)])
@@ -171,11 +179,19 @@ def test_make_submit_runs_two_workers_and_replaces_the_deployed_version(
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "PIPELINE_STATE_SUCCEEDED" in result.stdout
-    second = emulator.state.calls("CreateCustomJob")[-1].custom_job
+    second = custom_jobs(emulator, "train")[-1]
     assert [p.replica_count for p in second.job_spec.worker_pool_specs] == [1, 1]
     assert second.job_spec.scheduling.restart_job_on_worker_restart
+    jobs = aiplatform.CustomJob.list(filter=f'display_name="{second.display_name}"')
+    latest = max(jobs, key=lambda job: job.create_time)
+    logs = emulator.home / "logs" / latest.name
+    for replica in ("workerpool0-0", "workerpool1-0"):  # one cluster of two, not two models
+        log = (logs / f"{replica}.log").read_text()
+        assert "Strategy: MultiWorkerMirroredStrategy" in log and "2 replica(s) in sync" in log
     [model] = aiplatform.Model.list(filter='display_name="vision"')
-    assert emulator.state.calls("UploadModel")[-1].parent_model == model.resource_name
+    assert uploads(emulator, "vision")[-1].parent_model == model.resource_name
+    # evaluation compared with the champion, found by its alias
+    assert any(r.name.endswith("@champion") for r in emulator.state.calls("GetModel"))
     champion = aiplatform.Model(f"{model.resource_name}@champion")
     assert champion.version_id == "2"
     endpoint = endpoint_named("vision")
@@ -186,17 +202,25 @@ def test_make_submit_runs_two_workers_and_replaces_the_deployed_version(
     assert answer.model_version_id == "2"
 
 
-def test_timeseries_reads_bigquery_through_the_real_client(emulator, templates):
+def test_make_emulate_runs_timeseries_on_bigquery_to_an_answering_endpoint(tmp_path):
+    """`make emulate PIPELINE=timeseries` as a user runs it: its own emulator, the demo query
+    on the emulator's BigQuery through the real client, and the printed endpoint's answer."""
     quick = {"window": 14, "horizon": 3, "lstm_units": 16, "epochs": 4, "cv_folds": 0,
              "learning_rate": 0.01, "baseline_margin": 0.0}  # fmt: skip
-    job = run(
-        emulator, templates, "timeseries", timeseries_demo.emulator_arguments(REPO / "build", quick)
-    )
-    assert job.state == v1.PipelineState.PIPELINE_STATE_SUCCEEDED, job.error.message
-    inserted = [r for r in emulator.bigquery.requests if r.method == "POST" and "/jobs" in r.path]
-    assert any("seattle" in str(r.body) for r in inserted)
-    answer = endpoint_named("forecaster").predict(instances=[[10.0] * 14])
-    [forecast] = answer.predictions
+    home = tmp_path / "emulator"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines", "emulate", "timeseries", f"--home={home}",
+         "--no-serve", *(f"--set={key}={value}" for key, value in quick.items())],
+        cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "PIPELINE_STATE_SUCCEEDED" in result.stdout
+    [manifest] = (home / "gcs").glob("*/*/*/ingest-*/dataset/manifest.json")
+    assert json.loads(manifest.read_text())["engine"] == "bigquery"
+    endpoint_line = next(line for line in result.stdout.splitlines() if "Endpoint:" in line)
+    assert "(forecaster)" in endpoint_line
+    answer = next(line for line in result.stdout.splitlines() if "answer:" in line)
+    [forecast] = json.loads(answer.split("answer:", 1)[1])
     assert len(forecast) == 3 and all(-30 < value < 50 for value in forecast)
 
 

@@ -35,6 +35,18 @@ _POLLING_MODULES = (
 )
 
 Setter = Callable[[ModuleType], None]
+# What the names below were read from; another version may have moved them.
+WRITTEN_FOR = "kfp 2.17.0, google-cloud-pipeline-components 2.22.0, this project's trainer"
+
+
+def _set(module: ModuleType, name: str, value: object) -> None:
+    """module.name = value, refusing a module that has no such name (another version)."""
+    if not hasattr(module, name):
+        raise RuntimeError(
+            f"The Vertex AI emulator sets {module.__name__}.{name}, which this version does not "
+            f"have: the emulator's step_site/sitecustomize.py was written for {WRITTEN_FOR}."
+        )
+    setattr(module, name, value)
 
 
 def _setters(environ: Mapping[str, str]) -> dict[str, Setter]:
@@ -43,12 +55,12 @@ def _setters(environ: Mapping[str, str]) -> dict[str, Setter]:
     if gcs_root:
 
         def set_kfp_prefix(module: ModuleType) -> None:
-            module._GCS_LOCAL_MOUNT_PREFIX = gcs_root.rstrip("/") + "/"
+            _set(module, "_GCS_LOCAL_MOUNT_PREFIX", gcs_root.rstrip("/") + "/")
 
         def set_trainer_root(module: ModuleType) -> None:
             from pathlib import Path
 
-            module.GCS_FUSE_ROOT = Path(gcs_root)
+            _set(module, "GCS_FUSE_ROOT", Path(gcs_root))
 
         setters["kfp.dsl.types.artifact_types"] = set_kfp_prefix
         setters["trainer.output_dirs"] = set_trainer_root
@@ -57,7 +69,7 @@ def _setters(environ: Mapping[str, str]) -> dict[str, Setter]:
         seconds = float(poll)
 
         def set_poll(module: ModuleType) -> None:
-            module._POLLING_INTERVAL_IN_SECONDS = seconds
+            _set(module, "_POLLING_INTERVAL_IN_SECONDS", seconds)
 
         setters.update(dict.fromkeys(_POLLING_MODULES, set_poll))
     return setters
