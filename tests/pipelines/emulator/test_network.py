@@ -18,7 +18,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -415,16 +414,17 @@ def test_a_down_upstream_gets_a_502_naming_it(certificates):
     assert f"{API_HOST} at {address}".encode() in response
 
 
-def test_stop_closes_open_tunnels_promptly(certificates, http_upstream):
+def test_stop_closes_open_tunnels(certificates, http_upstream):
+    """stop() closes a tunnel a client keeps open, rather than waiting for the client."""
     proxy = ConnectProxy(certificates, lambda host: Upstream(http1=http_upstream))
     port = proxy.start()
     client = _tunnel(port, API_HOST, certificates, "http/1.1")
-    started = time.monotonic()
-    proxy.stop()
-    stop_took = time.monotonic() - started
+    stopper = threading.Thread(target=proxy.stop)
+    stopper.start()
+    stopper.join(timeout=60)  # a hang guard, not a speed target
+    assert not stopper.is_alive(), "stop() waited for a client that never hangs up"
     with client:
         assert client.recv(100) == b""
-    assert stop_took < 5
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
