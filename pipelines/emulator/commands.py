@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 BUILD = Path("build")
 EMULATOR_HOME = BUILD / "emulator"
+UPLOADED_DATA = "gs://emulator-data"  # where a local --source is put
 _RUN_TIMEOUT_S = 3600.0
 
 
@@ -36,7 +37,11 @@ def add_commands(commands: argparse._SubParsersAction, pipeline_names: list[str]
         "name", nargs="?", choices=pipeline_names,
         help="a case study: compiled for Vertex AI and run on its demo data",
     )  # fmt: skip
-    emulate.add_argument("--source", help="the data, as for run (default: the demo data)")
+    emulate.add_argument(
+        "--source",
+        help="the data, as for run (default: the demo data); a local file or directory is "
+        f"uploaded to the emulator's Cloud Storage under {UPLOADED_DATA}/",
+    )
     emulate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     emulate.add_argument(
         "--template", help="run this compiled pipeline YAML (without NAME: with --set values only)"
@@ -56,6 +61,7 @@ def emulate_command(args: argparse.Namespace) -> None:
     from pipelines.compile import compile_pipeline
     from pipelines.local.demos import DEMOS
     from pipelines.parameters import parse_overrides
+    from pipelines.vertex.run_values import check_run_values
     from pipelines.vertex.template import PipelineTemplate
 
     if not args.name and not args.template:
@@ -68,14 +74,20 @@ def emulate_command(args: argparse.Namespace) -> None:
     template = PipelineTemplate.load(path)
     overrides = parse_overrides(args.set, template.parameter_types())
     demo = DEMOS[name] if name else None
+    # A local SOURCE goes into the emulator's Cloud Storage, where a Vertex run would read it.
+    local_source = Path(args.source) if args.source and Path(args.source).exists() else None
+    source = f"{UPLOADED_DATA}/{local_source.name}" if local_source else args.source
+    given = {**overrides, **({_source_parameter(template): source} if source else {})}
+    check_run_values(given, template.defaults())  # what `make submit` refuses, refused here too
+    if demo is None:
+        template.check_required(given)
     database = demo.demo_database(BUILD) if hasattr(demo, "demo_database") else None
     started = time.monotonic()
     with _emulator(home, bigquery_database=database) as emulator:
         os.environ.update(emulator.client_environment)
-        arguments = demo.emulator_arguments(BUILD, overrides) if demo else overrides
-        if args.source:
-            arguments[_source_parameter(template)] = args.source
-        template.check_required(arguments)
+        if local_source:
+            _upload(local_source, source)
+        arguments = {**demo.emulator_arguments(BUILD, overrides), **given} if demo else given
         job = _submit(emulator, template, arguments)
         finished = emulator.pipelines.wait(job.resource_name, _RUN_TIMEOUT_S)
         seconds = time.monotonic() - started
@@ -134,6 +146,16 @@ def _emulator(home: Path, **options):
             yield emulator
     except HomeInUse as error:
         raise SystemExit(str(error)) from None
+
+
+def _upload(local: Path, uri: str) -> None:
+    from pipelines.local.gcs_emulator import upload_directory, upload_file
+
+    if local.is_dir():
+        print(f"Uploaded {upload_directory(local, uri)} files of {local} to {uri}")
+    else:
+        upload_file(local, uri)
+        print(f"Uploaded {local} to {uri}")
 
 
 def _submit(emulator: Emulator, template, arguments: dict):
