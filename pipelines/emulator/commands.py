@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import shlex
 import sys
@@ -162,6 +163,8 @@ def _submit(emulator: Emulator, template, arguments: dict):
     from google.cloud import aiplatform
 
     emulator.point_sdk()
+    # The SDK's own lines point at the Cloud console, which does not show emulated runs.
+    logging.getLogger("google.cloud.aiplatform").setLevel(logging.WARNING)
     job = aiplatform.PipelineJob(
         display_name=template.name,
         template_path=str(template.path),
@@ -170,6 +173,7 @@ def _submit(emulator: Emulator, template, arguments: dict):
         enable_caching=False,
     )
     job.submit()
+    print(f"Submitted {template.path} with aiplatform.PipelineJob: {job.resource_name}")
     return job
 
 
