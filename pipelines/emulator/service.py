@@ -201,9 +201,6 @@ def running_emulator(
         *ProjectService(state).rpcs(),
     ]  # fmt: skip
 
-    def record(transport: str, rpc, request) -> None:
-        state.record(transport, rpc.service, rpc.method, request)
-
     def extra_routes(method, path, query, headers, body):
         if path.startswith("/emulator/v1/") and method == "POST" and path.endswith(":runNow"):
             job = schedules.run_now(path[len("/emulator/v1/") : -len(":runNow")])
@@ -219,9 +216,9 @@ def running_emulator(
     with contextlib.ExitStack() as stack:
         stack.callback(lock.close)
         storage_host = stack.enter_context(running_gcs_emulator())
-        grpc_port = stack.enter_context(running_grpc_server(rpcs, on_request=record))
+        grpc_port = stack.enter_context(running_grpc_server(rpcs, on_request=state.observe))
         rest_port = stack.enter_context(
-            running_rest_gateway(rpcs, extra_routes=extra_routes, on_request=record)
+            running_rest_gateway(rpcs, extra_routes=extra_routes, on_request=state.observe)
         )
         metadata = stack.enter_context(
             running_metadata_server(project, SERVICE_ACCOUNT.format(project=project))

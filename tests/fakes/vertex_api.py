@@ -1,10 +1,12 @@
-"""A loopback stand-in for the Vertex AI REST API and an Artifact Registry KFP repository.
+"""A scripted loopback stand-in for the Vertex AI REST API and an Artifact Registry KFP repository.
 
-No Vertex AI emulator exists, so the tests run the real google-cloud-aiplatform
-SDK and kfp's RegistryClient against this server on 127.0.0.1. It answers
-the calls the project makes, in the wire format of the v1 REST API, records
-every request for the tests to inspect, and can be told to fail a call with
-a given HTTP status, like the real API would.
+The CLI's error paths (tests/pipelines/vertex) run the real
+google-cloud-aiplatform SDK and kfp's RegistryClient against this server on
+127.0.0.1: it answers the calls `make submit` and `make deploy` make, in the
+wire format of the v1 REST API, records every request, plays a scripted
+sequence of run states and fails any call by method and path with a given
+HTTP status. The happy paths of the same commands run on the project's
+Vertex AI emulator instead (tests/pipelines/emulator), where runs execute.
 """
 
 from __future__ import annotations

@@ -1,104 +1,114 @@
 """serving/vertex_resources.py: the parent model and endpoint a Vertex AI deployment reuses.
 
-No Vertex AI emulator exists, so the real google-cloud-aiplatform SDK (REST
-transport, anonymous credentials) talks to a loopback stand-in of the Vertex
-AI API (tests/fakes/vertex_api.py), which records each request and answers
-in the API's wire format. Tested: lookups by display name (the filter and
-order sent, the oldest match chosen), an endpoint created once and then
-reused, bad names refused before any request, and API errors passed on.
+The real google-cloud-aiplatform SDK (REST transport, anonymous credentials)
+talks to the Vertex AI emulator's own services (tests/pipelines/emulator/
+vertex_api.py), which answer as Vertex does and record every request.
+Tested: lookups by display name (the filter and order sent, the oldest match
+chosen), an endpoint created once and then reused, bad names refused before
+any request, API errors passed on, idle models undeployed, and the champion
+found by its alias.
 """
 
 import logging
+import sys
 
+import grpc
 import pytest
 from google.api_core import exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform
+from google.cloud import aiplatform_v1 as v1
 
 from serving.vertex_resources import (
+    champion_artifact_uri,
     find_parent_model,
     get_or_create_endpoint,
     undeploy_idle_models,
 )
-from tests.fakes.vertex_api import running_fake_vertex_api
+from tests.pipelines.emulator.vertex_api import ECHO_CONTAINER, running_vertex_api
 
 PROJECT, LOCATION = "my-project", "us-central1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
-
-
-@pytest.fixture(scope="module")
-def server():
-    """One loopback API for the module (stopping one takes half a second)."""
-    with running_fake_vertex_api() as api:
-        yield api
+RESOURCES = {"machine_spec": {"machine_type": "n1-standard-2"}, "min_replica_count": 1}
 
 
 @pytest.fixture
-def api(server, saved_aiplatform_config):
-    """The loopback API, emptied, with the SDK pointed at it (settings restored after)."""
-    server.requests.clear()
-    server.resources.clear()
-    server.failures.clear()
-    aiplatform.init(
-        project=PROJECT,
-        location=LOCATION,
-        api_endpoint=server.url,
-        api_transport="rest",
-        credentials=AnonymousCredentials(),
+def api(tmp_path, saved_aiplatform_config):
+    """A fresh emulated Vertex AI API, with the SDK pointed at it (settings restored after)."""
+    with running_vertex_api(PROJECT, LOCATION, tmp_path) as api:
+        aiplatform.init(
+            project=PROJECT,
+            location=LOCATION,
+            api_endpoint=api.rest_url,
+            api_transport="rest",
+            credentials=AnonymousCredentials(),
+        )
+        yield api
+
+
+def upload(api, display_name: str, aliases=(), command=()) -> v1.UploadModelResponse:
+    model = {
+        "display_name": display_name,
+        "artifact_uri": f"gs://test-models/{display_name}",
+        "container_spec": {"image_uri": "serving:1", "command": list(command)},
+        "version_aliases": list(aliases),
+    }
+    return api.client(v1.ModelServiceClient).upload_model(parent=PARENT, model=model).result()
+
+
+def create_endpoint(api, display_name: str) -> str:
+    client = api.client(v1.EndpointServiceClient)
+    return (
+        client.create_endpoint(parent=PARENT, endpoint={"display_name": display_name}).result().name
     )
-    return server
 
 
 def test_no_parent_model_before_the_first_upload(api):
-    api.add("models", PARENT, {"displayName": "vision-v0"})
+    upload(api, "vision-v0")
+    api.state.requests.clear()
     assert find_parent_model("vision", PROJECT, LOCATION) is None
-    [lookup] = api.requests
-    assert (lookup.method, lookup.path) == ("GET", f"/v1/{PARENT}/models")
-    assert lookup.query["filter"] == 'display_name="vision"'
-    assert lookup.query["orderBy"] == "create_time"
+    [lookup] = api.state.calls("ListModels")
+    assert lookup.parent == PARENT
+    assert lookup.filter == 'display_name="vision"'
+    assert lookup.order_by == "create_time"
 
 
 def test_new_versions_go_under_the_oldest_model_of_that_name(api, caplog):
-    oldest = api.add("models", PARENT, {"displayName": "vision"})
-    api.add("models", PARENT, {"displayName": "other"})
-    api.add("models", PARENT, {"displayName": "vision"})
+    oldest = upload(api, "vision").model
+    upload(api, "other")
+    upload(api, "vision")
+    api.state.requests.clear()
     with caplog.at_level(logging.WARNING, logger="serving.vertex_resources"):
-        assert find_parent_model("vision", PROJECT, LOCATION) == oldest["name"]
+        assert find_parent_model("vision", PROJECT, LOCATION) == oldest
     assert "2 models are named 'vision'" in caplog.text
-    assert [(r.method, r.query["filter"]) for r in api.requests] == [
-        ("GET", 'display_name="vision"')
-    ]
+    assert [r.method for r in api.state.requests] == ["ListModels"]
 
 
 def test_the_endpoint_is_created_once_then_reused(api):
     name = get_or_create_endpoint("vision", PROJECT, LOCATION)
-    [create] = api.calls("POST", r"/endpoints$")
-    assert create.path == f"/v1/{PARENT}/endpoints"
-    assert create.body == {"displayName": "vision"}
+    [create] = api.state.calls("CreateEndpoint")
+    assert create.parent == PARENT and create.endpoint.display_name == "vision"
     assert name.startswith(f"{PARENT}/endpoints/")
-    assert api.resources[name]["displayName"] == "vision"
-
     assert get_or_create_endpoint("vision", PROJECT, LOCATION) == name
-    assert len(api.calls("POST", r"/endpoints")) == 1  # no second endpoint
-    lookups = api.calls("GET", r"/endpoints$")
-    assert [r.query["filter"] for r in lookups] == ['display_name="vision"'] * 2
-    assert not api.calls("GET", r"/endpoints/")  # the create answer is used as it is
+    assert len(api.state.calls("CreateEndpoint")) == 1  # no second endpoint
+    lookups = api.state.calls("ListEndpoints")
+    assert [r.filter for r in lookups] == ['display_name="vision"'] * 2
+    assert not api.state.calls("GetEndpoint")  # the create answer is used as it is
 
 
 def test_an_existing_endpoint_is_reused_by_display_name(api):
-    api.add("endpoints", PARENT, {"displayName": "other"})
-    existing = api.add("endpoints", PARENT, {"displayName": "vision"})
-    assert get_or_create_endpoint("vision", PROJECT, LOCATION) == existing["name"]
-    assert not api.calls("POST", r"/endpoints")
+    create_endpoint(api, "other")
+    existing = create_endpoint(api, "vision")
+    assert get_or_create_endpoint("vision", PROJECT, LOCATION) == existing
+    assert len(api.state.calls("CreateEndpoint")) == 2  # the two above, no third
 
 
 def test_the_project_and_region_passed_win_over_the_sdk_defaults(api):
     """The components pass the pipeline run's project and region explicitly."""
-    name = get_or_create_endpoint("vision", "other-project", "europe-west4")
-    assert name.startswith("projects/other-project/locations/europe-west4/endpoints/")
-    assert {r.path for r in api.requests} == {
-        "/v1/projects/other-project/locations/europe-west4/endpoints"
-    }
+    aiplatform.init(project="sdk-default-project", location="europe-west4")
+    name = get_or_create_endpoint("vision", PROJECT, LOCATION)
+    assert name.startswith(f"{PARENT}/endpoints/")
+    assert {r.request.parent for r in api.state.requests} == {PARENT}
 
 
 @pytest.mark.parametrize(
@@ -109,19 +119,19 @@ def test_the_project_and_region_passed_win_over_the_sdk_defaults(api):
 def test_bad_display_names_are_refused_before_any_request(api, lookup, parameter, display_name):
     with pytest.raises(ValueError, match=f"^{parameter} .*without double quotes"):
         lookup(display_name, PROJECT, LOCATION)
-    assert api.requests == []
+    assert api.state.requests == []
 
 
 @pytest.mark.parametrize(
-    ("lookup", "method", "path"),
+    ("lookup", "method", "calls"),
     [
-        (find_parent_model, "GET", r"/models$"),
-        (get_or_create_endpoint, "GET", r"/endpoints$"),
-        (get_or_create_endpoint, "POST", r"/endpoints$"),
+        (find_parent_model, "ListModels", ["ListModels"]),
+        (get_or_create_endpoint, "ListEndpoints", ["ListEndpoints"]),
+        (get_or_create_endpoint, "CreateEndpoint", ["ListEndpoints", "CreateEndpoint"]),
     ],
 )
-def test_api_errors_are_passed_on(api, lookup, method, path):
-    api.failures.append((method, path, 403, "Permission 'aiplatform.x' denied on my-project"))
+def test_api_errors_are_passed_on(api, lookup, method, calls):
+    api.state.fail(method, grpc.StatusCode.PERMISSION_DENIED, "Permission 'aiplatform.x' denied")
     with pytest.raises(exceptions.ClientError) as failed:
         lookup("vision", PROJECT, LOCATION)
     # Over REST google-api-core maps the HTTP status (403: Forbidden); over gRPC, the
@@ -130,42 +140,44 @@ def test_api_errors_are_passed_on(api, lookup, method, path):
     assert isinstance(failed.value, exceptions.Forbidden | exceptions.PermissionDenied)
     assert failed.value.code == 403
     assert "Permission 'aiplatform.x' denied" in failed.value.message
-    assert len(api.requests) == (2 if method == "POST" else 1)  # no retry, nothing after
+    assert [r.method for r in api.state.requests] == calls  # no retry, nothing after
 
 
-def endpoint_with(api, traffic: dict[str, int], deployed: list[str]) -> dict:
-    models = [{"id": i, "model": f"{PARENT}/models/1@{n}"} for n, i in enumerate(deployed, 1)]
-    return api.add(
-        "endpoints",
-        PARENT,
-        {"displayName": "vision", "deployedModels": models, "trafficSplit": traffic},
-    )
+def deploy(api, endpoint: str, model: str, split: dict) -> str:
+    client = api.client(v1.EndpointServiceClient)
+    deployed = {"model": model, "dedicated_resources": RESOURCES}
+    operation = client.deploy_model(endpoint=endpoint, deployed_model=deployed, traffic_split=split)
+    return operation.result(timeout=120).deployed_model.id
 
 
 def test_models_left_without_traffic_are_undeployed(api):
-    endpoint = endpoint_with(api, {"300": 100}, ["100", "200", "300"])
-    assert undeploy_idle_models(endpoint["name"], PROJECT, LOCATION) == ["100", "200"]
-    undeploys = api.calls("POST", r":undeployModel$")
-    assert [r.body["deployedModelId"] for r in undeploys] == ["100", "200"]
-    assert [m["id"] for m in api.resources[endpoint["name"]]["deployedModels"]] == ["300"]
+    model = upload(api, "vision", command=[sys.executable, ECHO_CONTAINER]).model
+    endpoint = create_endpoint(api, "vision")
+    first = deploy(api, endpoint, model, {"0": 100})
+    second = deploy(api, endpoint, model, {"0": 100, first: 0})
+    third = deploy(api, endpoint, model, {"0": 100, first: 0, second: 0})
+    assert undeploy_idle_models(endpoint, PROJECT, LOCATION) == [first, second]
+    undeploys = api.state.calls("UndeployModel")
+    assert [r.deployed_model_id for r in undeploys] == [first, second]
+    deployed = api.client(v1.EndpointServiceClient).get_endpoint(name=endpoint).deployed_models
+    assert [m.id for m in deployed] == [third]
 
 
 def test_a_canary_split_keeps_both_models(api):
-    endpoint = endpoint_with(api, {"200": 90, "300": 10}, ["200", "300"])
-    assert undeploy_idle_models(endpoint["name"], PROJECT, LOCATION) == []
-    assert not api.calls("POST", r":undeployModel$")
+    model = upload(api, "vision", command=[sys.executable, ECHO_CONTAINER]).model
+    endpoint = create_endpoint(api, "vision")
+    first = deploy(api, endpoint, model, {"0": 100})
+    deploy(api, endpoint, model, {"0": 10, first: 90})
+    assert undeploy_idle_models(endpoint, PROJECT, LOCATION) == []
+    assert not api.state.calls("UndeployModel")
 
 
 def test_the_champion_is_the_version_aliased_champion(api):
-    from serving.vertex_resources import champion_artifact_uri
-
     assert champion_artifact_uri("vision", PROJECT, LOCATION) == ""  # no model yet
-    model = api.add(
-        "models",
-        PARENT,
-        {"displayName": "vision", "versionAliases": ["v1"], "artifactUri": "gs://b/m/1"},
-    )
+    uploaded = upload(api, "vision", aliases=["v1"])
     assert champion_artifact_uri("vision", PROJECT, LOCATION) == ""  # no champion alias yet
-    model["versionAliases"] = ["default", "champion"]
-    assert champion_artifact_uri("vision", PROJECT, LOCATION) == "gs://b/m/1"
-    assert api.calls("GET", r"/models/\d+%40champion$")  # the SDK escapes the @
+    api.client(v1.ModelServiceClient).merge_version_aliases(
+        name=f"{uploaded.model}@1", version_aliases=["champion"]
+    )
+    assert champion_artifact_uri("vision", PROJECT, LOCATION) == "gs://test-models/vision"
+    assert any(r.name.endswith("@champion") for r in api.state.calls("GetModel"))

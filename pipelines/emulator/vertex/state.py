@@ -33,6 +33,7 @@ class EmulatorState:
     location: str
     resources: dict[str, Any] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    faults: dict[str, ApiError] = field(default_factory=dict)  # method -> the error it answers
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1001))
 
@@ -74,9 +75,23 @@ class EmulatorState:
                 if n.startswith(prefix) and "/" not in n[len(prefix) :]
             ]
 
-    def record(self, transport: str, service: str, method: str, request: Any) -> None:
+    def observe(self, transport: str, rpc: Any, request: Any) -> None:
+        """Every request, before its handler: recorded, and failed if a fault is set for it."""
         with self.lock:
-            self.requests.append(RecordedRequest(transport, service, method, request))
+            self.requests.append(RecordedRequest(transport, rpc.service, rpc.method, request))
+            fault = self.faults.get(rpc.method)
+        if fault is not None:
+            raise fault
+
+    def fail(self, method: str, code: grpc.StatusCode, message: str) -> None:
+        """Answer every call of `method` (e.g. "CreateEndpoint") with this error until `heal`,
+        as Vertex answers a missing permission or an exhausted quota."""
+        with self.lock:
+            self.faults[method] = ApiError(code, message)
+
+    def heal(self) -> None:
+        with self.lock:
+            self.faults.clear()
 
     def calls(self, method: str) -> list[Any]:
         """The requests of one method (e.g. "CreateCustomJob"), in order."""

@@ -8,46 +8,25 @@ from __future__ import annotations
 
 import sys
 
-import grpc
 import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1 as v1
 
-from pipelines.emulator.rpc.grpc_server import running_grpc_server
-from pipelines.emulator.vertex.endpoints import EndpointService
-from pipelines.emulator.vertex.models import ModelService
-from pipelines.emulator.vertex.operations import Operations
-from pipelines.emulator.vertex.prediction import PredictionService
-from pipelines.emulator.vertex.state import EmulatorState
-from tests.conftest import REPO
+from tests.pipelines.emulator.vertex_api import ECHO_CONTAINER, running_vertex_api
 
 PARENT = "projects/test-project/locations/us-central1"
-CONTAINER = str(REPO / "tests" / "pipelines" / "emulator" / "echo_container.py")
 RESOURCES = {"machine_spec": {"machine_type": "n1-standard-2"}, "min_replica_count": 1}
 
 
 @pytest.fixture(scope="module")
-def clients():
-    state = EmulatorState("test-project", "us-central1")
-    operations = Operations(state)
-    models = ModelService(state, operations)
-    endpoints = EndpointService(state, operations, models, dict, lambda _: None)
-    prediction = PredictionService(state, endpoints, seed=7)
-    rpcs = [*operations.rpcs(), *models.rpcs(), *endpoints.rpcs(), *prediction.rpcs()]
-    with running_grpc_server(rpcs) as port:
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-
-        def client(kind):
-            transport = type(kind.get_transport_class("grpc")(channel=channel))
-            return kind(transport=transport(channel=channel))
-
+def clients(tmp_path_factory):
+    with running_vertex_api("test-project", "us-central1", tmp_path_factory.mktemp("l")) as api:
         yield {
-            "models": client(v1.ModelServiceClient),
-            "endpoints": client(v1.EndpointServiceClient),
-            "prediction": client(v1.PredictionServiceClient),
-            "service": endpoints,
+            "models": api.client(v1.ModelServiceClient),
+            "endpoints": api.client(v1.EndpointServiceClient),
+            "prediction": api.client(v1.PredictionServiceClient),
+            "service": api.endpoints,
         }
-        endpoints.stop_all()
 
 
 def upload(clients, command: list[str]) -> str:
@@ -80,7 +59,7 @@ def deploy(clients, endpoint: str, model: str, split: dict) -> v1.DeployedModel:
 
 def test_traffic_follows_the_split_and_undeploy_needs_one(clients):
     endpoint = new_endpoint(clients)
-    model = upload(clients, [sys.executable, CONTAINER])
+    model = upload(clients, [sys.executable, ECHO_CONTAINER])
     first = deploy(clients, endpoint, model, {"0": 100})
     second = deploy(clients, endpoint, model, {"0": 30, first.id: 70})
     answered = {
@@ -105,7 +84,7 @@ def test_traffic_follows_the_split_and_undeploy_needs_one(clients):
 
 def test_splits_vertex_refuses_are_refused(clients):
     endpoint = new_endpoint(clients)
-    model = upload(clients, [sys.executable, CONTAINER])
+    model = upload(clients, [sys.executable, ECHO_CONTAINER])
     with pytest.raises(exceptions.InvalidArgument, match="add up to 100"):
         deploy(clients, endpoint, model, {"0": 60})
     with pytest.raises(exceptions.InvalidArgument, match="not deployed"):
@@ -116,7 +95,7 @@ def test_splits_vertex_refuses_are_refused(clients):
 
 def test_a_container_error_and_a_container_without_a_command(clients):
     endpoint = new_endpoint(clients)
-    deploy(clients, endpoint, upload(clients, [sys.executable, CONTAINER]), {"0": 100})
+    deploy(clients, endpoint, upload(clients, [sys.executable, ECHO_CONTAINER]), {"0": 100})
     with pytest.raises(exceptions.InvalidArgument, match="not a number"):
         clients["prediction"].predict(endpoint=endpoint, instances=["bad"])
     with pytest.raises(exceptions.FailedPrecondition, match="undeploy them first"):
