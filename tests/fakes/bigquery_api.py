@@ -1,7 +1,9 @@
 """A loopback stand-in for the BigQuery REST API (v2), for the real google-cloud-bigquery client.
 
-No BigQuery emulator can be installed here, so the tests run the real client
-against this server on 127.0.0.1. It answers exactly the requests that
+It scripts what the emulator's BigQuery (pipelines/emulator/bigquery.py, which
+runs real queries on DuckDB) cannot: fixed rows, slow jobs, permission and
+quota errors. The tests run the real client against this server on
+127.0.0.1. It answers exactly the requests that
 google-cloud-bigquery 3.47 makes for `client.query(sql).result().to_arrow()`
 (read from its source: client.query -> _job_helpers.query_jobs_insert,
 QueryJob.result, Client._get_query_results, _list_rows_from_query_results):

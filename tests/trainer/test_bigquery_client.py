@@ -1,11 +1,12 @@
 """The real google-cloud-bigquery client, through BigQueryEngine and ingest_query.
 
-No BigQuery emulator can be installed here (none on PyPI or apt works
-offline), so the real client is tested at the request level against a
-loopback stand-in (tests/fakes/bigquery_api.py) that answers the requests it
-makes: the query sent, the job polled until done, the rows decoded page by
-page into Arrow and Parquet, and BigQuery's error JSON turned into an
-InputError.
+Real queries run on the emulator's BigQuery (tests/pipelines/emulator/
+test_bigquery.py). Here the real client is tested at the request level
+against a scripted loopback stand-in (tests/fakes/bigquery_api.py), which
+also plays what no local query produces: slow jobs polled until done,
+permission and quota errors, jobs that fail after they were accepted. Checked:
+the query sent, the rows decoded page by page into Arrow and Parquet, and
+BigQuery's error JSON turned into an InputError.
 """
 
 from __future__ import annotations
