@@ -162,6 +162,8 @@ def _upload(local: Path, uri: str) -> None:
 def _submit(emulator: Emulator, template, arguments: dict):
     from google.cloud import aiplatform
 
+    from pipelines.vertex.api_errors import explained
+
     emulator.point_sdk()
     # The SDK's own lines point at the Cloud console, which does not show emulated runs.
     logging.getLogger("google.cloud.aiplatform").setLevel(logging.WARNING)
@@ -172,7 +174,8 @@ def _submit(emulator: Emulator, template, arguments: dict):
         parameter_values=arguments,
         enable_caching=False,
     )
-    job.submit()
+    with explained("submit", f"{template.path} to the emulator"):
+        job.submit()
     print(f"Submitted {template.path} with aiplatform.PipelineJob: {job.resource_name}")
     return job
 
