@@ -58,7 +58,7 @@ rollback: $(STAMP) ## Make PIPELINE's previous champion the champion again (a ru
 	$(PY) -m pipelines rollback $(PIPELINE)
 
 pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; make run does it once)
-	$(PY) -c "from pathlib import Path; from pipelines.local.vision_demo import pretrained_base; print(pretrained_base(Path('build')))"
+	$(PY) -c "from pathlib import Path; from pipelines.vision.demo import pretrained_base; print(pretrained_base(Path('build')))"
 
 compile: $(STAMP) ## Compile every pipeline to build/pipelines/<name>.yaml for Vertex AI
 	$(PY) -m pipelines compile

@@ -1,30 +1,38 @@
-"""The case-study pipelines by name: what `make compile/run/submit PIPELINE=<name>` accept."""
+"""Each case study's pipeline and offline demo, found by the case's name (trainer.catalog).
 
-from collections.abc import Callable
+Case study `<name>` has its pipeline in `pipelines/<name>/pipeline.py`
+(`build_pipeline(target)`) and its demo in `pipelines/<name>/demo.py`. Each
+demo module provides demo_run(build_dir, source, overrides), a context manager
+yielding the run's arguments with whatever local stand-in it needs running;
+summary(outputs, arguments), the lines printed after the run;
+demo_task_args(build_dir), the `trainer.task` arguments that train its model on
+the demo data without a pipeline (`make train`); and, for `make emulate`,
+emulator_arguments(build_dir, overrides), the arguments of a run on the Vertex
+AI emulator with the demo data put where a Vertex run reads it, and
+example_instances(build_dir, arguments), a request its endpoint answers.
+A demo whose data is a BigQuery table also has demo_database(build_dir), the
+DuckDB file that the emulator's BigQuery serves.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
 
 from kfp.dsl.graph_component import GraphComponent
 
 from pipelines.targets import TARGETS
-from pipelines.text import build_text_pipeline
-from pipelines.timeseries import build_timeseries_pipeline
-from pipelines.vision import build_vision_pipeline
+from trainer.catalog import case_names, check_case_name
 
-PIPELINES: dict[str, Callable] = {
-    "vision": build_vision_pipeline,
-    "timeseries": build_timeseries_pipeline,
-    "text": build_text_pipeline,
-}
-
-
-def check_pipeline_name(name: str) -> str:
-    if name not in PIPELINES:
-        raise SystemExit(
-            f"Unknown pipeline {name!r}: choose one of {', '.join(sorted(PIPELINES))} "
-            "(e.g. PIPELINE=vision)."
-        )
-    return name
+PIPELINES: tuple[str, ...] = case_names()
 
 
 def get_pipeline(name: str, target: str = "local") -> GraphComponent:
     """The pipeline `name` built for `target` ("local" or "vertex")."""
-    return PIPELINES[check_pipeline_name(name)](TARGETS[target])
+    module = importlib.import_module(f"pipelines.{check_case_name(name)}.pipeline")
+    return module.build_pipeline(TARGETS[target])
+
+
+def get_demo(name: str) -> ModuleType:
+    """The offline demo of case study `name`."""
+    return importlib.import_module(f"pipelines.{check_case_name(name)}.demo")

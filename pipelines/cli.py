@@ -18,10 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.catalog import PIPELINES, check_pipeline_name, get_pipeline
+from pipelines.catalog import PIPELINES, get_demo, get_pipeline
 from pipelines.compile import compile_pipeline
 from pipelines.parameters import parameter_default, parse_overrides, pipeline_parameters
-from trainer.errors import InputError
+from serving.contracts.errors import InputError
+from trainer.catalog import check_case_name
 
 BUILD = Path("build")
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "compile":
         for name in args.names:
-            print(f"Compiled {name} -> {compile_pipeline(check_pipeline_name(name), args.out_dir)}")
+            print(f"Compiled {name} -> {compile_pipeline(check_case_name(name), args.out_dir)}")
     elif args.command == "run":
         run_command(args)
     elif args.command == "train":
@@ -112,12 +113,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_command(args: argparse.Namespace) -> None:
-    from pipelines.local.demos import DEMOS
     from pipelines.local.runner import run_locally
 
     pipeline = get_pipeline(args.name)
     overrides = parse_overrides(args.set, pipeline_parameters(pipeline))
-    demo = DEMOS[args.name]
+    demo = get_demo(args.name)
     started = time.monotonic()
     try:
         with demo.demo_run(BUILD, args.source, overrides) as arguments:
@@ -134,13 +134,12 @@ def run_command(args: argparse.Namespace) -> None:
 
 def train_command(args: argparse.Namespace) -> None:
     """trainer.task on the demo data as `--workers` local processes (trainer.launch)."""
-    from pipelines.local.demos import DEMOS
     from trainer.launch import LaunchError, launch
 
     run_dir = (BUILD / "train" / args.name / time.strftime("%Y%m%d-%H%M%S")).resolve()
     task_args = [
         args.name,
-        *DEMOS[args.name].demo_task_args(BUILD),
+        *get_demo(args.name).demo_task_args(BUILD),
         "--model-dir",
         str(run_dir / "model"),
         "--checkpoint-dir",
@@ -164,7 +163,7 @@ def train_command(args: argparse.Namespace) -> None:
 
 def rollback_command(args: argparse.Namespace) -> None:
     """The local registry's previous champion of the pipeline's model becomes champion."""
-    from serving.registry import LocalModelRegistry
+    from serving.registry.local_registry import LocalModelRegistry
 
     model_name = parameter_default(get_pipeline(args.name), "model_name")
     registry = LocalModelRegistry(args.registry)
@@ -180,7 +179,7 @@ def rollback_command(args: argparse.Namespace) -> None:
 
 
 def print_summary(lines: list[str], outputs: dict, arguments: dict, seconds: float) -> None:
-    from serving.registry import LocalModelRegistry
+    from serving.registry.local_registry import LocalModelRegistry
 
     print()
     print("\n".join(lines))

@@ -39,15 +39,15 @@ from google_cloud_pipeline_components.v1.endpoint import ModelDeployOp
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
-from components.find_champion import find_local_champion, find_vertex_champion
-from components.register_model_locally import register_model_locally
-from components.vertex_resources import (
+from components.champion import find_local_champion, find_vertex_champion
+from components.deploy import (
     get_or_create_endpoint,
     parent_model,
+    register_model_locally,
     undeploy_idle_models,
-    worker_pool_specs,
 )
-from trainer.worker_pools import EXECUTOR_INPUT_MARKER, JSON_ESCAPED_EXECUTOR_INPUT
+from components.worker_pools import worker_pool_specs
+from trainer.distribution.worker_pools import EXECUTOR_INPUT_MARKER, JSON_ESCAPED_EXECUTOR_INPUT
 
 Channel = Any  # a kfp PipelineChannel (pipeline parameter or task output)
 
@@ -151,7 +151,7 @@ class VertexTarget:
         """The component as a Vertex custom job; replica_count > 1 adds a worker pool.
 
         The worker pools are one value, built with typed counts by a step
-        (worker-pools, components.vertex_resources) from the machine parameters
+        (worker-pools, components.worker_pools) from the machine parameters
         and passed to the job as that step's output, kfp's documented way to pass
         data between steps. The job's payload takes it whole
         (`{{$.inputs.parameters['worker_pool_specs']}}`), so the counts stay
@@ -249,7 +249,7 @@ def _pool_template(job: Callable) -> dict:
     command, executor-input argument, disk), without the machine fields worker-pools sets.
 
     The executor-input placeholder is swapped for a marker while the template is
-    worker-pools' input (see trainer.worker_pools); no other placeholder may be in it.
+    worker-pools' input (see trainer.distribution.worker_pools); no other placeholder may be in it.
     """
     [pool] = copy.deepcopy(job.component_spec.inputs["worker_pool_specs"].default)
     template = {k: v for k, v in pool.items() if k not in ("machine_spec", "replica_count")}

@@ -22,12 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from serving.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
-from serving.http_api import PredictionHTTPServer, handler_for
-from serving.model_server import ModelServer, VertexContract
-from serving.registry import LocalModelRegistry
-from trainer.errors import InputError
-from trainer.sources import copy_source_tree
+from serving.contracts.errors import InputError
+from serving.contracts.storage import copy_source_tree
+from serving.registry.local_registry import LocalModelRegistry
+from serving.server.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
+from serving.server.http_api import PredictionHTTPServer, handler_for
+from serving.server.model_server import ModelServer, VertexContract
 
 PROG = "python -m serving"
 STORAGE_URI_VAR = "AIP_STORAGE_URI"

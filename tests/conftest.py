@@ -74,7 +74,7 @@ def make_image_folder(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def digits_dir(tmp_path_factory) -> Path:
     """The demo data: scikit-learn digits 0-4 as PNG class folders."""
-    from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
+    from trainer.vision.demo_data import CASE_STUDY_DIGITS, write_digit_folders
 
     root = tmp_path_factory.mktemp("digits")
     write_digit_folders(root, CASE_STUDY_DIGITS)
@@ -84,7 +84,7 @@ def digits_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_base_weights(tmp_path_factory) -> Path:
     """A quickly pretrained 32 px base: real weights from a file, not trained to quality."""
-    from trainer.pretrain_base import pretrain_base
+    from trainer.vision.pretrain_base import pretrain_base
 
     out = tmp_path_factory.mktemp("base") / "small-base.h5"
     pretrain_base(out, image_size=32, epochs=2)
@@ -94,14 +94,14 @@ def small_base_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_base_weights() -> Path:
     """The base `make run` uses (digits 5-9, 64 px), built once into build/pretrained."""
-    from pipelines.local.vision_demo import pretrained_base
+    from pipelines.vision.demo import pretrained_base
 
     return pretrained_base(REPO / "build")
 
 
 @pytest.fixture(scope="session")
 def digits_dataset(digits_dir, tmp_path_factory) -> Path:
-    from trainer.image_ingest import ingest_image_folder
+    from trainer.vision.ingest import ingest_image_folder
 
     dataset = tmp_path_factory.mktemp("dataset") / "dataset"
     ingest_image_folder(str(digits_dir), dataset, validation_fraction=0.15, test_fraction=0.15)
@@ -110,8 +110,8 @@ def digits_dataset(digits_dir, tmp_path_factory) -> Path:
 
 def quick_config(weights: Path, **overrides):
     """A VisionTrainConfig on the offline base, small enough for tests."""
-    from trainer.pretrain_base import DEFAULT_BASE
-    from trainer.vision_training import VisionTrainConfig
+    from trainer.vision.config import VisionTrainConfig
+    from trainer.vision.pretrain_base import DEFAULT_BASE
 
     settings = {
         "base_model": DEFAULT_BASE,
@@ -128,7 +128,7 @@ def quick_config(weights: Path, **overrides):
 
 @pytest.fixture(scope="session")
 def trained_model(digits_dataset, small_base_weights, tmp_path_factory) -> tuple[Path, dict]:
-    from trainer.vision_training import train_image_classifier
+    from trainer.vision.training import train_image_classifier
 
     model_dir = tmp_path_factory.mktemp("model") / "model"
     metrics = train_image_classifier(digits_dataset, model_dir, quick_config(small_base_weights))

@@ -4,7 +4,7 @@
 
 Each worker runs `python -m trainer.task <args>` (or `--module`) with a
 TF_CONFIG that lists every worker on a 127.0.0.1 port and gives it its index,
-so `trainer.strategy` trains it under MultiWorkerMirroredStrategy; worker 0
+so `trainer.distribution.strategy` trains it under MultiWorkerMirroredStrategy; worker 0
 is the chief. Output is streamed with a `[worker i]` prefix. When a worker
 fails or is killed, the others are stopped at once (a MultiWorkerMirrored
 job cannot go on without it) and the launcher exits with an error naming

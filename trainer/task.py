@@ -11,7 +11,7 @@ AIP_TENSORBOARD_LOG_DIR and AIP_CHECKPOINT_DIR when Vertex AI sets them. There
 is one flag per field of the case study's training config, made from the
 dataclass, so the two never drift apart.
 
-The strategy comes from the environment (`trainer.strategy`): with TF_CONFIG
+The strategy comes from the environment (`trainer.distribution.strategy`): with TF_CONFIG
 from a Vertex AI job of several replicas or from `trainer.launch`, every
 replica runs this same command and the chief writes the model.
 
@@ -30,79 +30,29 @@ import logging
 import sys
 import tempfile
 import typing
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from trainer.cluster import read_cluster
-from trainer.errors import InputError
-from trainer.forecast_training import ForecastTrainConfig, train_forecaster
-from trainer.image_ingest import ingest_image_folder
-from trainer.model_metadata import METADATA
-from trainer.output_dirs import MODEL_DIR_VAR, OutputDirs, local_path, output_dirs
-from trainer.query_engines import engine_for
-from trainer.table_ingest import ingest_query
-from trainer.text_ingest import ingest_text_file
-from trainer.text_training import TextTrainConfig, train_text_classifier
-from trainer.vision_training import VisionTrainConfig, train_image_classifier
+from serving.contracts.errors import InputError
+from serving.contracts.model_metadata import METADATA
+from trainer.catalog import case_names, case_study
+from trainer.distribution.cluster import read_cluster
+from trainer.distribution.job_dirs import MODEL_DIR_VAR, OutputDirs, local_path, output_dirs
 
 PROG = "trainer.task"
 
 log = logging.getLogger(__name__)
 
 
-def ingest_table(
-    source_uri: str,
-    dataset_dir: str | Path,
-    local_database: str = "",
-    bigquery_project: str = "",
-    bigquery_location: str = "",
-) -> dict:
-    """Run a BigQuery query or table (on DuckDB with `local_database`) into `dataset_dir`."""
-    engine = engine_for(local_database, bigquery_project, bigquery_location)
-    return ingest_query(source_uri, dataset_dir, engine)
-
-
-@dataclass(frozen=True)
-class CaseStudy:
-    """What the command needs to know of one case study."""
-
-    config: type
-    train: Callable[..., dict]  # (dataset_dir, model_dir, config, tensorboard_dir, checkpoint_dir)
-    ingest: Callable[..., dict]  # (source_uri, dataset_dir, **options)
-    source: str  # what --source-uri takes
-    headline: tuple[str, str]  # (metric, its name) the last line reports
-
-
-CASE_STUDIES = {
-    "vision": CaseStudy(
-        VisionTrainConfig,
-        train_image_classifier,
-        ingest_image_folder,
-        "gs://bucket/prefix or a local directory of class folders",
-        ("val_accuracy", "validation accuracy"),
-    ),
-    "timeseries": CaseStudy(
-        ForecastTrainConfig,
-        train_forecaster,
-        ingest_table,
-        "BigQuery SQL or project.dataset.table (with --local-database: run on DuckDB)",
-        ("train_mae", "training MAE"),
-    ),
-    "text": CaseStudy(
-        TextTrainConfig,
-        train_text_classifier,
-        ingest_text_file,
-        "a CSV/JSONL file (gs:// or local) or bq://project.dataset.table",
-        ("val_accuracy", "validation accuracy"),
-    ),
-}
-
-
 def config_flags(config: type) -> list[tuple[str, type, object]]:
     """(name, type, default) of every field of the training config dataclass."""
     hints = typing.get_type_hints(config)
     return [(f.name, hints[f.name], _default(f)) for f in dataclasses.fields(config)]
+
+
+def task_flags(settings: Mapping[str, object]) -> list[str]:
+    """The `--name=value` flags of this command for training settings (name -> value)."""
+    return [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]
 
 
 def ingest_flags(ingest: Callable[..., dict]) -> list[tuple[str, type, object]]:
@@ -125,7 +75,7 @@ def train_task(
 
     Everything that can be checked before copying data or training is checked first.
     """
-    study = CASE_STUDIES[case]
+    study = case_study(case)
     config.check()
     dirs = _dirs(model_dir, checkpoint_dir, tensorboard_dir)
     if (dirs.model_dir / METADATA).exists():
@@ -156,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     """The command line: bad input ends in one `trainer.task: error: ...` line, exit 1 or 2."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    study = CASE_STUDIES[args.case]
+    study = case_study(args.case)
     values = vars(args)
     config = study.config(**{name: values[name] for name, _, _ in config_flags(study.config)})
     try:
@@ -212,9 +162,10 @@ class _OneLineParser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
     cases = parser.add_subparsers(
-        dest="case", required=True, metavar="{" + ",".join(CASE_STUDIES) + "}"
+        dest="case", required=True, metavar="{" + ",".join(case_names()) + "}"
     )
-    for name, study in CASE_STUDIES.items():
+    for name in case_names():
+        study = case_study(name)
         case = cases.add_parser(name, help=f"train the {name} model")
         data = case.add_mutually_exclusive_group(required=True)
         data.add_argument("--source-uri", metavar="URI", help=study.source)

@@ -15,7 +15,7 @@ no BigQuery, so this serves the requests that client makes for a query
   pageToken / startIndex / maxResults; `fields` selects top-level keys.
 - tables.get and tabledata.list, for client.get_table / client.list_rows.
 
-The SQL is BigQuery's: trainer.bigquery_sql transpiles it (`project.dataset.table`
+The SQL is BigQuery's: trainer.data.bigquery_sql transpiles it (`project.dataset.table`
 reads the DuckDB table `dataset.table`, in any project), as the ingest step's
 local engine does. Result types and cells are BigQuery's (pipelines.emulator.
 bigquery_types). Errors have BigQuery's shape and reasons: bad SQL fails the job
@@ -51,8 +51,8 @@ from pipelines.emulator.bigquery_types import (
     microseconds,
     parameters,
 )
-from trainer.bigquery_sql import to_duckdb
-from trainer.errors import InputError
+from serving.contracts.errors import InputError
+from trainer.data.bigquery_sql import to_duckdb
 
 log = logging.getLogger(__name__)
 

@@ -58,23 +58,23 @@ def add_commands(commands: argparse._SubParsersAction, pipeline_names: list[str]
 
 
 def emulate_command(args: argparse.Namespace) -> None:
-    from pipelines.catalog import check_pipeline_name
+    from pipelines.catalog import get_demo
     from pipelines.compile import compile_pipeline
-    from pipelines.local.demos import DEMOS
     from pipelines.parameters import parse_overrides
     from pipelines.vertex.run_values import check_run_values
     from pipelines.vertex.template import PipelineTemplate
+    from trainer.catalog import check_case_name
 
     if not args.name and not args.template:
         raise SystemExit(
             "emulate: give a case study (vision, timeseries, text) or --template PATH."
         )
     home = Path(args.home)
-    name = check_pipeline_name(args.name) if args.name else None
+    name = check_case_name(args.name) if args.name else None
     path = args.template or compile_pipeline(name, home / "pipelines")
     template = PipelineTemplate.load(path)
     overrides = parse_overrides(args.set, template.parameter_types())
-    demo = DEMOS[name] if name else None
+    demo = get_demo(name) if name else None
     # A local SOURCE goes into the emulator's Cloud Storage, where a Vertex run would read it.
     local_source = Path(args.source) if args.source and Path(args.source).exists() else None
     source = f"{UPLOADED_DATA}/{local_source.name}" if local_source else args.source
@@ -106,12 +106,14 @@ def emulate_command(args: argparse.Namespace) -> None:
 
 
 def emulator_command(args: argparse.Namespace) -> None:
+    from pipelines.catalog import PIPELINES, get_demo
     from pipelines.emulator.network.client_env import CLEARED_VARIABLES
     from pipelines.emulator.service import DEFAULT_PROJECT
-    from pipelines.local.timeseries_demo import demo_database
 
     project = args.project or DEFAULT_PROJECT
-    warehouse = demo_database(BUILD)
+    demos = [get_demo(name) for name in PIPELINES]
+    # The demo warehouse of the case study that reads BigQuery, for `make submit` to run on
+    [warehouse] = [demo.demo_database(BUILD) for demo in demos if hasattr(demo, "demo_database")]
     with _emulator(Path(args.home), project=project, bigquery_database=warehouse) as emulator:
         env_file = emulator.home / "env.sh"
         settings = sorted(emulator.client_settings().items())

@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from trainer.sources import storage_client
+from serving.contracts.storage import storage_client
 
 _THREADS = 8
 

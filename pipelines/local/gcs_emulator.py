@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from trainer.sources import parse_source_uri, storage_client
+from serving.contracts.storage import parse_source_uri, storage_client
 
 _START_TIMEOUT_S = 30
 _UPLOAD_THREADS = 8

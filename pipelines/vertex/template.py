@@ -18,7 +18,7 @@ PARAMETER_TYPES = {
     "STRUCT": dict,
     "LIST": list,
 }
-# The image components.images falls back on when PIPELINE_IMAGE is not set.
+# The image components.container_images falls back on when PIPELINE_IMAGE is not set.
 UNSET_IMAGE_MARK = "your-project"
 
 

@@ -12,7 +12,7 @@ REPO_BUILD = REPO / "build"
 
 def write_png_and_jpeg(root: Path, digits: tuple[int, ...], upscale: int) -> dict[str, Path]:
     """root/png/<class>/*.png (grey, as the demo writes them) and RGB JPEG copies in root/jpeg."""
-    from trainer.demo.digits import write_digit_folders
+    from trainer.vision.demo_data import write_digit_folders
 
     png = root / "png"
     write_digit_folders(png, digits, upscale=upscale)
@@ -38,6 +38,6 @@ def class_folder_files(root: Path) -> tuple[list[str], list[int]]:
 
 def pretrained_weights() -> Path:
     """The 64 px offline base `make run` uses (built once into build/pretrained if missing)."""
-    from pipelines.local.vision_demo import pretrained_base
+    from pipelines.vision.demo import pretrained_base
 
     return pretrained_base(REPO_BUILD).resolve()

@@ -18,7 +18,7 @@ it buys no compute. The measured step time and all-reduce time (per byte and
 per message) feed an on-paper estimate, stated with its assumptions, of how
 the same step would scale on a Vertex AI pool of 4 machines x 4 GPUs.
 
-(b) Custom loop. `trainer.custom_loop.train_custom_loop` trains the demo
+(b) Custom loop. `trainer.distribution.custom_loop.train_custom_loop` trains the demo
 vision classifier (the head stage: offline pretrained base, frozen) on
 decoded images in memory, with the step as a tf.function, as a tf.function
 compiled by XLA (jit_compile=True), and eagerly. Each call makes a new
@@ -143,12 +143,12 @@ def worker(out: Path, examples: int, epochs: int, allreduce_reps: int) -> None:
     """One worker of part (a); the chief writes what it measured to `out` as JSON."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     started = time.perf_counter()
-    from trainer.strategy import distribution_for
+    from trainer.distribution.strategy import distribution_for
 
     distribution = distribution_for("auto")  # first: MWMS sets up collectives at creation
     import tensorflow as tf
 
-    from trainer.distributed_data import shard_by_data
+    from trainer.distribution.sharding import shard_by_data
 
     strategy = distribution.strategy
     ready = time.perf_counter() - started
@@ -258,12 +258,12 @@ def _measure_custom_loop(workdir: Path, quick: bool) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from pipelines.local.vision_demo import BASE_MODEL, IMAGE_SIZE
+    from pipelines.vision.demo import BASE_MODEL, IMAGE_SIZE
     from tests.bench.data import class_folder_files, pretrained_weights
-    from trainer.custom_loop import train_custom_loop
-    from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
-    from trainer.image_dataset import make_dataset
-    from trainer.vision_model import build_base, build_classifier
+    from trainer.distribution.custom_loop import train_custom_loop
+    from trainer.vision.dataset import make_dataset
+    from trainer.vision.demo_data import CASE_STUDY_DIGITS, write_digit_folders
+    from trainer.vision.model import build_base, build_classifier
 
     weights = str(pretrained_weights())
     digits = CASE_STUDY_DIGITS[:2] if quick else CASE_STUDY_DIGITS

@@ -1,7 +1,7 @@
 """Benchmark 1: images/s of the tf.data input pipeline vs a naive Python loop.
 
 All loaders read the same files and produce float batches of the same size:
-trainer.image_dataset.make_dataset (cache off, so decoding is measured), the
+trainer.vision.dataset.make_dataset (cache off, so decoding is measured), the
 peer a user would reach for (tf.keras.utils.image_dataset_from_directory), and
 two naive sequential loops (the library's decode_image called eagerly per file;
 Pillow + numpy), batched with numpy.
@@ -32,7 +32,7 @@ EAGER = "naive loop: decode_image eagerly, numpy batch"
 def run(workdir: Path, quick: bool = False) -> Result:
     import tensorflow as tf
 
-    from trainer.image_dataset import decode_image, make_dataset
+    from trainer.vision.dataset import decode_image, make_dataset
 
     digits = (0, 1) if quick else tuple(range(10))
     epochs = 1 if quick else 5

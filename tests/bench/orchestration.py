@@ -27,7 +27,7 @@ QUICK_OVERRIDES = ["head_epochs=1", "fine_tune_epochs=1"]
 
 
 def run(workdir: Path, quick: bool = False) -> Result:
-    from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
+    from trainer.vision.demo_data import CASE_STUDY_DIGITS, write_digit_folders
 
     pretrained_weights()  # built once, outside the timings
     source = workdir / "digits"
@@ -97,9 +97,7 @@ def run(workdir: Path, quick: bool = False) -> Result:
     notes = [
         f"Source: {count} demo digit PNGs (0-4) in a local folder; pipeline_root and the "
         "registries are temporary directories. Arguments: "
-        "pipelines.local.vision_demo.demo_arguments"
-        + (f" + {overrides}" if overrides else "")
-        + ".",
+        "pipelines.vision.demo.demo_arguments" + (f" + {overrides}" if overrides else "") + ".",
         f"Mean wall time: pipeline {pipeline_s:.1f} s, in one process {inprocess_s:.1f} s; "
         f"overhead {pipeline_s - inprocess_s:.1f} s. A task's time runs from the runner's "
         "'Executing task' to its 'finished' log line; the tasks that load TensorFlow (train, "

@@ -20,8 +20,8 @@ STARTED = time.monotonic()
 
 def arguments(source: str, workdir: Path, overrides: list[str]) -> dict:
     from pipelines.catalog import get_pipeline
-    from pipelines.local.vision_demo import demo_arguments
     from pipelines.parameters import parse_overrides, pipeline_parameters
+    from pipelines.vision.demo import demo_arguments
     from tests.bench.data import REPO_BUILD
 
     typed = parse_overrides(overrides, pipeline_parameters(get_pipeline("vision")))
@@ -53,11 +53,12 @@ def run_inprocess(source: str, workdir: Path, overrides: list[str]) -> dict:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = arguments(source, workdir, overrides)
-    from serving.registry import LocalModelRegistry
-    from trainer import vision_training
-    from trainer.image_ingest import ingest_image_folder
-    from trainer.vision_evaluation import evaluate_image_classifier
-    from trainer.vision_training import VisionTrainConfig, train_image_classifier
+    from serving.registry.local_registry import LocalModelRegistry
+    from trainer.vision import training as vision_training
+    from trainer.vision.config import VisionTrainConfig
+    from trainer.vision.evaluation import evaluate_image_classifier
+    from trainer.vision.ingest import ingest_image_folder
+    from trainer.vision.training import train_image_classifier
 
     export_seconds = []
     export = vision_training.export_image_classifier

@@ -174,14 +174,14 @@ def _models(workdir: Path) -> tuple[Path, dict[str, bytes]]:
     """A registry with vision (2 versions) and text, and one request body per model."""
     import tensorflow as tf
 
-    from pipelines.local.vision_demo import BASE_MODEL, IMAGE_SIZE
-    from serving.registry import LocalModelRegistry
-    from trainer.demo.support_messages import CLASSES
-    from trainer.text_embedding_module import write_text_embedding_module
-    from trainer.text_export import export_text_classifier
-    from trainer.text_model import build_text_classifier
-    from trainer.vision_export import export_image_classifier
-    from trainer.vision_model import build_base, build_classifier
+    from pipelines.vision.demo import BASE_MODEL, IMAGE_SIZE
+    from serving.registry.local_registry import LocalModelRegistry
+    from trainer.text.demo_data import CLASSES
+    from trainer.text.embedding_module import write_text_embedding_module
+    from trainer.text.export import export_text_classifier
+    from trainer.text.model import build_text_classifier
+    from trainer.vision.export import export_image_classifier
+    from trainer.vision.model import build_base, build_classifier
 
     tf.keras.utils.set_random_seed(0)
     base = build_base(BASE_MODEL, str(pretrained_weights()), IMAGE_SIZE)

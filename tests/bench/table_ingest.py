@@ -2,7 +2,7 @@
 
 One DuckDB table of hourly timestamps and float values (1% NULL) is queried
 with the same BigQuery SQL the time-series pipeline would send. Timed end to
-end: trainer.table_ingest.ingest_query (transpile with sqlglot, open the file
+end: trainer.timeseries.ingest.ingest_query (transpile with sqlglot, open the file
 read-only, run, fetch Arrow, write Parquet and the manifest). Its peers are
 the same query written in DuckDB's SQL and fetched as Arrow (what the ingest
 cannot avoid), and DuckDB's own COPY ... TO Parquet (the fastest way to get
@@ -50,9 +50,9 @@ def run(workdir: Path, quick: bool = False) -> Result:
     import duckdb
     import pyarrow.parquet as pq
 
-    from trainer.bigquery_sql import to_duckdb
-    from trainer.query_engines import DuckDBEngine
-    from trainer.table_ingest import DATA, ingest_query
+    from trainer.data.bigquery_sql import to_duckdb
+    from trainer.data.query_engines import DuckDBEngine
+    from trainer.timeseries.ingest import DATA, ingest_query
 
     rows = 100_000 if quick else 1_000_000
     database = workdir / "bench.duckdb"
@@ -130,7 +130,7 @@ def run(workdir: Path, quick: bool = False) -> Result:
         method=(
             f"A DuckDB file holds weather.big: {rows:,} hourly TIMESTAMPTZ values and a DOUBLE "
             "(a daily cycle plus hash noise, 1% NULL), made with DuckDB's range(). The BigQuery "
-            f"query `{QUERY}` is ingested with trainer.table_ingest.ingest_query on a "
+            f"query `{QUERY}` is ingested with trainer.timeseries.ingest.ingest_query on a "
             "DuckDBEngine, end to end: transpile with sqlglot, open the file read-only, run, "
             "fetch Arrow, write data.parquet (pyarrow, snappy) and manifest.json into a new "
             "directory. The peers run the transpiled query directly: to an Arrow table, and "

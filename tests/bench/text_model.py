@@ -28,10 +28,10 @@ SERVE_BATCHES = (1, 32, 256)
 def run(workdir: Path, quick: bool = False) -> Result:
     import tensorflow as tf
 
-    from trainer.demo.support_messages import CLASSES, generate_messages
-    from trainer.text_embedding_module import write_text_embedding_module
-    from trainer.text_export import export_text_classifier
-    from trainer.text_model import build_text_classifier
+    from trainer.text.demo_data import CLASSES, generate_messages
+    from trainer.text.embedding_module import write_text_embedding_module
+    from trainer.text.export import export_text_classifier
+    from trainer.text.model import build_text_classifier
 
     count = 256 if quick else 1024
     messages = generate_messages(count, seed=1)
@@ -95,7 +95,7 @@ def run(workdir: Path, quick: bool = False) -> Result:
         name=NAME,
         title=TITLE,
         method=(
-            f"{count} generated support messages (trainer.demo.support_messages), 3 classes. "
+            f"{count} generated support messages (trainer.text.demo_data), 3 classes. "
             "Training: build_text_classifier on the project's hashing hub module (64 dims, "
             "fine-tuned) + Dense(32) + softmax, one warm-up epoch each, then "
             f"{ROUNDS} timed epochs in which the two compilations take turns; examples/s is "

@@ -29,14 +29,14 @@ REAL = "real pipeline: make_dataset(training=True), augmentation, cache"
 def run(workdir: Path, quick: bool = False) -> Result:
     import tensorflow as tf
 
-    from pipelines.local.vision_demo import BASE_MODEL, IMAGE_SIZE
-    from trainer.demo.digits import CASE_STUDY_DIGITS, write_digit_folders
-    from trainer.image_dataset import make_dataset
-    from trainer.vision_model import build_base, build_classifier
-    from trainer.vision_training import VisionTrainConfig
+    from pipelines.vision.demo import BASE_MODEL, IMAGE_SIZE
+    from trainer.vision.config import VisionTrainConfig
+    from trainer.vision.dataset import make_dataset
+    from trainer.vision.demo_data import CASE_STUDY_DIGITS, write_digit_folders
+    from trainer.vision.model import build_base, build_classifier
 
     weights = pretrained_weights()
-    # The demo's training settings (pipelines.local.vision_demo.demo_arguments).
+    # The demo's training settings (pipelines.vision.demo.demo_arguments).
     config = VisionTrainConfig(
         base_model=BASE_MODEL,
         base_weights=str(weights),

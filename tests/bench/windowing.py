@@ -2,7 +2,7 @@
 
 All builders cut the same windows (48 steps of 2 features, horizon 1 or 24) out of one
 synthetic hourly series and deliver them in batches of 256:
-trainer.windowing.windowed_dataset (tf.data, one vectorised gather per batch), the peer a
+trainer.timeseries.windowing.windowed_dataset (tf.data, one vectorised gather per batch), the peer a
 user would reach for (tf.keras.utils.timeseries_dataset_from_array, one slice per window),
 the naive loop (window_arrays_loop: one numpy slice per window, then batches) and the
 vectorised numpy build (window_arrays: fancy indexing, then batches).
@@ -57,7 +57,7 @@ def _content_order(inputs: np.ndarray) -> np.ndarray:
 def run(workdir: Path, quick: bool = False) -> Result:
     import tensorflow as tf
 
-    from trainer.windowing import (
+    from trainer.timeseries.windowing import (
         Normalizer,
         WindowSpec,
         features,

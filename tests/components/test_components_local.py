@@ -15,13 +15,13 @@ from google_cloud_pipeline_components.types.artifact_types import (
 from kfp import dsl, local
 from kfp.dsl import ClassificationMetrics, Dataset, Metrics
 
-from components.evaluate_image_classifier import evaluate_image_classifier
-from components.images import SERVING_IMAGE
-from components.ingest_image_folder import ingest_image_folder
-from components.register_model_locally import register_model_locally
-from components.train_image_classifier import train_image_classifier
-from serving.registry import LocalModelRegistry
-from trainer.pretrain_base import DEFAULT_BASE
+from components.container_images import SERVING_IMAGE
+from components.deploy import register_model_locally
+from components.vision.evaluate import evaluate_image_classifier
+from components.vision.ingest import ingest_image_folder
+from components.vision.train import train_image_classifier
+from serving.registry.local_registry import LocalModelRegistry
+from trainer.vision.pretrain_base import DEFAULT_BASE
 
 pytestmark = pytest.mark.pipeline
 

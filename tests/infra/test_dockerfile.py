@@ -190,7 +190,7 @@ def test_environment_and_no_entrypoint():
 
 
 def test_the_image_exposes_the_port_the_models_container_spec_names():
-    from serving.container_spec import SERVING_PORT
+    from serving.registry.container_spec import SERVING_PORT
 
     exposed = [args for keyword, args in instructions() if keyword == "EXPOSE"]
     assert exposed == [str(SERVING_PORT)]

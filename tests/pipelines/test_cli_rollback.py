@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipelines.cli import main
-from serving.registry import LocalModelRegistry
+from serving.registry.local_registry import LocalModelRegistry
 
 
 def _export(path):

@@ -1,7 +1,7 @@
 """`make train` (python -m pipelines train): a case study's model on the demo data.
 
 One worker here, to keep the suite short: two workers of each case study are
-trained in tests/trainer/test_multi_worker.py.
+trained in tests/trainer/distribution/test_multi_worker.py.
 """
 
 import json

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from kfp import components
 
-from components.images import PIPELINE_IMAGE
+from components.container_images import PIPELINE_IMAGE
 from pipelines.catalog import PIPELINES, get_pipeline
 from pipelines.cli import main
 from pipelines.compile import compile_pipeline

@@ -37,8 +37,8 @@ from google_cloud_pipeline_components.container.v1.custom_job import remote_runn
 from google_cloud_pipeline_components.container.v1.gcp_launcher.utils import json_util
 from kfp import dsl
 
-from components.images import PIPELINE_IMAGE
-from components.vertex_resources import worker_pool_specs
+from components.container_images import PIPELINE_IMAGE
+from components.worker_pools import worker_pool_specs
 from pipelines.catalog import PIPELINES, get_pipeline
 from pipelines.compile import compile_pipeline
 
@@ -526,8 +526,8 @@ def test_the_aiplatform_sdk_loads_the_template_offline(compiled):
 
 def test_the_two_pools_give_every_replica_a_multi_worker_strategy(compiled):
     """The CLUSTER_SPEC Vertex AI sets for these pools (train_replica_count=3) on each replica."""
-    from trainer.cluster import read_cluster
-    from trainer.strategy import choose_strategy
+    from trainer.distribution.cluster import read_cluster
+    from trainer.distribution.strategy import choose_strategy
 
     chief_pool, worker_pool = worker_pools(
         compiled.vertex, compiled.vertex.task(MULTI), train_replica_count=3

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from serving.deployments import Batching, Deployment
-from serving.http_api import PredictionHTTPServer, handler_for
-from serving.model_server import ModelServer
-from serving.registry import LocalModelRegistry
+from serving.registry.local_registry import LocalModelRegistry
+from serving.server.deployments import Batching, Deployment
+from serving.server.http_api import PredictionHTTPServer, handler_for
+from serving.server.model_server import ModelServer
 from tests.fakes.loopback import serving_on_loopback
-from trainer.servable import save_servable
+from trainer.saved_model import save_servable
 
 WINDOW = 3
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.series_data import seasonal_frame, write_dataset
+from tests.trainer.timeseries.series_data import seasonal_frame, write_dataset
 
 # Gaps (left-out hours) that re-indexing must find and impute.
 GAPS = (100, 101, 300)
 
 
 def small_forecast_config(**overrides):
-    from trainer.forecast_training import ForecastTrainConfig
+    from trainer.timeseries.config import ForecastTrainConfig
 
     settings = dict(
         time_column="ts",
@@ -37,7 +37,7 @@ def series_dataset(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_forecaster(series_dataset, tmp_path_factory) -> tuple[Path, dict]:
-    from trainer.forecast_training import train_forecaster
+    from trainer.timeseries.training import train_forecaster
 
     model_dir = tmp_path_factory.mktemp("forecaster") / "model"
     metrics = train_forecaster(series_dataset, model_dir, small_forecast_config())

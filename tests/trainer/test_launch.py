@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO
 from trainer.launch import LaunchError, launch
 
-STUB = "tests.trainer.stub_worker"
+STUB = "tests.trainer.distribution.stub_worker"
 
 
 def test_each_worker_gets_its_index_and_every_address():

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REPO, quick_config
-from trainer import output_dirs as od
+from trainer.distribution import job_dirs as od
 from trainer.task import main, train_task
 
 
@@ -127,7 +127,7 @@ def test_bad_values_are_refused_before_anything_runs(flags, message, tmp_path, c
 
 def test_flags_follow_the_config_dataclass(tmp_path):
     from trainer.task import config_flags
-    from trainer.vision_training import VisionTrainConfig
+    from trainer.vision.config import VisionTrainConfig
 
     flags = {name: (kind, default) for name, kind, default in config_flags(VisionTrainConfig)}
     assert flags["image_size"] == (int, VisionTrainConfig.image_size)

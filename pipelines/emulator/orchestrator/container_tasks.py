@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from components.images import PIPELINE_IMAGE
+from components.container_images import PIPELINE_IMAGE
 from pipelines.emulator import processes
 from pipelines.emulator.orchestrator.kfp_runtime import LOG_TAIL_LINES, StepOutcome
 

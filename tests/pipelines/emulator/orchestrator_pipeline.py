@@ -11,7 +11,7 @@ from google_cloud_pipeline_components.types.artifact_types import UnmanagedConta
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
-from components.images import PIPELINE_IMAGE
+from components.container_images import PIPELINE_IMAGE
 
 # Reads back what the emulator filled in: the project, the number as Vertex writes
 # it, and the executor input that `{{$.json_escape[1]}}` embedded in a JSON payload.
@@ -70,7 +70,7 @@ def make_dataset(text: str, data: Output[Dataset]):
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def read_dataset(data: Input[Dataset]) -> str:
     """Reads the chosen branch's dataset through its /gcs path, as on Vertex."""
-    from trainer.output_dirs import local_path
+    from trainer.distribution.job_dirs import local_path
 
     if str(local_path(data.uri)) != data.path:
         raise ValueError(f"trainer maps {data.uri} elsewhere than kfp ({data.path})")

@@ -26,11 +26,11 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from pipelines.emulator.bigquery import BigQueryEmulator
-from pipelines.local.timeseries_demo import DEMO_QUERY
+from pipelines.timeseries.demo import DEMO_QUERY
 from tests.fakes.loopback import serving_on_loopback
-from trainer.demo.seattle_weather import write_demo_database
-from trainer.query_engines import ENDPOINT_VARIABLE, DuckDBEngine, engine_for
-from trainer.table_ingest import DATA, ingest_query, read_manifest
+from trainer.data.query_engines import ENDPOINT_VARIABLE, DuckDBEngine, engine_for
+from trainer.timeseries.demo_data import write_demo_database
+from trainer.timeseries.ingest import DATA, ingest_query, read_manifest
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -391,7 +391,7 @@ def test_ingest_step_through_the_endpoint_variable_writes_the_duckdb_parquet(
 
 
 def test_ingest_step_reports_a_missing_table_as_an_input_error(served, tmp_path, monkeypatch):
-    from trainer.errors import InputError
+    from serving.contracts.errors import InputError
 
     monkeypatch.setenv(ENDPOINT_VARIABLE, served[1])
     with pytest.raises(InputError) as caught:

@@ -27,8 +27,8 @@ from google.cloud import aiplatform
 from google.cloud import aiplatform_v1 as v1
 
 from pipelines.emulator.service import running_emulator
-from pipelines.local import text_demo
 from pipelines.local.gcs_emulator import upload_directory, upload_file
+from pipelines.text import demo as text_demo
 from tests.conftest import REPO
 from tests.pipelines.vertex.conftest import IMAGE, compile_templates
 
@@ -77,7 +77,7 @@ def emulator(tmp_path_factory, digits_dir, small_base_weights):
 
 
 def vision_arguments(**overrides) -> dict:
-    from trainer.pretrain_base import DEFAULT_BASE
+    from trainer.vision.pretrain_base import DEFAULT_BASE
 
     return {
         "source_uri": DIGITS_URI,

@@ -189,7 +189,7 @@ def test_refuses_to_patch_another_kfp_version(monkeypatch):
 def test_step_site_points_kfp_and_gcpc_at_the_emulator(tmp_path):
     probe = (
         "from kfp import dsl\n"
-        "from trainer.output_dirs import GCS_FUSE_ROOT\n"
+        "from trainer.distribution.job_dirs import GCS_FUSE_ROOT\n"
         "from google_cloud_pipeline_components.container.v1.gcp_launcher import lro_remote_runner\n"
         "print(dsl.Artifact(uri='gs://b/x').path, GCS_FUSE_ROOT,"
         " lro_remote_runner._POLLING_INTERVAL_IN_SECONDS)\n"

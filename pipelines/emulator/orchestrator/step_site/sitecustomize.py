@@ -9,7 +9,7 @@ else about their code or packages is changed. What it sets, when asked:
   mount Vertex AI provides at /gcs, so gs://bucket/path is read and written at
   <root>/bucket/path, both by kfp's artifact paths
   (kfp.dsl.types.artifact_types._GCS_LOCAL_MOUNT_PREFIX) and by the trainer's
-  AIP_* output directories (trainer.output_dirs.GCS_FUSE_ROOT).
+  AIP_* output directories (trainer.distribution.job_dirs.GCS_FUSE_ROOT).
 - VERTEX_EMULATOR_POLL_SECONDS: how often GCPC's launchers poll a job or a
   long-running operation (20 s in GCPC), so that polling does not dominate a run.
 
@@ -63,7 +63,7 @@ def _setters(environ: Mapping[str, str]) -> dict[str, Setter]:
             _set(module, "GCS_FUSE_ROOT", Path(gcs_root))
 
         setters["kfp.dsl.types.artifact_types"] = set_kfp_prefix
-        setters["trainer.output_dirs"] = set_trainer_root
+        setters["trainer.distribution.job_dirs"] = set_trainer_root
     poll = environ.get("VERTEX_EMULATOR_POLL_SECONDS", "")
     if poll:
         seconds = float(poll)

@@ -1,0 +1,1 @@
+"""KFP components of the text case study: ingest, train, evaluate."""

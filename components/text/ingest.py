@@ -1,0 +1,56 @@
+"""Ingest: a CSV or JSON Lines file of labelled texts (gs:// or local) -> Dataset."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Output
+
+from components.container_images import PIPELINE_IMAGE
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def ingest_text_file(
+    source_uri: str,
+    dataset: Output[Dataset],
+    text_field: str = "text",
+    label_field: str = "label",
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    max_chars: int = 2000,
+    min_examples_per_class: int = 5,
+    local_database: str = "",
+    bigquery_project: str = "",
+):
+    """Reads the (text, label) rows at `source_uri`, drops and counts unusable ones, splits.
+
+    `source_uri`: a .csv or .jsonl file (gs:// or local), or bq://<table or
+    query> run on BigQuery in `bigquery_project` (or on the DuckDB file
+    `local_database`, offline).
+
+    Out: dataset/examples.jsonl (text, label, split; stratified by label,
+    deterministic) and dataset/manifest.json (classes, counts per split and
+    class, rows dropped by reason, texts truncated to `max_chars`).
+    """
+    import logging
+
+    from trainer.text.ingest import ingest_text_file as ingest
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    manifest = ingest(
+        source_uri,
+        dataset.path,
+        text_field=text_field,
+        label_field=label_field,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        max_chars=max_chars,
+        min_examples_per_class=min_examples_per_class,
+        local_database=local_database,
+        bigquery_project=bigquery_project,
+    )
+    dataset.metadata.update(
+        {
+            "source_uri": source_uri,
+            "classes": manifest["classes"],
+            "rows_read": manifest["rows_read"],
+            "dropped": sum(manifest["dropped_by_reason"].values()),
+        }
+    )

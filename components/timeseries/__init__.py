@@ -1,0 +1,1 @@
+"""KFP components of the timeseries case study: ingest, train, evaluate."""

@@ -1,0 +1,1 @@
+"""KFP components of the vision case study: ingest, train, evaluate."""

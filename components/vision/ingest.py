@@ -1,0 +1,37 @@
+"""Ingest: a folder of class sub-folders of images (gs:// or local) -> Dataset."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Output
+
+from components.container_images import PIPELINE_IMAGE
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def ingest_image_folder(
+    source_uri: str,
+    dataset: Output[Dataset],
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    min_images_per_class: int = 10,
+):
+    """Copies the images under `source_uri` (<class>/<image>) into `dataset`.
+
+    Out: dataset/images/<class>/<file> and dataset/manifest.json (counts per
+    class and split, each file's split, skipped files and why, the source URI).
+    """
+    import logging
+
+    from trainer.vision.ingest import ingest_image_folder as ingest
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    manifest = ingest(
+        source_uri, dataset.path, validation_fraction, test_fraction, min_images_per_class
+    )
+    dataset.metadata.update(
+        {
+            "source_uri": source_uri,
+            "classes": manifest["classes"],
+            "num_files": len(manifest["files"]),
+            "num_skipped": len(manifest["skipped"]),
+        }
+    )

@@ -1,0 +1,82 @@
+"""Train: Dataset -> transfer-learning image classifier (SavedModel) + Metrics."""
+
+from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Metrics, Output
+
+from components.container_images import PIPELINE_IMAGE
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def train_image_classifier(
+    dataset: Input[Dataset],
+    model: Output[UnmanagedContainerModel],
+    metrics: Output[Metrics],
+    serving_image: str,
+    base_model: str = "resnet50",
+    base_weights: str = "imagenet",
+    image_size: int = 224,
+    batch_size: int = 32,
+    head_epochs: int = 10,
+    fine_tune_epochs: int = 5,
+    fine_tune_layers: int = 30,
+    learning_rate: float = 0.001,
+    fine_tune_learning_rate: float = 0.0001,
+    augment_flip: str = "horizontal",
+    cv_folds: int = 0,
+    seed: int = 42,
+):
+    """Trains a frozen-base + new-head classifier, optionally fine-tunes the base top.
+
+    kfp runs this function's source, so defaults must be literals: the serving
+    image's default lives in the pipeline's signature.
+
+    Out: model (SavedModel whose serving_default takes encoded image bytes, plus
+    metadata.json), typed google.UnmanagedContainerModel with `serving_image` as
+    its container so that Vertex's ModelUploadOp takes it as it is; metrics
+    (validation accuracy, k-fold scores when cv_folds >= 2). On a Vertex AI
+    custom job with a base output directory, TensorBoard logs also go to
+    AIP_TENSORBOARD_LOG_DIR and resumable backups to AIP_CHECKPOINT_DIR.
+    """
+    import logging
+
+    from serving.registry.container_spec import container_spec
+    from trainer.distribution.job_dirs import output_dirs
+    from trainer.vision.config import VisionTrainConfig
+    from trainer.vision.training import train_image_classifier as train
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = VisionTrainConfig(
+        base_model=base_model,
+        base_weights=base_weights,
+        image_size=image_size,
+        batch_size=batch_size,
+        head_epochs=head_epochs,
+        fine_tune_epochs=fine_tune_epochs,
+        fine_tune_layers=fine_tune_layers,
+        learning_rate=learning_rate,
+        fine_tune_learning_rate=fine_tune_learning_rate,
+        augment_flip=augment_flip,
+        cv_folds=cv_folds,
+        seed=seed,
+    )
+    # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
+    dirs = output_dirs(model_dir=model.path)
+    scores = train(
+        dataset.path,
+        model.path,
+        config,
+        tensorboard_dir=dirs.tensorboard_dir,
+        checkpoint_dir=dirs.checkpoint_dir,
+    )
+    model.metadata.update(
+        {
+            "containerSpec": container_spec(serving_image),
+            "framework": "tensorflow",
+            "base_model": base_model,
+            "image_size": image_size,
+        }
+    )
+    for name, value in scores.items():
+        if isinstance(value, float):
+            metrics.log_metric(name, value)

@@ -1,0 +1,1 @@
+"""The text case study's pipeline (pipeline.py) and its offline demo (demo.py)."""

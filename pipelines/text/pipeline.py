@@ -1,0 +1,121 @@
+"""Text classification on a TF Hub embedding: ingest -> train -> evaluate -> deploy if blessed."""
+
+from typing import NamedTuple
+
+from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Metrics
+
+from components.container_images import SERVING_IMAGE
+from components.text.evaluate import evaluate_text_classifier
+from components.text.ingest import ingest_text_file
+from components.text.train import train_text_classifier
+from pipelines.targets import (
+    Deployment,
+    Target,
+    TrainingResources,
+    deploy_if_blessed,
+    never_cached,
+)
+
+PIPELINE_NAME = "text-classification"
+
+
+class TextOutputs(NamedTuple):
+    dataset: Dataset
+    model: UnmanagedContainerModel
+    evaluation: Metrics
+    report: HTML
+
+
+def build_pipeline(target: Target):
+    """The text pipeline for `target` (local runner or Vertex AI); same parameters for both."""
+
+    @dsl.pipeline(name=PIPELINE_NAME, description=__doc__)
+    def text_pipeline(
+        source_uri: str,  # gs://bucket/texts.jsonl (or .csv), a local path, or bq://<table|query>
+        local_database: str = "",  # bq:// sources: a DuckDB file to run them on instead (local)
+        bigquery_project: str = "",  # bq:// sources: default the credentials' project
+        # Deployment: model_name names the registered model on both targets.
+        model_name: str = "text",
+        registry_uri: str = "",  # local target: the local registry directory
+        endpoint_name: str = "text",  # Vertex AI: endpoint display name, reused if it exists
+        serving_machine_type: str = "n1-standard-2",
+        serving_min_replica_count: int = 1,
+        serving_max_replica_count: int = 1,
+        traffic_split: dict = {"0": 100},  # noqa: B006 ("0" = the new model; kfp needs a literal)
+        serving_image: str = SERVING_IMAGE,
+        # Training machines (Vertex AI custom job; the local runner uses this machine).
+        train_machine_type: str = "n1-standard-8",
+        train_accelerator_type: str = "ACCELERATOR_TYPE_UNSPECIFIED",  # e.g. NVIDIA_TESLA_T4
+        train_accelerator_count: int = 0,
+        train_replica_count: int = 1,  # > 1: multi-worker (chief + a pool; TF_CONFIG)
+        # Data.
+        text_field: str = "text",
+        label_field: str = "label",
+        validation_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        max_chars: int = 2000,
+        min_examples_per_class: int = 5,
+        # Model and training.
+        hub_handle: str = "https://tfhub.dev/google/universal-sentence-encoder/4",
+        trainable: bool = True,
+        hidden_units: int = 16,
+        dropout: float = 0.2,
+        batch_size: int = 32,
+        epochs: int = 10,
+        learning_rate: float = 0.001,
+        seed: int = 42,
+        # Quality gate (and always above the majority-class baseline).
+        accuracy_threshold: float = 0.8,
+        regression_tolerance: float = 0.01,  # vs the champion: a fraction of its score
+    ) -> TextOutputs:
+        ingest = ingest_text_file(
+            source_uri=source_uri,
+            text_field=text_field,
+            label_field=label_field,
+            validation_fraction=validation_fraction,
+            test_fraction=test_fraction,
+            max_chars=max_chars,
+            min_examples_per_class=min_examples_per_class,
+            local_database=local_database,
+            bigquery_project=bigquery_project,
+        ).set_display_name("ingest")
+        never_cached(ingest)  # reads a source that changes under the same name
+        train = target.train(
+            train_text_classifier,
+            TrainingResources(
+                train_machine_type, train_accelerator_type, train_accelerator_count,
+                train_replica_count,
+            ),
+            dataset=ingest.outputs["dataset"],
+            hub_handle=hub_handle,
+            trainable=trainable,
+            hidden_units=hidden_units,
+            dropout=dropout,
+            batch_size=batch_size,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            seed=seed,
+            serving_image=serving_image,
+        )  # fmt: skip
+        deployment = Deployment(
+            model_name, registry_uri, endpoint_name, serving_machine_type,
+            serving_min_replica_count, serving_max_replica_count, traffic_split,
+        )  # fmt: skip
+        evaluate = evaluate_text_classifier(
+            model=train["model"],
+            dataset=ingest.outputs["dataset"],
+            accuracy_threshold=accuracy_threshold,
+            champion_uri=target.champion(deployment),
+            regression_tolerance=regression_tolerance,
+        ).set_display_name("evaluate")
+        deploy_if_blessed(target, evaluate, train["model"], deployment)
+        return TextOutputs(
+            ingest.outputs["dataset"],
+            train["model"],
+            evaluate.outputs["metrics"],
+            evaluate.outputs["report"],
+        )
+
+    return text_pipeline

@@ -1,0 +1,1 @@
+"""The timeseries case study's pipeline (pipeline.py) and its offline demo (demo.py)."""

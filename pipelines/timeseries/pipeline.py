@@ -1,0 +1,132 @@
+"""Time-series forecasting with stacked LSTMs: BigQuery ingest -> train -> evaluate -> deploy."""
+
+from typing import NamedTuple
+
+from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Metrics
+
+from components.container_images import SERVING_IMAGE
+from components.timeseries.evaluate import evaluate_forecaster
+from components.timeseries.ingest import ingest_bigquery
+from components.timeseries.train import train_forecaster
+from pipelines.targets import (
+    Deployment,
+    Target,
+    TrainingResources,
+    deploy_if_blessed,
+    never_cached,
+)
+
+PIPELINE_NAME = "timeseries-forecasting"
+
+
+class TimeseriesOutputs(NamedTuple):
+    dataset: Dataset
+    model: UnmanagedContainerModel
+    training: Metrics
+    evaluation: Metrics
+    report: HTML
+
+
+def build_pipeline(target: Target):
+    """The forecasting pipeline for `target` (local runner or Vertex AI); same parameters."""
+
+    @dsl.pipeline(name=PIPELINE_NAME, description=__doc__)
+    def timeseries_pipeline(
+        source_query: str,  # BigQuery Standard SQL, or a project.dataset.table
+        local_database: str = "",  # a DuckDB file to run the query on instead (local runs)
+        bigquery_project: str = "",  # default: the credentials' project (Vertex AI: the run's)
+        bigquery_location: str = "",
+        # Deployment: model_name names the registered model on both targets.
+        model_name: str = "forecaster",
+        registry_uri: str = "",  # local target: the local registry directory
+        endpoint_name: str = "forecaster",  # Vertex AI: endpoint display name, reused if it exists
+        serving_machine_type: str = "n1-standard-2",
+        serving_min_replica_count: int = 1,
+        serving_max_replica_count: int = 1,
+        traffic_split: dict = {"0": 100},  # noqa: B006 ("0" = the new model; kfp needs a literal)
+        serving_image: str = SERVING_IMAGE,
+        # Training machines (Vertex AI custom job; the local runner uses this machine).
+        train_machine_type: str = "n1-standard-8",
+        train_accelerator_type: str = "ACCELERATOR_TYPE_UNSPECIFIED",  # e.g. NVIDIA_TESLA_T4
+        train_accelerator_count: int = 0,
+        train_replica_count: int = 1,  # > 1: multi-worker (chief + a pool; TF_CONFIG)
+        # The series.
+        time_column: str = "ts",
+        target_column: str = "value",
+        frequency: str = "",  # pandas alias such as "h" or "D"; inferred when empty
+        imputation: str = "interpolate",  # or "forward_fill"
+        # Windows, model and training.
+        window: int = 48,
+        horizon: int = 1,
+        stride: int = 1,
+        lstm_units: int = 50,
+        lstm_layers: int = 2,
+        dropout: float = 0.2,
+        batch_size: int = 64,
+        epochs: int = 20,
+        learning_rate: float = 0.001,
+        test_fraction: float = 0.1,
+        cv_folds: int = 3,
+        seed: int = 42,
+        # Quality gate: beat the seasonal-naive forecast by this fraction of its MAE.
+        season_length: int = 0,  # 0: from the frequency (hourly 24, daily 7, weekly 52, ...)
+        baseline_margin: float = 0.05,
+        regression_tolerance: float = 0.01,  # vs the champion: a fraction of its score
+    ) -> TimeseriesOutputs:
+        ingest = ingest_bigquery(
+            source_query=source_query,
+            local_database=local_database,
+            project=bigquery_project,
+            location=bigquery_location,
+            time_column=time_column,
+        ).set_display_name("ingest")
+        never_cached(ingest)  # reads a source that changes under the same name
+        train = target.train(
+            train_forecaster,
+            TrainingResources(
+                train_machine_type, train_accelerator_type, train_accelerator_count,
+                train_replica_count,
+            ),
+            dataset=ingest.outputs["dataset"],
+            time_column=time_column,
+            target_column=target_column,
+            frequency=frequency,
+            imputation=imputation,
+            window=window,
+            horizon=horizon,
+            stride=stride,
+            lstm_units=lstm_units,
+            lstm_layers=lstm_layers,
+            dropout=dropout,
+            batch_size=batch_size,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            test_fraction=test_fraction,
+            cv_folds=cv_folds,
+            seed=seed,
+            serving_image=serving_image,
+        )  # fmt: skip
+        deployment = Deployment(
+            model_name, registry_uri, endpoint_name, serving_machine_type,
+            serving_min_replica_count, serving_max_replica_count, traffic_split,
+        )  # fmt: skip
+        evaluate = evaluate_forecaster(
+            model=train["model"],
+            dataset=ingest.outputs["dataset"],
+            season_length=season_length,
+            baseline_margin=baseline_margin,
+            champion_uri=target.champion(deployment),
+            regression_tolerance=regression_tolerance,
+        ).set_display_name("evaluate")
+        deploy_if_blessed(target, evaluate, train["model"], deployment)
+        return TimeseriesOutputs(
+            ingest.outputs["dataset"],
+            train["model"],
+            train["metrics"],
+            evaluate.outputs["metrics"],
+            evaluate.outputs["report"],
+        )
+
+    return timeseries_pipeline

@@ -1,0 +1,118 @@
+"""Image classification with transfer learning: ingest -> train -> evaluate -> deploy if blessed."""
+
+from typing import NamedTuple
+
+from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Metrics
+
+from components.container_images import SERVING_IMAGE
+from components.vision.evaluate import evaluate_image_classifier
+from components.vision.ingest import ingest_image_folder
+from components.vision.train import train_image_classifier
+from pipelines.targets import (
+    Deployment,
+    Target,
+    TrainingResources,
+    deploy_if_blessed,
+    never_cached,
+)
+
+PIPELINE_NAME = "image-classification"
+
+
+class VisionOutputs(NamedTuple):
+    dataset: Dataset
+    model: UnmanagedContainerModel
+    evaluation: Metrics
+    report: HTML
+
+
+def build_pipeline(target: Target):
+    """The vision pipeline for `target` (local runner or Vertex AI); same parameters for both."""
+
+    @dsl.pipeline(name=PIPELINE_NAME, description=__doc__)
+    def vision_pipeline(
+        source_uri: str,
+        # Deployment: model_name names the registered model on both targets.
+        model_name: str = "vision",
+        registry_uri: str = "",  # local target: the local registry directory
+        endpoint_name: str = "vision",  # Vertex AI: endpoint display name, reused if it exists
+        serving_machine_type: str = "n1-standard-4",
+        serving_min_replica_count: int = 1,
+        serving_max_replica_count: int = 1,
+        traffic_split: dict = {"0": 100},  # noqa: B006 ("0" = the new model; kfp needs a literal)
+        serving_image: str = SERVING_IMAGE,
+        # Training machines (Vertex AI custom job; the local runner uses this machine).
+        train_machine_type: str = "n1-standard-8",
+        train_accelerator_type: str = "ACCELERATOR_TYPE_UNSPECIFIED",  # e.g. NVIDIA_TESLA_T4
+        train_accelerator_count: int = 0,
+        train_replica_count: int = 1,  # > 1: multi-worker (chief + a pool; TF_CONFIG)
+        # Model and training.
+        base_model: str = "resnet50",
+        base_weights: str = "imagenet",
+        image_size: int = 224,
+        batch_size: int = 32,
+        head_epochs: int = 10,
+        fine_tune_epochs: int = 5,
+        fine_tune_layers: int = 30,
+        learning_rate: float = 0.001,
+        fine_tune_learning_rate: float = 0.0001,
+        augment_flip: str = "horizontal",
+        cv_folds: int = 0,
+        seed: int = 42,
+        # Data split and quality gate.
+        validation_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        min_images_per_class: int = 10,
+        accuracy_threshold: float = 0.8,
+        regression_tolerance: float = 0.01,  # vs the champion: a fraction of its score
+    ) -> VisionOutputs:
+        ingest = ingest_image_folder(
+            source_uri=source_uri,
+            validation_fraction=validation_fraction,
+            test_fraction=test_fraction,
+            min_images_per_class=min_images_per_class,
+        ).set_display_name("ingest")
+        never_cached(ingest)  # reads a source that changes under the same name
+        train = target.train(
+            train_image_classifier,
+            TrainingResources(
+                train_machine_type, train_accelerator_type, train_accelerator_count,
+                train_replica_count,
+            ),
+            dataset=ingest.outputs["dataset"],
+            base_model=base_model,
+            base_weights=base_weights,
+            image_size=image_size,
+            batch_size=batch_size,
+            head_epochs=head_epochs,
+            fine_tune_epochs=fine_tune_epochs,
+            fine_tune_layers=fine_tune_layers,
+            learning_rate=learning_rate,
+            fine_tune_learning_rate=fine_tune_learning_rate,
+            augment_flip=augment_flip,
+            cv_folds=cv_folds,
+            seed=seed,
+            serving_image=serving_image,
+        )  # fmt: skip
+        deployment = Deployment(
+            model_name, registry_uri, endpoint_name, serving_machine_type,
+            serving_min_replica_count, serving_max_replica_count, traffic_split,
+        )  # fmt: skip
+        evaluate = evaluate_image_classifier(
+            model=train["model"],
+            dataset=ingest.outputs["dataset"],
+            accuracy_threshold=accuracy_threshold,
+            champion_uri=target.champion(deployment),
+            regression_tolerance=regression_tolerance,
+        ).set_display_name("evaluate")
+        deploy_if_blessed(target, evaluate, train["model"], deployment)
+        return VisionOutputs(
+            ingest.outputs["dataset"],
+            train["model"],
+            evaluate.outputs["metrics"],
+            evaluate.outputs["report"],
+        )
+
+    return vision_pipeline

@@ -1,0 +1,167 @@
+"""Local model registry: a directory of numbered versions and a `champion` alias.
+
+    <root>/<model>/versions/<n>/           the SavedModel, metadata.json, registration.json
+    <root>/<model>/aliases.json            {"champion": n}
+    <root>/<model>/champion_history.json   every champion in turn, for `rollback`
+
+The local twin of Vertex AI Model Registry (versions under one parent model,
+aliases). A version appears only complete: it is copied under a temporary name
+and renamed into place, and the alias file is replaced atomically. Every
+version is kept; `rollback` makes the champion before the current one
+champion again, and a server watching the registry swaps back to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from serving.contracts.artifact_dirs import write_json
+from serving.contracts.errors import InputError
+from serving.contracts.model_metadata import read_model_metadata
+
+CHAMPION = "champion"
+HISTORY = "champion_history.json"
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    model_name: str
+    version: int
+    path: Path
+
+    @property
+    def resource_name(self) -> str:
+        return f"local/models/{self.model_name}/versions/{self.version}"
+
+
+class LocalModelRegistry:
+    def __init__(self, root: str | Path):
+        if not str(root):
+            raise InputError(
+                "registry_uri is empty: the local target registers models in a local "
+                "directory, e.g. --set registry_uri=build/registry."
+            )
+        if str(root).startswith(("gs://", "/gcs/")):
+            raise InputError(
+                f"registry_uri {root!r} is in Cloud Storage: the local registry needs a local "
+                "disk (it renames directories and locks files). On Vertex AI, models go to "
+                "Vertex Model Registry instead."
+            )
+        self.root = Path(root)
+
+    def register(
+        self,
+        model_name: str,
+        model_dir: str | Path,
+        labels: dict | None = None,
+        champion: bool = True,
+    ) -> RegisteredVersion:
+        """Copy a complete exported model in as the next version; optionally make it champion."""
+        _check_name(model_name)
+        read_model_metadata(model_dir)  # refuses an incomplete export
+        home = self.root / model_name
+        versions = home / "versions"
+        versions.mkdir(parents=True, exist_ok=True)
+        with self._lock(model_name):
+            version = max(self.versions(model_name), default=0) + 1
+            incoming = versions / f".incoming-{uuid.uuid4().hex}"
+            try:
+                shutil.copytree(model_dir, incoming)
+                write_json(
+                    incoming / "registration.json",
+                    {
+                        "model_name": model_name,
+                        "version": version,
+                        "source": str(model_dir),
+                        "labels": labels or {},
+                        "registered_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    },
+                )
+                os.rename(incoming, versions / str(version))
+            finally:
+                shutil.rmtree(incoming, ignore_errors=True)
+            if champion:
+                self._promote(model_name, version)
+        return RegisteredVersion(model_name, version, versions / str(version))
+
+    def rollback(self, model_name: str) -> RegisteredVersion:
+        """Make the previous champion the champion again; the current one stays a version."""
+        if not (self.root / model_name).is_dir():
+            raise InputError(
+                f"The registry {self.root} has no model {model_name!r}: nothing to roll back."
+            )
+        with self._lock(model_name):
+            history = self.champion_history(model_name)
+            if len(history) < 2:
+                current = self.champion(model_name)
+                raise InputError(
+                    f"{model_name!r} in {self.root} has no earlier champion to roll back to "
+                    f"(champion: {'version ' + str(current.version) if current else 'none'})."
+                )
+            previous = history[-2]
+            self._set_alias(model_name, CHAMPION, previous)
+            write_json(self.root / model_name / HISTORY, history[:-1])
+        return RegisteredVersion(
+            model_name, previous, self.root / model_name / "versions" / str(previous)
+        )
+
+    def champion_history(self, model_name: str) -> list[int]:
+        """The versions that were champion, oldest first; the last is the champion now."""
+        path = self.root / model_name / HISTORY
+        if path.is_file():
+            return json.loads(path.read_text())
+        current = self.aliases(model_name).get(CHAMPION)
+        return [] if current is None else [current]
+
+    def versions(self, model_name: str) -> list[int]:
+        versions = self.root / model_name / "versions"
+        if not versions.is_dir():
+            return []
+        return sorted(int(p.name) for p in versions.iterdir() if p.name.isdigit())
+
+    def aliases(self, model_name: str) -> dict[str, int]:
+        path = self.root / model_name / "aliases.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def champion(self, model_name: str) -> RegisteredVersion | None:
+        version = self.aliases(model_name).get(CHAMPION)
+        if version is None:
+            return None
+        return RegisteredVersion(
+            model_name, version, self.root / model_name / "versions" / str(version)
+        )
+
+    def _promote(self, model_name: str, version: int) -> None:
+        history = self.champion_history(model_name)
+        self._set_alias(model_name, CHAMPION, version)
+        write_json(self.root / model_name / HISTORY, [*history, version])
+
+    def _set_alias(self, model_name: str, alias: str, version: int) -> None:
+        aliases = self.aliases(model_name)
+        aliases[alias] = version
+        write_json(self.root / model_name / "aliases.json", aliases)
+
+    @contextlib.contextmanager
+    def _lock(self, model_name: str) -> Iterator[None]:
+        with open(self.root / model_name / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_name(model_name: str) -> None:
+    if not model_name or not all(c.isalnum() or c in "-_" for c in model_name):
+        raise ValueError(
+            f"Model name {model_name!r} must be non-empty letters, digits, '-' or '_'."
+        )

@@ -1,0 +1,129 @@
+"""The server's state: the deployments, readiness, the registry watcher, and the settings.
+
+Vertex AI's custom-container contract is read here: the port from
+AIP_HTTP_PORT, the routes from AIP_PREDICT_ROUTE and AIP_HEALTH_ROUTE, and
+the deployed model's id from AIP_DEPLOYED_MODEL_ID.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from serving.server.deployments import Deployment, ServedVersion
+from serving.server.request_format import RequestError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VertexContract:
+    """The routes and port Vertex AI tells a custom serving container to use."""
+
+    port: int = 8080
+    predict_route: str = "/predict"
+    health_route: str = "/health"
+    deployed_model_id: str = ""
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> VertexContract:
+        env = os.environ if environ is None else environ
+        port = env.get("AIP_HTTP_PORT", "").strip() or "8080"
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"AIP_HTTP_PORT={port!r} is not a port number (1-65535).")
+        return cls(
+            port=int(port),
+            predict_route=env.get("AIP_PREDICT_ROUTE", "").strip() or cls.predict_route,
+            health_route=env.get("AIP_HEALTH_ROUTE", "").strip() or cls.health_route,
+            deployed_model_id=env.get("AIP_DEPLOYED_MODEL_ID", "").strip(),
+        )
+
+
+class ModelServer:
+    """Deployments by model name; the Vertex route serves `vertex_model`."""
+
+    def __init__(
+        self,
+        deployments: dict[str, Deployment],
+        contract: VertexContract = VertexContract(),
+        vertex_model: str = "",
+        max_body_bytes: int = 10 * 2**20,
+        seed: int | None = None,
+    ) -> None:
+        self.deployments, self.contract = deployments, contract
+        self.vertex_model = vertex_model or (
+            next(iter(deployments)) if len(deployments) == 1 else ""
+        )
+        self.max_body_bytes = max_body_bytes
+        self._rng = random.Random(seed)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def ready(self) -> bool:
+        return all(d.split is not None for d in self.deployments.values())
+
+    def start(self, poll_s: float = 0) -> None:
+        """Load every deployment in the background; then, with `poll_s`, watch the registry."""
+
+        def load_then_watch() -> None:
+            for deployment in self.deployments.values():
+                deployment.refresh()
+            log.info("Ready: %s", ", ".join(self.deployments))
+            while poll_s and not self._stop.wait(poll_s):
+                for deployment in self.deployments.values():
+                    deployment.refresh()
+
+        thread = threading.Thread(target=load_then_watch, name="model loader", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=120)
+        for deployment in self.deployments.values():
+            deployment.close()
+
+    def deployment(self, name: str) -> Deployment:
+        if name not in self.deployments:
+            raise RequestError(
+                404, f"Model {name!r} is not served here; served: {', '.join(self.deployments)}."
+            )
+        return self.deployments[name]
+
+    def version_for(self, name: str, version: str = "", label: str = "") -> ServedVersion:
+        """The version a request goes to: named by number or label, else by the traffic split."""
+        deployment = self.deployment(name)
+        split = deployment.split
+        if split is None:
+            raise RequestError(
+                503,
+                f"Model {name!r} is still loading; retry shortly. {deployment.error}".strip(),
+            )
+        if label:
+            if label not in split.aliases:
+                raise RequestError(
+                    404,
+                    f"Model {name!r} has no label {label!r}; "
+                    f"labels: {sorted(split.aliases) or 'none'}.",
+                )
+            version = str(split.aliases[label])
+        if version:
+            if int(version) not in split.versions:
+                raise RequestError(
+                    404,
+                    f"Version {version} of {name!r} is not loaded; "
+                    f"loaded: {sorted(split.versions)}.",
+                )
+            return split.versions[int(version)]
+        return split.pick(self._rng)
+
+    def deployed_model_id(self, served: ServedVersion) -> str:
+        return (
+            self.contract.deployed_model_id or f"{served.model.model_name}-{served.model.version}"
+        )

@@ -1,0 +1,134 @@
+"""Dynamic batching: shared calls, split answers, a bad request failing alone, draining on close.
+
+The model here is a plain function that records each call's batch size, so
+the tests can see how requests were grouped; the server tests batch a real
+SavedModel.
+"""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from serving.server.batcher import DynamicBatcher
+
+
+class Model:
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.calls: list[int] = []
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        with self.lock:
+            self.calls.append(len(batch))
+        if (batch < 0).any():
+            raise ValueError("negative input")
+        time.sleep(self.delay_s)
+        return {"double": batch * 2, "ids": batch.astype(str)}
+
+
+def _send_all(batcher: DynamicBatcher, batches: list[np.ndarray]) -> list:
+    def send(batch):
+        try:
+            return batcher.predict(batch)
+        except ValueError as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(batches)) as pool:
+        return list(pool.map(send, batches))
+
+
+def test_concurrent_requests_share_calls_and_each_gets_its_own_rows():
+    model = Model(delay_s=0.02)
+    batcher = DynamicBatcher(model, max_batch_size=16, max_wait_s=0.05)
+    batches = [np.array([i, i + 100]) for i in range(24)]
+    results = _send_all(batcher, batches)
+    batcher.close()
+    for batch, result in zip(batches, results, strict=True):
+        np.testing.assert_array_equal(result["double"], batch * 2)
+        assert result["ids"].tolist() == [str(v) for v in batch]
+    assert sum(model.calls) == 48
+    assert max(model.calls) <= 16  # never more than max_batch_size instances per call
+    assert len(model.calls) < 24  # fewer calls than requests
+
+
+def test_a_request_larger_than_the_batch_runs_alone_and_whole():
+    model = Model()
+    batcher = DynamicBatcher(model, max_batch_size=4, max_wait_s=0.001)
+    result = batcher.predict(np.arange(10))
+    batcher.close()
+    assert model.calls == [10] and result["double"].tolist() == list(range(0, 20, 2))
+
+
+def test_a_bad_request_in_a_shared_batch_fails_alone():
+    model = Model(delay_s=0.01)
+    batcher = DynamicBatcher(model, max_batch_size=64, max_wait_s=0.05)
+    batches = [np.array([-1 if i == 5 else i]) for i in range(12)]
+    results = _send_all(batcher, batches)
+    batcher.close()
+    assert isinstance(results[5], ValueError)
+    for i, result in enumerate(results):
+        if i != 5:
+            assert result["double"].tolist() == [2 * i]
+    assert max(model.calls) > 1  # a shared batch formed (and failed) before the retries
+
+
+def test_batching_off_calls_the_model_once_per_request_in_the_callers_thread():
+    seen = []
+
+    def model(batch):
+        seen.append(threading.current_thread())
+        return {"x": batch}
+
+    batcher = DynamicBatcher(model, max_batch_size=1)
+    batcher.predict(np.array([1, 2]))
+    assert seen == [threading.current_thread()]
+
+
+def test_close_answers_what_was_queued_and_later_requests_still_work():
+    model = Model(delay_s=0.05)
+    batcher = DynamicBatcher(model, max_batch_size=2, max_wait_s=0.0)
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(batcher.predict, np.array([i])) for i in range(6)]
+        time.sleep(0.02)
+        batcher.close()
+        assert [f.result(timeout=10)["double"].tolist() for f in futures] == [
+            [2 * i] for i in range(6)
+        ]
+    assert batcher.predict(np.array([7]))["double"].tolist() == [14]  # after close: alone
+
+
+@pytest.mark.parametrize(("size", "wait"), [(0, 0.01), (4, -1.0)])
+def test_bad_settings_are_refused(size, wait):
+    with pytest.raises(ValueError, match="must be"):
+        DynamicBatcher(Model(), max_batch_size=size, max_wait_s=wait)
+
+
+def test_outputs_that_are_not_one_row_per_instance_are_computed_per_request():
+    """A model whose output has no batch dimension: each request gets its own, whole."""
+    calls = []
+
+    def model(batch):
+        calls.append(len(batch))
+        time.sleep(0.02)
+        return {"sum": np.array(batch.sum())}
+
+    batcher = DynamicBatcher(model, max_batch_size=8, max_wait_s=0.05)
+    results = _send_all(batcher, [np.array([i, 1]) for i in range(6)])
+    batcher.close()
+    assert [int(r["sum"]) for r in results] == [i + 1 for i in range(6)]
+    assert max(calls) > 2  # a shared call was tried first
+
+
+def test_a_failing_batcher_fails_its_requests_and_keeps_serving():
+    """A failure outside the model call (here, batches that cannot be joined) is answered."""
+    model = Model(delay_s=0.02)
+    batcher = DynamicBatcher(model, max_batch_size=8, max_wait_s=0.05)
+    mixed = [np.array([[1, 2]]), np.array([3])] * 3  # 2-D and 1-D rows cannot be concatenated
+    results = _send_all(batcher, mixed)
+    assert all(not isinstance(r, Exception) for r in results)  # each ran alone instead
+    assert batcher.predict(np.array([5]))["double"].tolist() == [10]
+    batcher.close()

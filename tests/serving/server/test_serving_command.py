@@ -1,0 +1,176 @@
+"""`python -m serving` as users run it: the trained vision and text models, from the registry
+or from Cloud Storage (the storage emulator) as a Vertex AI container gets them.
+
+The server is a separate process on a free 127.0.0.1 port; requests go over
+HTTP exactly as the README's curl examples send them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.local.gcs_emulator import upload_directory
+from serving.__main__ import main as serving_main
+from serving.registry.local_registry import LocalModelRegistry
+from tests.conftest import REPO
+from tests.serving.conftest import call, wait_ready
+from trainer.launch import free_ports
+
+
+@pytest.fixture(scope="module")
+def trained_text_model(tmp_path_factory) -> Path:
+    from trainer.text.config import TextTrainConfig
+    from trainer.text.demo_data import write_messages_jsonl
+    from trainer.text.embedding_module import write_text_embedding_module
+    from trainer.text.ingest import ingest_text_file
+    from trainer.text.training import train_text_classifier
+
+    root = tmp_path_factory.mktemp("text")
+    hub = write_text_embedding_module(root / "hub", 1024, 8)
+    ingest_text_file(str(write_messages_jsonl(root / "messages.jsonl", count=150)), root / "data")
+    config = TextTrainConfig(hub_handle=str(hub), epochs=2, batch_size=32)
+    train_text_classifier(root / "data", root / "model", config)
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def registry(trained_model, trained_text_model, tmp_path_factory) -> LocalModelRegistry:
+    registry = LocalModelRegistry(tmp_path_factory.mktemp("served") / "registry")
+    registry.register("vision", trained_model[0])
+    registry.register("text", trained_text_model)
+    return registry
+
+
+@contextlib.contextmanager
+def serving(args: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, object]]:
+    """Start `python -m serving ARGS` on a free port; yield (base URL, the process).
+
+    Its output goes to a file, not a pipe nobody reads (a full pipe would block
+    the server), and is printed when the block fails.
+    """
+    port = free_ports(1)[0]
+    environ = {**os.environ, "AIP_HTTP_PORT": str(port), **(env or {})}
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serving", *args],
+            cwd=REPO,
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}", process
+        except BaseException:
+            log.seek(0)
+            print(log.read()[-5000:])
+            raise
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _digit_png(digits_dir: Path) -> bytes:
+    return sorted((digits_dir / "digit_3").glob("*.png"))[0].read_bytes()
+
+
+def _b64(data: bytes) -> dict:
+    return {"b64": base64.b64encode(data).decode()}
+
+
+def test_the_registrys_champions_answer_both_request_formats(registry, digits_dir):
+    png = _digit_png(digits_dir)
+    with serving(["--registry", str(registry.root), "--model", "vision", "--model", "text"]) as (
+        base,
+        process,
+    ):
+        wait_ready(base, timeout_s=120)
+        status, body = call(base, "/predict", {"instances": [_b64(png), _b64(png)]})
+        assert status == 200, body
+        assert body["deployedModelId"] == "vision-1"
+        first = body["predictions"][0]
+        assert first["label"] in first["class_names"] and len(first["probabilities"]) == 5
+        assert body["predictions"][1]["label"] == first["label"]  # the same image, same answer
+        named = {"instances": [{"image_bytes": _b64(png)}]}
+        again = call(base, "/v1/models/vision/versions/1:predict", named)[1]["predictions"][0]
+        assert again["label"] == first["label"]
+        assert again["probabilities"] == pytest.approx(first["probabilities"], abs=1e-5)
+        status, body = call(base, "/v1/models/text:predict", {"inputs": ["my invoice is wrong"]})
+        assert status == 200 and body["outputs"]["label"][0] in body["outputs"]["class_names"][0]
+        status, body = call(base, "/predict", {"instances": [_b64(b"not an image at all")]})
+        assert status == 400 and "vision version 1 could not use the instances" in body["error"]
+        assert call(base, "/predict", {"instances": [_b64(png)]})[0] == 200  # still serving
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+def test_a_model_in_cloud_storage_is_served_as_a_vertex_ai_container(trained_model, gcs_emulator):
+    """AIP_STORAGE_URI, AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE and AIP_DEPLOYED_MODEL_ID as
+    Vertex AI sets them for a custom container; the model is read from the storage emulator."""
+    upload_directory(trained_model[0], "gs://models/vision/7")
+    env = {
+        "AIP_STORAGE_URI": "gs://models/vision/7",
+        "AIP_PREDICT_ROUTE": "/v1/endpoints/123/deployedModels/456:predict",
+        "AIP_HEALTH_ROUTE": "/v1/endpoints/123/deployedModels/456",
+        "AIP_DEPLOYED_MODEL_ID": "456",
+    }
+    with serving([], env) as (base, _):
+        wait_ready(base, timeout_s=120, health=env["AIP_HEALTH_ROUTE"])
+        status, body = call(base, env["AIP_PREDICT_ROUTE"], {"instances": [_b64(_png(32))]})
+    assert status == 200, body
+    assert body["deployedModelId"] == "456" and len(body["predictions"]) == 1
+
+
+def _png(size: int) -> bytes:
+    import numpy as np
+
+    from tests.conftest import png_bytes
+
+    return png_bytes(np.full((size, size, 3), 200))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--registry", "{empty}"], "has no model with a champion: run `make run` first"),
+        (["--registry", "{registry}", "--model", "nope"], "has no model 'nope'"),
+        (["--registry", "{registry}", "--traffic", "vision=champion:50"], "add up to 50, not 100"),
+        (["--registry", "{registry}", "--traffic", "text=champion:100"], "for a served model"),
+        (["--model-dir", "{empty}"], "holds no complete exported model (no metadata.json)"),
+        (["--registry", "{registry}", "--max-batch-size", "0"], "--max-batch-size must be"),
+    ],
+)
+def test_bad_settings_stop_the_server_with_one_line(registry, tmp_path, args, message):
+    """In this process: main() refuses before it listens or loads anything."""
+    args = [a.format(empty=tmp_path, registry=registry.root) for a in args]
+    if "--traffic" in args:
+        args += ["--model", "vision"]
+    with pytest.raises(SystemExit) as stopped:
+        serving_main([*args, "--port", str(free_ports(1)[0])])
+    assert str(stopped.value).startswith("python -m serving: error:")
+    assert message in str(stopped.value)
+
+
+def test_a_taken_port_is_named(registry):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port} .*--port"):
+            serving_main(["--registry", str(registry.root), "--port", str(port)])

@@ -1,1 +1,0 @@
-"""Demo data the project makes offline, so `make run` needs no downloads."""

@@ -1,0 +1,39 @@
+"""The distribution settings every training config has: one flag and one pipeline parameter each.
+
+No TensorFlow here: configs are read by commands and tests that do not train.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from serving.contracts.errors import InputError
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+LEARNING_RATE_SCALING = ("linear", "sqrt", "none")
+
+
+@dataclass(frozen=True)
+class DistributionOptions:
+    """The distribution fields every training config has (one command-line flag each)."""
+
+    strategy: str = "auto"
+    learning_rate_scaling: str = "linear"
+    checkpoint_every_steps: int = 0  # BackupAndRestore every N steps; 0: every epoch
+
+    def check_distribution(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise InputError(
+                f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)} "
+                "(auto chooses from TF_CONFIG, TPU_NAME and the visible GPUs)."
+            )
+        if self.learning_rate_scaling not in LEARNING_RATE_SCALING:
+            raise InputError(
+                f"learning_rate_scaling {self.learning_rate_scaling!r} is not one of "
+                f"{', '.join(LEARNING_RATE_SCALING)}."
+            )
+        if self.checkpoint_every_steps < 0:
+            raise InputError(
+                f"checkpoint_every_steps must be 0 (every epoch) or more, "
+                f"got {self.checkpoint_every_steps}."
+            )

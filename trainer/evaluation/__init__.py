@@ -1,0 +1,1 @@
+"""Scoring a model: classification metrics, the champion gate, and the HTML reports."""
