@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from serving.contracts.errors import InputError
+from serving.contracts.logs import setup_logging
 from serving.contracts.storage import copy_source_tree
 from serving.registry.local_registry import LocalModelRegistry
 from serving.server.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
@@ -126,9 +127,7 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(timestamps=True)
     with tempfile.TemporaryDirectory(prefix="serving-") as scratch:
         try:
             server = build_server(args, Path(scratch))

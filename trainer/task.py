@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from serving.contracts.errors import InputError
+from serving.contracts.logs import setup_logging
 from serving.contracts.model_metadata import METADATA
 from trainer.catalog import case_names, case_study
 from trainer.distribution.cluster import read_cluster
@@ -105,7 +106,7 @@ def train_task(
 def main(argv: list[str] | None = None) -> None:
     """The command line: bad input ends in one `trainer.task: error: ...` line, exit 1 or 2."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     study = case_study(args.case)
     values = vars(args)
     config = study.config(**{name: values[name] for name, _, _ in config_flags(study.config)})

@@ -28,11 +28,11 @@ def evaluate_text_classifier(
     evaluate_image_classifier.
     """
     import json
-    import logging
 
+    from serving.contracts.logs import setup_logging
     from trainer.text.evaluation import evaluate_text_classifier as evaluate
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     report.uri += ".html"  # so that a browser opens the file as a page, locally too
     result = evaluate(
         model.path,

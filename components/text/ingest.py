@@ -29,11 +29,10 @@ def ingest_text_file(
     deterministic) and dataset/manifest.json (classes, counts per split and
     class, rows dropped by reason, texts truncated to `max_chars`).
     """
-    import logging
-
+    from serving.contracts.logs import setup_logging
     from trainer.text.ingest import ingest_text_file as ingest
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     manifest = ingest(
         source_uri,
         dataset.path,

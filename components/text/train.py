@@ -30,14 +30,13 @@ def train_text_classifier(
     download), typed google.UnmanagedContainerModel with `serving_image` as its
     container; metrics (validation accuracy and loss, epochs trained).
     """
-    import logging
-
+    from serving.contracts.logs import setup_logging
     from serving.registry.container_spec import container_spec
     from trainer.distribution.job_dirs import output_dirs
     from trainer.text.config import TextTrainConfig
     from trainer.text.training import train_text_classifier as train
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     config = TextTrainConfig(
         hub_handle=hub_handle,
         trainable=trainable,

@@ -27,11 +27,11 @@ def evaluate_forecaster(
     The blessing is the single return value: see evaluate_image_classifier.
     """
     import json
-    import logging
 
+    from serving.contracts.logs import setup_logging
     from trainer.timeseries.evaluation import evaluate_forecaster as evaluate
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     report.uri += ".html"  # so that a browser opens the file as a page, locally too
     result = evaluate(
         model.path,

@@ -24,12 +24,11 @@ def ingest_bigquery(
     Out: dataset/data.parquet and dataset/manifest.json (engine, the query as
     given and as run, row count, columns and types, time range).
     """
-    import logging
-
+    from serving.contracts.logs import setup_logging
     from trainer.data.query_engines import engine_for
     from trainer.timeseries.ingest import ingest_query
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     engine = engine_for(local_database, project, location)
     manifest = ingest_query(source_query, dataset.path, engine, time_column=time_column)
     dataset.metadata.update(

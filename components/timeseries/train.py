@@ -37,14 +37,13 @@ def train_forecaster(
     google.UnmanagedContainerModel with `serving_image` as its container;
     metrics (cross-validation MAE per fold and overall, final training MAE).
     """
-    import logging
-
+    from serving.contracts.logs import setup_logging
     from serving.registry.container_spec import container_spec
     from trainer.distribution.job_dirs import output_dirs
     from trainer.timeseries.config import ForecastTrainConfig
     from trainer.timeseries.training import train_forecaster as train
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     config = ForecastTrainConfig(
         time_column=time_column,
         target_column=target_column,

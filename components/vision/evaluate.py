@@ -31,11 +31,11 @@ def evaluate_image_classifier(
     name, and silently treats a named output as false.
     """
     import json
-    import logging
 
+    from serving.contracts.logs import setup_logging
     from trainer.vision.evaluation import evaluate_image_classifier as evaluate
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     report.uri += ".html"  # so that a browser opens the file as a page, locally too
     result = evaluate(
         model.path,

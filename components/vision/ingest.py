@@ -19,11 +19,10 @@ def ingest_image_folder(
     Out: dataset/images/<class>/<file> and dataset/manifest.json (counts per
     class and split, each file's split, skipped files and why, the source URI).
     """
-    import logging
-
+    from serving.contracts.logs import setup_logging
     from trainer.vision.ingest import ingest_image_folder as ingest
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     manifest = ingest(
         source_uri, dataset.path, validation_fraction, test_fraction, min_images_per_class
     )

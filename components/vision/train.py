@@ -38,14 +38,13 @@ def train_image_classifier(
     custom job with a base output directory, TensorBoard logs also go to
     AIP_TENSORBOARD_LOG_DIR and resumable backups to AIP_CHECKPOINT_DIR.
     """
-    import logging
-
+    from serving.contracts.logs import setup_logging
     from serving.registry.container_spec import container_spec
     from trainer.distribution.job_dirs import output_dirs
     from trainer.vision.config import VisionTrainConfig
     from trainer.vision.training import train_image_classifier as train
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     config = VisionTrainConfig(
         base_model=base_model,
         base_weights=base_weights,

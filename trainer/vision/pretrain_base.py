@@ -17,6 +17,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from serving.contracts.logs import setup_logging
 from trainer.vision.dataset import Augmentation, make_dataset
 from trainer.vision.demo_data import PRETRAIN_DIGITS, write_digit_folders
 from trainer.vision.model import base_spec
@@ -87,7 +88,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     pretrain_base(args.out, args.base_model, args.image_size, args.epochs)
 
 

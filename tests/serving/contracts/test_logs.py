@@ -1,0 +1,77 @@
+"""The one logging set-up: plain lines on a terminal, Cloud Logging's JSON on Vertex AI."""
+
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from serving.contracts.logs import CloudLoggingFormatter, log_format
+from tests.conftest import REPO
+
+_LOG_A_LINE = (
+    "import logging; from serving.contracts.logs import setup_logging; setup_logging(); "
+    "logging.getLogger('trainer.demo').warning('%d images skipped', 3)"
+)
+
+
+def _stderr_of_a_process(env: dict) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", _LOG_A_LINE],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "plain"),
+        ({"CLOUD_ML_JOB_ID": "123"}, "json"),  # a Vertex AI training replica or pipeline step
+        ({"AIP_DEPLOYED_MODEL_ID": "456"}, "json"),  # a Vertex AI prediction container
+        ({"CLOUD_ML_JOB_ID": "123", "LOG_FORMAT": "plain"}, "plain"),
+        ({"LOG_FORMAT": " JSON "}, "json"),
+    ],
+)
+def test_the_format_follows_the_environment(env, expected):
+    assert log_format(env) == expected
+
+
+def test_an_unknown_log_format_is_refused_by_name():
+    with pytest.raises(SystemExit, match=r"LOG_FORMAT='yaml' is not one of json, plain"):
+        log_format({"LOG_FORMAT": "yaml"})
+
+
+def test_a_vertex_process_writes_one_json_entry_that_cloud_logging_reads():
+    [line] = _stderr_of_a_process({"CLOUD_ML_JOB_ID": "123"}).splitlines()
+    entry = json.loads(line)
+    assert entry["severity"] == "WARNING"
+    assert entry["message"] == "3 images skipped"
+    assert entry["logger"] == "trainer.demo"
+    assert entry["time"].endswith("+00:00")
+    assert entry["logging.googleapis.com/sourceLocation"]["line"] == "1"
+
+
+def test_a_terminal_process_writes_a_plain_line():
+    assert _stderr_of_a_process({}) == "WARNING trainer.demo: 3 images skipped"
+
+
+def test_a_traceback_stays_inside_its_json_entry():
+    logger = logging.getLogger("tests.logs")
+    try:
+        raise ValueError("bad row")
+    except ValueError:
+        record = logger.makeRecord(
+            logger.name, logging.ERROR, __file__, 1, "ingest failed", (), sys.exc_info()
+        )
+    [line] = CloudLoggingFormatter().format(record).splitlines()
+    entry = json.loads(line)
+    assert entry["severity"] == "ERROR"
+    assert entry["message"].startswith("ingest failed\nTraceback")
+    assert "ValueError: bad row" in entry["message"]
