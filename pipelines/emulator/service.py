@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 from google.cloud import aiplatform_v1 as v1
 
 from pipelines.emulator import processes
-from pipelines.emulator.bigquery import BigQueryEmulator
+from pipelines.emulator.bigquery.service import BigQueryEmulator
 from pipelines.emulator.gcs_fuse import FuseView
 from pipelines.emulator.network.client_env import apply, client_environment
 from pipelines.emulator.network.metadata_server import running_metadata_server

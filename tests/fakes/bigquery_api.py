@@ -1,6 +1,6 @@
 """A loopback stand-in for the BigQuery REST API (v2), for the real google-cloud-bigquery client.
 
-It scripts what the emulator's BigQuery (pipelines/emulator/bigquery.py, which
+It scripts what the emulator's BigQuery (pipelines/emulator/bigquery/, which
 runs real queries on DuckDB) cannot: fixed rows, slow jobs, permission and
 quota errors. The tests run the real client against this server on
 127.0.0.1. It answers exactly the requests that

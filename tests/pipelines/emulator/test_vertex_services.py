@@ -1,7 +1,7 @@
 """The emulator's Vertex AI services, called by the real aiplatform_v1 clients over gRPC and REST.
 
 The services run in this process behind the emulator's own gRPC and REST
-servers (no proxy: tests/pipelines/emulator/test_network.py covers it), so
+servers (no proxy: tests/pipelines/emulator/test_network_*.py cover it), so
 each check is what a Vertex client sees: versions and aliases, refusals with
 Vertex's status, custom-job replicas with Vertex's cluster variables, a
 failing replica failing its job with its log.

@@ -1,7 +1,7 @@
 """The real google-cloud-bigquery client, through BigQueryEngine and ingest_query.
 
 Real queries run on the emulator's BigQuery (tests/pipelines/emulator/
-test_bigquery.py). Here the real client is tested at the request level
+test_bigquery_*.py). Here the real client is tested at the request level
 against a scripted loopback stand-in (tests/fakes/bigquery_api.py), which
 also plays what no local query produces: slow jobs polled until done,
 permission and quota errors, jobs that fail after they were accepted. Checked:
