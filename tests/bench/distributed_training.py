@@ -4,8 +4,8 @@
 and the same global batch are trained with model.fit by 1 worker (default
 strategy) and by 2 workers (MultiWorkerMirroredStrategy over gRPC on
 127.0.0.1), both started by `trainer.launch` so that process start-up is
-alike. Each worker runs this module (`python -m tests.bench.distributed_training
-worker OUT.json ...`): it creates `distribution_for("auto")` before any other
+alike. Each worker runs `python -m tests.bench.distributed_workers worker
+OUT.json ...`: it creates `distribution_for("auto")` before any other
 TensorFlow operation, trains one warm-up epoch, times the next epochs and, with
 2 workers, times a cross-worker all-reduce (`ReplicaContext.all_reduce`, SUM)
 of a scalar, of tensors shaped like the model's trainable weights (what every
@@ -27,344 +27,35 @@ step is timed separately (a timestamp taken as the dataset hands out each
 batch): the first step (tracing) is reported apart, the later ones give the
 steady step time, and the call's wall time beyond its steps is its overhead.
 Rounds alternate between the variants.
+
+Part (a) lives in tests.bench.distributed_workers, part (b) in
+tests.bench.distributed_custom_loop; this module runs both and writes the report.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import itertools
-import json
 import os
 import statistics
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from tests.bench.data import REPO
+from tests.bench.distributed_custom_loop import EAGER, GRAPH, VISION_BATCH, XLA, measure_custom_loop
+from tests.bench.distributed_workers import GLOBAL_BATCH, IMAGE_SHAPE, measure_workers
 from tests.bench.report import Result
-from tests.bench.training_step import epoch_timer_class
 
 NAME = "distributed_training"
 TITLE = "8. Distributed training: 1 vs 2 workers, all-reduce; custom loop tf.function/XLA/eager"
 TARGET = "custom loop tf.function > eager (>1x); worker scaling reported, not targeted"
 
-# (a) the worker job
-IMAGE_SHAPE = (32, 32, 3)
-CLASSES = 10
-GLOBAL_BATCH = 64
-SEED = 11
-LAUNCH_TIMEOUT_S = 300
 # Vertex AI pool for the on-paper estimate.
 MACHINES, GPUS_PER_MACHINE = 4, 4
 LINK_GBIT_S = 10.0  # assumed bandwidth between machines
 
-# (b) the custom loop on the vision model
-VISION_BATCH = 32
-GRAPH = "tf.function"
-XLA = "tf.function, jit_compile=True (XLA)"
-EAGER = "eager (use_tf_function=False)"
-
-
-@contextlib.contextmanager
-def _repo_on_pythonpath() -> Iterator[None]:
-    """Workers run `python -m tests.bench...`: make that importable from any directory."""
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), old) if p)
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = old
-
 
 def run(workdir: Path, quick: bool = False) -> Result:
     cores = os.cpu_count() or 1
-    workers_part = _measure_workers(workdir, quick)
-    loop_part = _measure_custom_loop(workdir, quick)
+    workers_part = measure_workers(workdir, quick, prefix=f"[{NAME}]")
+    loop_part = measure_custom_loop(workdir, quick, prefix=f"[{NAME}]")
     return _result(cores, quick, workers_part, loop_part)
-
-
-# ---------------------------------------------------------------- (a) workers
-
-
-def _measure_workers(workdir: Path, quick: bool) -> dict:
-    from trainer.launch import LaunchError, launch
-
-    examples = 384 if quick else 1024
-    epochs = 1 if quick else 2
-    rounds = 1 if quick else 3
-    reps = 5 if quick else 30
-    runs: dict[int, list[dict]] = {1: [], 2: []}
-    print(
-        f"[{NAME}] (a) {examples} examples, global batch {GLOBAL_BATCH}, {rounds} round(s) of "
-        f"1-worker and 2-worker launches, {epochs} timed epoch(s) each after a warm-up epoch",
-        flush=True,
-    )
-    with _repo_on_pythonpath():
-        for round_ in range(rounds):
-            for workers in (1, 2):  # the two take turns, so outside load hits both alike
-                out = workdir / f"workers{workers}-round{round_}.json"
-                log_path = workdir / f"workers{workers}-round{round_}.log"
-                args = ["worker", str(out), f"--examples={examples}", f"--epochs={epochs}"]
-                args.append(f"--allreduce-reps={reps}")
-                started = time.perf_counter()
-                with open(log_path, "w") as log:
-                    try:
-                        launch(
-                            workers,
-                            args,
-                            module=f"tests.bench.{NAME}",
-                            timeout_s=LAUNCH_TIMEOUT_S,
-                            output=log,
-                        )
-                    except LaunchError as exc:
-                        tail = "".join(log_path.read_text().splitlines(keepends=True)[-30:])
-                        raise RuntimeError(
-                            f"{workers}-worker launch failed: {exc}\n{tail}"
-                        ) from None
-                measured = json.loads(out.read_text())
-                measured["launch_s"] = time.perf_counter() - started
-                runs[workers].append(measured)
-                print(
-                    f"[{NAME}] round {round_ + 1}/{rounds}, {workers} worker(s): "
-                    f"{measured['examples_per_s']:,.0f} examples/s, "
-                    f"{1000 * measured['step_s']:.1f} ms/step; launch {measured['launch_s']:.1f} s "
-                    f"(strategy ready after {measured['ready_s']:.1f} s, warm-up epoch "
-                    f"{measured['warm_up_s']:.1f} s)",
-                    flush=True,
-                )
-    return {"examples": examples, "epochs": epochs, "rounds": rounds, "reps": reps, "runs": runs}
-
-
-def worker(out: Path, examples: int, epochs: int, allreduce_reps: int) -> None:
-    """One worker of part (a); the chief writes what it measured to `out` as JSON."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    started = time.perf_counter()
-    from trainer.distribution.strategy import distribution_for
-
-    distribution = distribution_for("auto")  # first: MWMS sets up collectives at creation
-    import tensorflow as tf
-
-    from trainer.distribution.sharding import shard_by_data
-
-    strategy = distribution.strategy
-    ready = time.perf_counter() - started
-    images = tf.random.stateless_uniform([examples, *IMAGE_SHAPE], seed=[SEED, 0])
-    labels = tf.random.stateless_uniform([examples], [SEED, 1], maxval=CLASSES, dtype=tf.int64)
-    dataset = shard_by_data(
-        tf.data.Dataset.from_tensor_slices((images, labels))
-        .batch(GLOBAL_BATCH, drop_remainder=True)
-        .cache()
-        .prefetch(tf.data.AUTOTUNE),
-        "synthetic examples",
-    )
-    steps = examples // GLOBAL_BATCH
-    with strategy.scope():
-        tf.keras.utils.set_random_seed(SEED)
-        model = tf.keras.Sequential(
-            [
-                tf.keras.Input(IMAGE_SHAPE),
-                tf.keras.layers.Conv2D(32, 3, activation="relu"),
-                tf.keras.layers.MaxPooling2D(),
-                tf.keras.layers.Conv2D(64, 3, activation="relu"),
-                tf.keras.layers.MaxPooling2D(),
-                tf.keras.layers.Flatten(),
-                tf.keras.layers.Dense(128, activation="relu"),
-                tf.keras.layers.Dense(CLASSES, activation="softmax"),
-            ]
-        )
-        model.compile(tf.keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
-
-    warm = time.perf_counter()
-    model.fit(dataset, epochs=1, verbose=0)  # tracing, cache filling, first collectives
-    warm_up_s = time.perf_counter() - warm
-    timer = epoch_timer_class()()
-    timed = time.perf_counter()
-    model.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer])
-    timed_s = time.perf_counter() - timed
-
-    shapes = [v.shape.as_list() for v in model.trainable_variables]
-    weight_bytes = sum(4 * v.shape.num_elements() for v in model.trainable_variables)
-    allreduce = (
-        _time_allreduce(strategy, shapes, allreduce_reps) if distribution.replicas > 1 else {}
-    )
-    if distribution.is_chief:
-        result = {
-            "workers": distribution.cluster.workers,
-            "replicas": distribution.replicas,
-            "strategy": distribution.choice.kind,
-            "examples": examples,
-            "steps_per_epoch": steps,
-            "epochs": epochs,
-            "epoch_s": timer.seconds,
-            "examples_per_s": examples * epochs / timed_s,
-            "step_s": timed_s / (steps * epochs),
-            "ready_s": ready,
-            "warm_up_s": warm_up_s,
-            "parameters": int(sum(v.shape.num_elements() for v in model.trainable_variables)),
-            "weight_bytes": weight_bytes,
-            "allreduce": allreduce,
-        }
-        Path(out).write_text(json.dumps(result))
-
-
-def _time_allreduce(strategy, shapes: list[list[int]], reps: int) -> dict[str, dict]:
-    """Median seconds of a SUM all-reduce across the workers, by payload; the sizes take turns."""
-    import tensorflow as tf
-
-    # "4x weights": the same tensors, each four times as long, so the per-tensor costs match.
-    bigger = [[4 * shape[0], *shape[1:]] for shape in shapes]
-    payloads = {"scalar": [[1]], "weights": shapes, "4x weights": bigger}
-
-    def reducer(tensors: list):
-        def replica_fn():
-            context = tf.distribute.get_replica_context()
-            reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, tensors)
-            # One element of each result: the caller waits for every reduction, cheaply.
-            return tf.add_n([tf.reshape(t, [-1])[0] for t in reduced])
-
-        return tf.function(lambda: strategy.run(replica_fn))
-
-    functions = {
-        label: reducer([tf.ones(shape) for shape in group]) for label, group in payloads.items()
-    }
-    seconds: dict[str, list[float]] = {label: [] for label in payloads}
-    for rep in range(reps + 3):
-        for label, function in functions.items():
-            start = time.perf_counter()
-            for value in strategy.experimental_local_results(function()):
-                value.numpy()
-            if rep >= 3:  # the first three: tracing, collective set-up
-                seconds[label].append(time.perf_counter() - start)
-    return {
-        label: {
-            "bytes": 4 * sum(int(tf.TensorShape(s).num_elements()) for s in payloads[label]),
-            "tensors": len(payloads[label]),
-            "median_s": statistics.median(values),
-            "min_s": min(values),
-            "max_s": max(values),
-        }
-        for label, values in seconds.items()
-    }
-
-
-# ----------------------------------------------------------- (b) custom loop
-
-
-def _measure_custom_loop(workdir: Path, quick: bool) -> dict:
-    import numpy as np
-    import tensorflow as tf
-
-    from pipelines.vision.demo import BASE_MODEL, IMAGE_SIZE
-    from tests.bench.data import class_folder_files, pretrained_weights
-    from trainer.distribution.custom_loop import train_custom_loop
-    from trainer.vision.dataset import make_dataset
-    from trainer.vision.demo_data import CASE_STUDY_DIGITS, write_digit_folders
-    from trainer.vision.model import build_base, build_classifier
-
-    weights = str(pretrained_weights())
-    digits = CASE_STUDY_DIGITS[:2] if quick else CASE_STUDY_DIGITS
-    write_digit_folders(workdir / "digits", digits)
-    paths, labels = class_folder_files(workdir / "digits")
-    decoded = make_dataset(paths, labels, IMAGE_SIZE, len(paths), training=False, cache=False)
-    images, targets = next(iter(decoded))  # one batch holding every decoded image
-    steps = min(len(paths) // VISION_BATCH, 6 if quick else 20)
-    rounds = 1 if quick else 3
-
-    stamps: list[float] = []
-
-    def now() -> np.int64:
-        stamps.append(time.perf_counter())
-        return np.int64(0)
-
-    def mark(features: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        with tf.control_dependencies([tf.py_function(now, [], tf.int64)]):
-            return tf.identity(features), tf.identity(labels)
-
-    # Full batches only (one shape, one trace); no prefetch, so each timestamp is taken
-    # when the loop asks for the next batch, i.e. when the previous step has finished.
-    options = tf.data.Options()
-    options.experimental_optimization.inject_prefetch = False
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((images, targets))
-        .batch(VISION_BATCH, drop_remainder=True)
-        .take(steps)
-        .cache()
-        .map(mark)
-        .with_options(options)
-    )
-    strategy = tf.distribute.get_strategy()
-    loss = tf.keras.losses.SparseCategoricalCrossentropy(reduction="none")
-    flags = {
-        GRAPH: {"use_tf_function": True, "jit_compile": False},
-        XLA: {"use_tf_function": True, "jit_compile": True},
-        EAGER: {"use_tf_function": False, "jit_compile": False},
-    }
-    tf.keras.utils.set_random_seed(0)
-    models = {}
-    for label in flags:
-        with strategy.scope():
-            base = build_base(BASE_MODEL, weights, IMAGE_SIZE)
-            model = build_classifier(base, BASE_MODEL, len(digits), IMAGE_SIZE)
-            optimizer = tf.keras.optimizers.Adam(0.002)
-            # Slots now: a tf.function that creates variables traces again on its second call.
-            optimizer.build(model.trainable_variables)
-            models[label] = (model, optimizer)
-    print(
-        f"[{NAME}] (b) {steps} steps of batch {VISION_BATCH} ({BASE_MODEL}, {IMAGE_SIZE} px, "
-        f"frozen base) per call, {rounds} round(s) of one call per variant",
-        flush=True,
-    )
-    step_s: dict[str, list[float]] = {label: [] for label in flags}
-    first_s: dict[str, list[float]] = {label: [] for label in flags}
-    call_s: dict[str, list[float]] = {label: [] for label in flags}
-    errors: dict[str, str] = {}
-    for round_ in range(rounds):
-        for label, kwargs in flags.items():
-            if label in errors:
-                continue
-            model, optimizer = models[label]
-            stamps.clear()
-            started = time.perf_counter()
-            try:
-                train_custom_loop(strategy, model, optimizer, loss, dataset, 1, **kwargs)
-            except Exception as exc:  # e.g. an op XLA cannot compile on CPU: report it
-                first_line = (str(exc).strip().splitlines() or [""])[0]
-                errors[label] = f"{type(exc).__name__}: {first_line[:200]}"
-                print(f"[{NAME}] {label} failed: {errors[label]}", flush=True)
-                continue
-            call_s[label].append(time.perf_counter() - started)
-            # Step i runs from batch i's timestamp to batch i+1's. The last step has no
-            # next timestamp (what follows it is the end of the call), so it is left out.
-            durations = [end - begin for begin, end in itertools.pairwise(stamps)]
-            first_s[label].append(durations[0])
-            step_s[label].extend(durations[1:])
-        print(
-            f"[{NAME}] round {round_ + 1}/{rounds}: "
-            + ", ".join(
-                f"{label}: {1000 * statistics.median(step_s[label]):.1f} ms/step"
-                for label in flags
-                if step_s[label]
-            ),
-            flush=True,
-        )
-    return {
-        "images": len(paths),
-        "steps": steps,
-        "rounds": rounds,
-        "base": BASE_MODEL,
-        "image_size": IMAGE_SIZE,
-        "step_s": step_s,
-        "first_s": first_s,
-        "call_s": call_s,
-        "errors": errors,
-    }
-
-
-# ------------------------------------------------------------------ the result
 
 
 def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Result:
@@ -583,20 +274,3 @@ def _result(cores: int, quick: bool, workers_part: dict, loop_part: dict) -> Res
         met=graph_vs_eager > 1 if graph_vs_eager else None,
         notes=notes,
     )
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m tests.bench.{NAME}", description="one worker of benchmark 8 (a)"
-    )
-    parser.add_argument("role", choices=["worker"])
-    parser.add_argument("out", type=Path, help="where the chief writes its JSON")
-    parser.add_argument("--examples", type=int, default=1024)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--allreduce-reps", type=int, default=30)
-    args = parser.parse_args(argv)
-    worker(args.out, args.examples, args.epochs, args.allreduce_reps)
-
-
-if __name__ == "__main__":
-    main()
