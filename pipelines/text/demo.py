@@ -12,7 +12,7 @@ from pathlib import Path
 from serving.contracts.errors import InputError
 from serving.contracts.storage import parse_source_uri
 from trainer.text.demo_data import write_messages_jsonl
-from trainer.text.ingest import BIGQUERY_PREFIX
+from trainer.text.readers import BIGQUERY_PREFIX
 
 DEMO_OBJECT_URI = "gs://mlops-demo/text/support_messages.jsonl"
 # Sized for a 2-core laptop.
