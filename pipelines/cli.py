@@ -37,9 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("name", choices=sorted(PIPELINES))
     run.add_argument(
         "--source",
-        help="the data: vision, gs://bucket/prefix or a local directory (default: demo "
-        "images on a local storage emulator); timeseries, a BigQuery query or table (default: "
-        "the demo query on a local DuckDB copy)",
+        help="the data, as the case study reads it: a gs:// or local path, or a BigQuery "
+        "query or table (default: its demo data, on local stand-ins)",
     )
     run.add_argument(
         "--set",

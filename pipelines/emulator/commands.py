@@ -63,11 +63,11 @@ def emulate_command(args: argparse.Namespace) -> None:
     from pipelines.parameters import parse_overrides
     from pipelines.vertex.run_values import check_run_values
     from pipelines.vertex.template import PipelineTemplate
-    from trainer.catalog import check_case_name
+    from trainer.catalog import case_names, check_case_name
 
     if not args.name and not args.template:
         raise SystemExit(
-            "emulate: give a case study (vision, timeseries, text) or --template PATH."
+            f"emulate: give a case study ({', '.join(case_names())}) or --template PATH."
         )
     home = Path(args.home)
     name = check_case_name(args.name) if args.name else None
