@@ -33,6 +33,7 @@ from google_cloud_pipeline_components._placeholders import (
     SERVICE_ACCOUNT_PLACEHOLDER,
 )
 from google_cloud_pipeline_components.v1.custom_job import (
+    CustomTrainingJobOp,
     create_custom_training_job_from_component,
 )
 from google_cloud_pipeline_components.v1.endpoint import ModelDeployOp
@@ -64,6 +65,12 @@ CUSTOM_JOB_OUTPUT_DIRECTORY = (
     f"/{dsl.PIPELINE_TASK_ID_PLACEHOLDER}"
 )
 
+# GCPC's custom job has an input `strategy`, its scheduling strategy; a training component's
+# own `strategy` (the tf.distribute one) replaces it when GCPC merges their inputs, so the
+# job's payload takes the scheduling strategy as this constant (GCPC's default) instead.
+SCHEDULING_STRATEGY = "STANDARD"
+_SCHEDULING_STRATEGY_INPUT = '"strategy": "{{$.inputs.parameters[\'strategy\']}}"'
+
 
 def never_cached(task: dsl.PipelineTask) -> dsl.PipelineTask:
     """The caching policy, for a retraining schedule: `task` always runs, never from cache.
@@ -83,24 +90,24 @@ def never_cached(task: dsl.PipelineTask) -> dsl.PipelineTask:
 
 @dataclass(frozen=True)
 class TrainingResources:
-    """Machines for the training step (pipeline parameters; Vertex AI only)."""
+    """Machines for the training step (Vertex AI only): the pipeline parameters so named."""
 
-    machine_type: Channel
-    accelerator_type: Channel
-    accelerator_count: Channel
-    replica_count: Channel
+    train_machine_type: Channel
+    train_accelerator_type: Channel
+    train_accelerator_count: Channel
+    train_replica_count: Channel
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """Where a blessed model goes (pipeline parameters)."""
+    """Where a blessed model goes: the pipeline parameters so named."""
 
     model_name: Channel
     registry_uri: Channel  # local registry directory (local target)
     endpoint_name: Channel  # Vertex AI endpoint display name, reused when it exists
-    machine_type: Channel
-    min_replica_count: Channel
-    max_replica_count: Channel
+    serving_machine_type: Channel
+    serving_min_replica_count: Channel
+    serving_max_replica_count: Channel
     traffic_split: Channel  # {"0": 100}: "0" is the model being deployed
 
 
@@ -165,27 +172,20 @@ class VertexTarget:
         worker back; each replica resumes from its backup); dsl.OneOf hands the
         outputs of whichever branch ran to the next steps.
         """
-        job = create_custom_training_job_from_component(
-            component,
-            display_name="train",
-            # Run as the pipeline's own service account, on its network (VERTEX_*),
-            # not as Vertex AI's Custom Code Service Agent.
-            service_account=SERVICE_ACCOUNT_PLACEHOLDER,
-            network=NETWORK_PLACEHOLDER,
-        )
+        job = _custom_job(component)
         pools = worker_pool_specs(
             pool_template=_pool_template(job),
-            machine_type=resources.machine_type,
-            accelerator_type=resources.accelerator_type,
-            accelerator_count=resources.accelerator_count,
-            replica_count=resources.replica_count,
+            machine_type=resources.train_machine_type,
+            accelerator_type=resources.train_accelerator_type,
+            accelerator_count=resources.train_accelerator_count,
+            replica_count=resources.train_replica_count,
         ).set_display_name("worker-pools")
         job_inputs = {
             **inputs,
             "worker_pool_specs": pools.output,
             "base_output_directory": CUSTOM_JOB_OUTPUT_DIRECTORY,
         }
-        with dsl.If(resources.replica_count > 1, name="multi-worker"):
+        with dsl.If(resources.train_replica_count > 1, name="multi-worker"):
             multi = job(**job_inputs, restart_job_on_worker_restart=True)
             multi.set_display_name("train-multi-worker")
         with dsl.Else(name="single-machine"):
@@ -219,9 +219,9 @@ class VertexTarget:
                 model=upload.outputs["model"],
                 endpoint=endpoint.outputs["endpoint"],
                 deployed_model_display_name=deployment.model_name,
-                dedicated_resources_machine_type=deployment.machine_type,
-                dedicated_resources_min_replica_count=deployment.min_replica_count,
-                dedicated_resources_max_replica_count=deployment.max_replica_count,
+                dedicated_resources_machine_type=deployment.serving_machine_type,
+                dedicated_resources_min_replica_count=deployment.serving_min_replica_count,
+                dedicated_resources_max_replica_count=deployment.serving_max_replica_count,
                 traffic_split=deployment.traffic_split,
             ).set_display_name("deploy-model")
         )
@@ -242,6 +242,37 @@ def deploy_if_blessed(
     """
     with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (kfp condition)
         target.deploy(model, deployment)
+
+
+def _custom_job(component: Callable) -> Callable:
+    """`component` as GCPC's custom job, run as the pipeline's own service account on its
+    network (VERTEX_*), not as Vertex AI's Custom Code Service Agent.
+
+    The job's inputs are GCPC's and the component's together: a component input of
+    the same name as one of GCPC's would set that job field too, so none may have
+    one, but `strategy`, whose job field is then pinned (SCHEDULING_STRATEGY).
+    """
+    inputs = set(component.component_spec.inputs)
+    shared = sorted(inputs & set(CustomTrainingJobOp.component_spec.inputs) - {"strategy"})
+    if shared:
+        raise ValueError(
+            f"The training component's inputs {', '.join(shared)} are also inputs of GCPC's "
+            "custom job, which would take their values: rename them."
+        )
+    job = create_custom_training_job_from_component(
+        component,
+        display_name="train",
+        service_account=SERVICE_ACCOUNT_PLACEHOLDER,
+        network=NETWORK_PLACEHOLDER,
+    )
+    if "strategy" in inputs:
+        args = job.component_spec.implementation.container.args
+        at = args.index("--payload") + 1
+        if _SCHEDULING_STRATEGY_INPUT not in args[at]:
+            raise ValueError("GCPC's custom job payload no longer takes `strategy` as expected.")
+        pinned = f'"strategy": "{SCHEDULING_STRATEGY}"'
+        args[at] = args[at].replace(_SCHEDULING_STRATEGY_INPUT, pinned)
+    return job
 
 
 def _pool_template(job: Callable) -> dict:

@@ -20,7 +20,11 @@ def train_text_classifier(
     batch_size: int = 32,
     epochs: int = 10,
     learning_rate: float = 0.001,
+    early_stopping_patience: int = 3,
     seed: int = 42,
+    strategy: str = "auto",
+    learning_rate_scaling: str = "linear",
+    checkpoint_every_steps: int = 0,
 ):
     """hub.KerasLayer(hub_handle, trainable=...) + Dense layers, early-stopped on validation loss.
 
@@ -28,25 +32,19 @@ def train_text_classifier(
     model (SavedModel whose serving_default takes raw strings and returns
     probabilities and labels; it embeds the hub module, so serving needs no
     download), typed google.UnmanagedContainerModel with `serving_image` as its
-    container; metrics (validation accuracy and loss, epochs trained).
+    container; metrics (validation accuracy and loss, epochs trained). The
+    other parameters are TextTrainConfig's fields, with its defaults.
     """
     from serving.contracts.logs import setup_logging
     from serving.registry.container_spec import container_spec
     from trainer.distribution.job_dirs import output_dirs
+    from trainer.distribution.options import pick_fields
     from trainer.text.config import TextTrainConfig
     from trainer.text.training import train_text_classifier as train
 
     setup_logging()
-    config = TextTrainConfig(
-        hub_handle=hub_handle,
-        trainable=trainable,
-        hidden_units=hidden_units,
-        dropout=dropout,
-        batch_size=batch_size,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        seed=seed,
-    )
+    # Each config field is a parameter of this function: pick them by name from locals().
+    config = TextTrainConfig(**pick_fields(TextTrainConfig, locals()))
     # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
     dirs = output_dirs(model_dir=model.path)
     scores = train(

@@ -13,13 +13,16 @@ def ingest_bigquery(
     local_database: str = "",
     project: str = "",
     location: str = "",
-    time_column: str = "",
+    time_column: str = "ts",
 ):
     """Runs `source_query` (BigQuery Standard SQL, or a project.dataset.table) into `dataset`.
 
     With `local_database` (a DuckDB file) the query is transpiled and run on it,
     offline; otherwise on BigQuery in `project` (default: the credentials'
     project, on Vertex AI the run's own).
+
+    `time_column` is the series' time column, as the case's config (ForecastTrainConfig) names
+    it; its range goes in the manifest ("": the first TIMESTAMP or DATE column).
 
     Out: dataset/data.parquet and dataset/manifest.json (engine, the query as
     given and as run, row count, columns and types, time range).

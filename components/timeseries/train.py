@@ -26,9 +26,13 @@ def train_forecaster(
     batch_size: int = 64,
     epochs: int = 20,
     learning_rate: float = 0.001,
+    early_stopping_patience: int = 3,
     test_fraction: float = 0.1,
     cv_folds: int = 3,
     seed: int = 42,
+    strategy: str = "auto",
+    learning_rate_scaling: str = "linear",
+    checkpoint_every_steps: int = 0,
 ):
     """Re-indexes and imputes the series, cross-validates on rolling origins, trains, exports.
 
@@ -36,32 +40,18 @@ def train_forecaster(
     returns `horizon` forecasts in the same units, plus metadata.json), typed
     google.UnmanagedContainerModel with `serving_image` as its container;
     metrics (cross-validation MAE per fold and overall, final training MAE).
+    The other parameters are ForecastTrainConfig's fields, with its defaults.
     """
     from serving.contracts.logs import setup_logging
     from serving.registry.container_spec import container_spec
     from trainer.distribution.job_dirs import output_dirs
+    from trainer.distribution.options import pick_fields
     from trainer.timeseries.config import ForecastTrainConfig
     from trainer.timeseries.training import train_forecaster as train
 
     setup_logging()
-    config = ForecastTrainConfig(
-        time_column=time_column,
-        target_column=target_column,
-        frequency=frequency,
-        imputation=imputation,
-        window=window,
-        horizon=horizon,
-        stride=stride,
-        lstm_units=lstm_units,
-        lstm_layers=lstm_layers,
-        dropout=dropout,
-        batch_size=batch_size,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        test_fraction=test_fraction,
-        cv_folds=cv_folds,
-        seed=seed,
-    )
+    # Each config field is a parameter of this function: pick them by name from locals().
+    config = ForecastTrainConfig(**pick_fields(ForecastTrainConfig, locals()))
     # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
     dirs = output_dirs(model_dir=model.path)
     scores = train(

@@ -22,14 +22,23 @@ def train_image_classifier(
     fine_tune_layers: int = 30,
     learning_rate: float = 0.001,
     fine_tune_learning_rate: float = 0.0001,
+    head_units: int = 128,
+    dropout: float = 0.2,
     augment_flip: str = "horizontal",
+    augment_rotation: float = 0.1,
+    augment_zoom: float = 0.1,
+    early_stopping_patience: int = 3,
     cv_folds: int = 0,
     seed: int = 42,
+    strategy: str = "auto",
+    learning_rate_scaling: str = "linear",
+    checkpoint_every_steps: int = 0,
 ):
     """Trains a frozen-base + new-head classifier, optionally fine-tunes the base top.
 
     kfp runs this function's source, so defaults must be literals: the serving
-    image's default lives in the pipeline's signature.
+    image's default lives in the pipeline's signature. The other parameters are
+    VisionTrainConfig's fields, with its defaults.
 
     Out: model (SavedModel whose serving_default takes encoded image bytes, plus
     metadata.json), typed google.UnmanagedContainerModel with `serving_image` as
@@ -41,24 +50,13 @@ def train_image_classifier(
     from serving.contracts.logs import setup_logging
     from serving.registry.container_spec import container_spec
     from trainer.distribution.job_dirs import output_dirs
+    from trainer.distribution.options import pick_fields
     from trainer.vision.config import VisionTrainConfig
     from trainer.vision.training import train_image_classifier as train
 
     setup_logging()
-    config = VisionTrainConfig(
-        base_model=base_model,
-        base_weights=base_weights,
-        image_size=image_size,
-        batch_size=batch_size,
-        head_epochs=head_epochs,
-        fine_tune_epochs=fine_tune_epochs,
-        fine_tune_layers=fine_tune_layers,
-        learning_rate=learning_rate,
-        fine_tune_learning_rate=fine_tune_learning_rate,
-        augment_flip=augment_flip,
-        cv_folds=cv_folds,
-        seed=seed,
-    )
+    # Each config field is a parameter of this function: pick them by name from locals().
+    config = VisionTrainConfig(**pick_fields(VisionTrainConfig, locals()))
     # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
     dirs = output_dirs(model_dir=model.path)
     scores = train(

@@ -17,6 +17,8 @@ from pipelines.targets import (
     deploy_if_blessed,
     never_cached,
 )
+from trainer.distribution.options import pick_fields
+from trainer.text.config import TextTrainConfig
 
 PIPELINE_NAME = "text-classification"
 
@@ -65,7 +67,12 @@ def build_pipeline(target: Target):
         batch_size: int = 32,
         epochs: int = 10,
         learning_rate: float = 0.001,
+        early_stopping_patience: int = 3,
         seed: int = 42,
+        # Distribution: the tf.distribute strategy ("auto": from the cluster and the devices).
+        strategy: str = "auto",
+        learning_rate_scaling: str = "linear",  # learning_rate with the replicas: or sqrt, none
+        checkpoint_every_steps: int = 0,  # resumable backups every N steps; 0: every epoch
         # Quality gate (and always above the majority-class baseline).
         accuracy_threshold: float = 0.8,
         regression_tolerance: float = 0.01,  # vs the champion: a fraction of its score
@@ -82,27 +89,15 @@ def build_pipeline(target: Target):
             bigquery_project=bigquery_project,
         ).set_display_name("ingest")
         never_cached(ingest)  # reads a source that changes under the same name
+        # Config, machine and deployment fields are parameters here, picked by name from locals().
         train = target.train(
             train_text_classifier,
-            TrainingResources(
-                train_machine_type, train_accelerator_type, train_accelerator_count,
-                train_replica_count,
-            ),
+            TrainingResources(**pick_fields(TrainingResources, locals())),
             dataset=ingest.outputs["dataset"],
-            hub_handle=hub_handle,
-            trainable=trainable,
-            hidden_units=hidden_units,
-            dropout=dropout,
-            batch_size=batch_size,
-            epochs=epochs,
-            learning_rate=learning_rate,
-            seed=seed,
             serving_image=serving_image,
-        )  # fmt: skip
-        deployment = Deployment(
-            model_name, registry_uri, endpoint_name, serving_machine_type,
-            serving_min_replica_count, serving_max_replica_count, traffic_split,
-        )  # fmt: skip
+            **pick_fields(TextTrainConfig, locals()),
+        )
+        deployment = Deployment(**pick_fields(Deployment, locals()))
         evaluate = evaluate_text_classifier(
             model=train["model"],
             dataset=ingest.outputs["dataset"],

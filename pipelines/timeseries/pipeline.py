@@ -17,6 +17,8 @@ from pipelines.targets import (
     deploy_if_blessed,
     never_cached,
 )
+from trainer.distribution.options import pick_fields
+from trainer.timeseries.config import ForecastTrainConfig
 
 PIPELINE_NAME = "timeseries-forecasting"
 
@@ -67,9 +69,14 @@ def build_pipeline(target: Target):
         batch_size: int = 64,
         epochs: int = 20,
         learning_rate: float = 0.001,
+        early_stopping_patience: int = 3,
         test_fraction: float = 0.1,
         cv_folds: int = 3,
         seed: int = 42,
+        # Distribution: the tf.distribute strategy ("auto": from the cluster and the devices).
+        strategy: str = "auto",
+        learning_rate_scaling: str = "linear",  # learning_rate with the replicas: or sqrt, none
+        checkpoint_every_steps: int = 0,  # resumable backups every N steps; 0: every epoch
         # Quality gate: beat the seasonal-naive forecast by this fraction of its MAE.
         season_length: int = 0,  # 0: from the frequency (hourly 24, daily 7, weekly 52, ...)
         baseline_margin: float = 0.05,
@@ -83,35 +90,15 @@ def build_pipeline(target: Target):
             time_column=time_column,
         ).set_display_name("ingest")
         never_cached(ingest)  # reads a source that changes under the same name
+        # Config, machine and deployment fields are parameters here, picked by name from locals().
         train = target.train(
             train_forecaster,
-            TrainingResources(
-                train_machine_type, train_accelerator_type, train_accelerator_count,
-                train_replica_count,
-            ),
+            TrainingResources(**pick_fields(TrainingResources, locals())),
             dataset=ingest.outputs["dataset"],
-            time_column=time_column,
-            target_column=target_column,
-            frequency=frequency,
-            imputation=imputation,
-            window=window,
-            horizon=horizon,
-            stride=stride,
-            lstm_units=lstm_units,
-            lstm_layers=lstm_layers,
-            dropout=dropout,
-            batch_size=batch_size,
-            epochs=epochs,
-            learning_rate=learning_rate,
-            test_fraction=test_fraction,
-            cv_folds=cv_folds,
-            seed=seed,
             serving_image=serving_image,
-        )  # fmt: skip
-        deployment = Deployment(
-            model_name, registry_uri, endpoint_name, serving_machine_type,
-            serving_min_replica_count, serving_max_replica_count, traffic_split,
-        )  # fmt: skip
+            **pick_fields(ForecastTrainConfig, locals()),
+        )
+        deployment = Deployment(**pick_fields(Deployment, locals()))
         evaluate = evaluate_forecaster(
             model=train["model"],
             dataset=ingest.outputs["dataset"],

@@ -17,6 +17,8 @@ from pipelines.targets import (
     deploy_if_blessed,
     never_cached,
 )
+from trainer.distribution.options import pick_fields
+from trainer.vision.config import VisionTrainConfig
 
 PIPELINE_NAME = "image-classification"
 
@@ -58,9 +60,18 @@ def build_pipeline(target: Target):
         fine_tune_layers: int = 30,
         learning_rate: float = 0.001,
         fine_tune_learning_rate: float = 0.0001,
+        head_units: int = 128,
+        dropout: float = 0.2,
         augment_flip: str = "horizontal",
+        augment_rotation: float = 0.1,
+        augment_zoom: float = 0.1,
+        early_stopping_patience: int = 3,
         cv_folds: int = 0,
         seed: int = 42,
+        # Distribution: the tf.distribute strategy ("auto": from the cluster and the devices).
+        strategy: str = "auto",
+        learning_rate_scaling: str = "linear",  # learning_rate with the replicas: or sqrt, none
+        checkpoint_every_steps: int = 0,  # resumable backups every N steps; 0: every epoch
         # Data split and quality gate.
         validation_fraction: float = 0.15,
         test_fraction: float = 0.15,
@@ -75,31 +86,15 @@ def build_pipeline(target: Target):
             min_images_per_class=min_images_per_class,
         ).set_display_name("ingest")
         never_cached(ingest)  # reads a source that changes under the same name
+        # Config, machine and deployment fields are parameters here, picked by name from locals().
         train = target.train(
             train_image_classifier,
-            TrainingResources(
-                train_machine_type, train_accelerator_type, train_accelerator_count,
-                train_replica_count,
-            ),
+            TrainingResources(**pick_fields(TrainingResources, locals())),
             dataset=ingest.outputs["dataset"],
-            base_model=base_model,
-            base_weights=base_weights,
-            image_size=image_size,
-            batch_size=batch_size,
-            head_epochs=head_epochs,
-            fine_tune_epochs=fine_tune_epochs,
-            fine_tune_layers=fine_tune_layers,
-            learning_rate=learning_rate,
-            fine_tune_learning_rate=fine_tune_learning_rate,
-            augment_flip=augment_flip,
-            cv_folds=cv_folds,
-            seed=seed,
             serving_image=serving_image,
-        )  # fmt: skip
-        deployment = Deployment(
-            model_name, registry_uri, endpoint_name, serving_machine_type,
-            serving_min_replica_count, serving_max_replica_count, traffic_split,
-        )  # fmt: skip
+            **pick_fields(VisionTrainConfig, locals()),
+        )
+        deployment = Deployment(**pick_fields(Deployment, locals()))
         evaluate = evaluate_image_classifier(
             model=train["model"],
             dataset=ingest.outputs["dataset"],

@@ -1,11 +1,14 @@
 """The distribution settings every training config has: one flag and one pipeline parameter each.
 
-No TensorFlow here: configs are read by commands and tests that do not train.
+Also `pick_fields`, how a component or a pipeline hands its parameters to a
+config without listing them. No TensorFlow here: configs are read by commands
+and tests that do not train.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 from serving.contracts.errors import InputError
 
@@ -37,3 +40,19 @@ class DistributionOptions:
                 f"checkpoint_every_steps must be 0 (every epoch) or more, "
                 f"got {self.checkpoint_every_steps}."
             )
+
+
+def pick_fields(config: type, values: Mapping[str, object]) -> dict[str, object]:
+    """The values of dataclass `config`'s fields, by name, from `values` (others are ignored).
+
+    `values` is typically a component's or a pipeline's `locals()`: its parameters,
+    which must include every field, plus whatever else it has defined.
+    """
+    names = [field.name for field in fields(config)]
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise TypeError(
+            f"{config.__name__} fields {', '.join(missing)} are not among the parameters given: "
+            "declare each as a parameter, with the field's name, type and default."
+        )
+    return {name: values[name] for name in names}
