@@ -91,7 +91,13 @@ def main(argv: list[str] | None = None) -> None:
     args.task_args = argv[split + 1 :]
     if args.task_args and args.command != "train":
         parser.error(f"arguments after -- are for 'train' only: {' '.join(args.task_args)}")
+    try:
+        _dispatch(args)
+    except InputError as exc:
+        raise SystemExit(str(exc)) from None
 
+
+def _dispatch(args: argparse.Namespace) -> None:
     if args.command == "compile":
         for name in args.names:
             print(f"Compiled {name} -> {compile_pipeline(check_case_name(name), args.out_dir)}")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.contracts.errors import InputError
+
 CASE_STUDY_MODULE = "case_study.py"
 
 
@@ -34,9 +36,9 @@ def case_names() -> tuple[str, ...]:
 
 
 def check_case_name(name: str) -> str:
-    """`name` if it is a case study; else SystemExit with the names there are."""
+    """`name` if it is a case study; else InputError with the names there are."""
     if name not in case_names():
-        raise SystemExit(
+        raise InputError(
             f"Unknown pipeline {name!r}: choose one of {', '.join(case_names())} "
             "(e.g. PIPELINE=vision)."
         )

@@ -38,7 +38,7 @@ from serving.contracts.logs import setup_logging
 from serving.contracts.model_metadata import METADATA
 from trainer.catalog import case_names, case_study
 from trainer.distribution.cluster import read_cluster
-from trainer.distribution.job_dirs import MODEL_DIR_VAR, OutputDirs, local_path, output_dirs
+from trainer.distribution.job_dirs import MODEL_DIR_VAR, JobDirs, job_dirs, local_path
 
 PROG = "trainer.task"
 
@@ -132,11 +132,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def _dirs(
     model_dir: str | Path | None, checkpoint_dir: str | None, tensorboard_dir: str | None
-) -> OutputDirs:
+) -> JobDirs:
     """The output directories: flags first, then Vertex AI's AIP_* variables."""
     if model_dir:
         model_dir = local_path(model_dir, "--model-dir")
-    dirs = output_dirs(model_dir=model_dir)
+    dirs = job_dirs(model_dir=model_dir)
     if dirs.model_dir is None:
         raise InputError(
             f"No model directory: pass --model-dir DIR, or set {MODEL_DIR_VAR} (Vertex AI sets "

@@ -24,8 +24,8 @@ def evaluate_text_classifier(
     the majority-class baseline, the decision and why), classification_metrics
     (confusion matrix), report (HTML page); returns blessed (accuracy >= threshold, above the
     baseline, and no worse than the champion at `champion_uri` by more than
-    `regression_tolerance`). The blessing is the single return value: see
-    evaluate_image_classifier.
+    `regression_tolerance`). The blessing is the single return value ("Output"):
+    the kfp 2.17 local runner reads only that one in a dsl.If condition.
     """
     import json
 

@@ -24,7 +24,8 @@ def evaluate_forecaster(
     and why), report (HTML with the forecast-vs-actual plot); returns blessed
     (the model's MAE beats the baseline's by `baseline_margin`, and is no more
     than `regression_tolerance` above the MAE of the champion at `champion_uri`).
-    The blessing is the single return value: see evaluate_image_classifier.
+    The blessing is the single return value ("Output"): the kfp 2.17 local
+    runner reads only that one in a dsl.If condition.
     """
     import json
 

@@ -21,7 +21,7 @@ def ingest_bigquery(
     offline; otherwise on BigQuery in `project` (default: the credentials'
     project, on Vertex AI the run's own).
 
-    `time_column` is the series' time column, as the case's config (ForecastTrainConfig) names
+    `time_column` is the series' time column, as the case's config (TimeseriesTrainConfig) names
     it; its range goes in the manifest ("": the first TIMESTAMP or DATE column).
 
     Out: dataset/data.parquet and dataset/manifest.json (engine, the query as

@@ -40,20 +40,20 @@ def train_forecaster(
     returns `horizon` forecasts in the same units, plus metadata.json), typed
     google.UnmanagedContainerModel with `serving_image` as its container;
     metrics (cross-validation MAE per fold and overall, final training MAE).
-    The other parameters are ForecastTrainConfig's fields, with its defaults.
+    The other parameters are TimeseriesTrainConfig's fields, with its defaults.
     """
     from serving.contracts.logs import setup_logging
     from serving.registry.container_spec import container_spec
-    from trainer.distribution.job_dirs import output_dirs
+    from trainer.distribution.job_dirs import job_dirs
     from trainer.distribution.options import pick_fields
-    from trainer.timeseries.config import ForecastTrainConfig
+    from trainer.timeseries.config import TimeseriesTrainConfig
     from trainer.timeseries.training import train_forecaster as train
 
     setup_logging()
     # Each config field is a parameter of this function: pick them by name from locals().
-    config = ForecastTrainConfig(**pick_fields(ForecastTrainConfig, locals()))
+    config = TimeseriesTrainConfig(**pick_fields(TimeseriesTrainConfig, locals()))
     # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
-    dirs = output_dirs(model_dir=model.path)
+    dirs = job_dirs(model_dir=model.path)
     scores = train(
         dataset.path,
         model.path,

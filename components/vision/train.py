@@ -49,7 +49,7 @@ def train_image_classifier(
     """
     from serving.contracts.logs import setup_logging
     from serving.registry.container_spec import container_spec
-    from trainer.distribution.job_dirs import output_dirs
+    from trainer.distribution.job_dirs import job_dirs
     from trainer.distribution.options import pick_fields
     from trainer.vision.config import VisionTrainConfig
     from trainer.vision.training import train_image_classifier as train
@@ -58,7 +58,7 @@ def train_image_classifier(
     # Each config field is a parameter of this function: pick them by name from locals().
     config = VisionTrainConfig(**pick_fields(VisionTrainConfig, locals()))
     # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
-    dirs = output_dirs(model_dir=model.path)
+    dirs = job_dirs(model_dir=model.path)
     scores = train(
         dataset.path,
         model.path,

@@ -18,7 +18,7 @@ from pipelines.targets import (
     never_cached,
 )
 from trainer.distribution.options import pick_fields
-from trainer.timeseries.config import ForecastTrainConfig
+from trainer.timeseries.config import TimeseriesTrainConfig
 
 PIPELINE_NAME = "timeseries-forecasting"
 
@@ -96,7 +96,7 @@ def build_pipeline(target: Target):
             TrainingResources(**pick_fields(TrainingResources, locals())),
             dataset=ingest.outputs["dataset"],
             serving_image=serving_image,
-            **pick_fields(ForecastTrainConfig, locals()),
+            **pick_fields(TimeseriesTrainConfig, locals()),
         )
         deployment = Deployment(**pick_fields(Deployment, locals()))
         evaluate = evaluate_forecaster(

@@ -60,18 +60,21 @@ def log_format(env: Mapping[str, str] = os.environ) -> str:
 def setup_logging(level: int = logging.INFO, timestamps: bool = False) -> None:
     """Send the root logger's records to stderr in this environment's format.
 
-    Like logging.basicConfig, it leaves a root logger that already has handlers
-    (a test runner's, an embedding application's) as it is.
+    A plain StreamHandler already on the root logger is replaced: that is what
+    logging.basicConfig leaves, as kfp's executor does before it runs a
+    component. Any other handler (a test runner's, an embedding application's)
+    means someone else owns logging, and the root logger is left as it is.
     """
     root = logging.getLogger()
-    if root.handlers:
+    if any(type(handler) is not logging.StreamHandler for handler in root.handlers):
         return
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
     handler = logging.StreamHandler()
     if log_format() == "json":
         handler.setFormatter(CloudLoggingFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter(PLAIN_FORMAT_WITH_TIME if timestamps else PLAIN_FORMAT)
-        )
+        plain = PLAIN_FORMAT_WITH_TIME if timestamps else PLAIN_FORMAT
+        handler.setFormatter(logging.Formatter(plain))
     root.addHandler(handler)
     root.setLevel(level)

@@ -218,6 +218,12 @@ def test_pick_fields_takes_a_configs_fields_by_name_and_names_the_missing_ones()
         pick_fields(VisionTrainConfig, values)
 
 
+def test_pick_fields_refuses_an_import_that_shadows_a_parameter():
+    values = {**dataclasses.asdict(VisionTrainConfig()), "dropout": dataclasses.replace}
+    with pytest.raises(TypeError, match=r"fields dropout name something else"):
+        pick_fields(VisionTrainConfig, values)
+
+
 def test_a_config_default_the_component_does_not_copy_is_reported():
     field = ("head_units", int, dataclasses.field(default=64))
     drifted = dataclasses.make_dataclass(

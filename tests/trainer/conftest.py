@@ -13,7 +13,7 @@ GAPS = (100, 101, 300)
 
 
 def small_forecast_config(**overrides):
-    from trainer.timeseries.config import ForecastTrainConfig
+    from trainer.timeseries.config import TimeseriesTrainConfig
 
     settings = dict(
         time_column="ts",
@@ -27,7 +27,7 @@ def small_forecast_config(**overrides):
         test_fraction=0.15,
         learning_rate=0.01,
     )
-    return ForecastTrainConfig(**{**settings, **overrides})
+    return TimeseriesTrainConfig(**{**settings, **overrides})
 
 
 @pytest.fixture(scope="session")

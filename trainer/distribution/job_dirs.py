@@ -25,7 +25,7 @@ TENSORBOARD_DIR_VAR = "AIP_TENSORBOARD_LOG_DIR"
 
 
 @dataclass(frozen=True)
-class OutputDirs:
+class JobDirs:
     """Local directories for the model, BackupAndRestore checkpoints and TensorBoard logs."""
 
     model_dir: Path | None = None
@@ -52,9 +52,9 @@ def local_path(uri: str | os.PathLike, source: str = "The output directory") -> 
     return GCS_FUSE_ROOT / bucket / path.strip("/")
 
 
-def output_dirs(
+def job_dirs(
     model_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None
-) -> OutputDirs:
+) -> JobDirs:
     """The training output directories: `model_dir` if given, else the AIP_* variables.
 
     Unset and empty values both mean "not set" (None).
@@ -66,7 +66,7 @@ def output_dirs(
         return local_path(value, variable) if value else None
 
     explicit = os.fspath(model_dir).strip() if model_dir is not None else ""
-    return OutputDirs(
+    return JobDirs(
         model_dir=local_path(explicit, "model_dir") if explicit else from_env(MODEL_DIR_VAR),
         checkpoint_dir=from_env(CHECKPOINT_DIR_VAR),
         tensorboard_dir=from_env(TENSORBOARD_DIR_VAR),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import ModuleType
 
 from serving.contracts.errors import InputError
 
@@ -54,5 +55,14 @@ def pick_fields(config: type, values: Mapping[str, object]) -> dict[str, object]
         raise TypeError(
             f"{config.__name__} fields {', '.join(missing)} are not among the parameters given: "
             "declare each as a parameter, with the field's name, type and default."
+        )
+    # A function, class or module of that name in locals() is not the parameter: refuse it.
+    shadowed = [
+        name for name in names if callable(values[name]) or isinstance(values[name], ModuleType)
+    ]
+    if shadowed:
+        raise TypeError(
+            f"{config.__name__} fields {', '.join(shadowed)} name something else that was "
+            "defined or imported there, not a parameter: rename that local name."
         )
     return {name: values[name] for name in names}

@@ -10,7 +10,7 @@ from trainer.timeseries.windowing import WindowSpec
 
 
 @dataclass(frozen=True)
-class ForecastTrainConfig(DistributionOptions):
+class TimeseriesTrainConfig(DistributionOptions):
     time_column: str = "ts"
     target_column: str = "value"
     frequency: str = ""  # pandas alias ("h", "D"); inferred from the data when empty

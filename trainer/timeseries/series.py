@@ -176,15 +176,6 @@ def prepare_series(
     )
 
 
-def require_length(series: Series, needed: int, what: str) -> None:
-    """Refuse a series shorter than `needed` points, saying what needed them."""
-    if len(series.values) < needed:
-        raise InputError(
-            f"The series has {len(series.values)} points; needs at least {needed} ({what}): "
-            "use a longer time range or a finer frequency."
-        )
-
-
 def parse_times(column: pd.Series, name: str) -> pd.Series:
     """datetime64[ns] (naive UTC) for a timestamp, date or text column; NaT where NULL.
 

@@ -27,7 +27,7 @@ from serving.contracts.model_metadata import refuse_finished_model
 from trainer.distribution.sharding import shard_by_data
 from trainer.distribution.strategy import Distribution, distribution_for
 from trainer.distribution.training_stages import TrainingStages
-from trainer.timeseries.config import ForecastTrainConfig
+from trainer.timeseries.config import TimeseriesTrainConfig
 from trainer.timeseries.export import export_forecaster
 from trainer.timeseries.folds import Fold, rolling_origin_folds, test_split
 from trainer.timeseries.model import build_forecasting_model
@@ -51,7 +51,7 @@ DATASET_MANIFEST = "manifest.json"
 def train_forecaster(
     dataset_dir: str | Path,
     model_dir: str | Path,
-    config: ForecastTrainConfig,
+    config: TimeseriesTrainConfig,
     tensorboard_dir: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
 ) -> dict:
@@ -150,7 +150,7 @@ def train_forecaster(
 def _validate_fold(
     series: Series,
     fold: Fold,
-    config: ForecastTrainConfig,
+    config: TimeseriesTrainConfig,
     distribution: Distribution,
     stages: TrainingStages,
 ) -> dict:
@@ -200,7 +200,7 @@ def _validate_fold(
 def _dataset(
     series: Series,
     normalizer: Normalizer,
-    config: ForecastTrainConfig,
+    config: TimeseriesTrainConfig,
     distribution: Distribution,
     targets_from: int,
     targets_to: int,
@@ -221,7 +221,7 @@ def _dataset(
     return shard_by_data(dataset, f"windows [{targets_from}, {targets_to})")
 
 
-def _new_model(config: ForecastTrainConfig, distribution: Distribution) -> tf.keras.Model:
+def _new_model(config: TimeseriesTrainConfig, distribution: Distribution) -> tf.keras.Model:
     with distribution.strategy.scope():
         tf.keras.utils.set_random_seed(config.seed)
         return build_forecasting_model(

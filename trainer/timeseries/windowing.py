@@ -24,8 +24,6 @@ from serving.contracts.errors import InputError
 if TYPE_CHECKING:
     import tensorflow as tf
 
-FEATURES = ("value", "imputed")  # the columns of `features`, in order
-
 
 @dataclass(frozen=True)
 class WindowSpec:

@@ -14,11 +14,13 @@ _LOG_A_LINE = (
     "import logging; from serving.contracts.logs import setup_logging; setup_logging(); "
     "logging.getLogger('trainer.demo').warning('%d images skipped', 3)"
 )
+# What kfp's executor (python -m kfp.dsl.executor_main) does before it runs a component.
+_AS_A_COMPONENT = "from kfp.dsl.executor_main import _setup_logging; _setup_logging(); "
 
 
-def _stderr_of_a_process(env: dict) -> str:
+def _output_of_a_process(env: dict, prelude: str = "") -> str:
     result = subprocess.run(
-        [sys.executable, "-c", _LOG_A_LINE],
+        [sys.executable, "-c", prelude + _LOG_A_LINE],
         cwd=REPO,
         env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
@@ -26,7 +28,7 @@ def _stderr_of_a_process(env: dict) -> str:
         timeout=60,
         check=True,
     )
-    return result.stderr.strip()
+    return (result.stdout + result.stderr).strip()
 
 
 @pytest.mark.parametrize(
@@ -49,7 +51,7 @@ def test_an_unknown_log_format_is_refused_by_name():
 
 
 def test_a_vertex_process_writes_one_json_entry_that_cloud_logging_reads():
-    [line] = _stderr_of_a_process({"CLOUD_ML_JOB_ID": "123"}).splitlines()
+    [line] = _output_of_a_process({"CLOUD_ML_JOB_ID": "123"}).splitlines()
     entry = json.loads(line)
     assert entry["severity"] == "WARNING"
     assert entry["message"] == "3 images skipped"
@@ -59,7 +61,25 @@ def test_a_vertex_process_writes_one_json_entry_that_cloud_logging_reads():
 
 
 def test_a_terminal_process_writes_a_plain_line():
-    assert _stderr_of_a_process({}) == "WARNING trainer.demo: 3 images skipped"
+    assert _output_of_a_process({}) == "WARNING trainer.demo: 3 images skipped"
+
+
+def test_a_component_step_on_vertex_logs_json_in_place_of_kfps_format():
+    [line] = _output_of_a_process({"CLOUD_ML_JOB_ID": "123"}, _AS_A_COMPONENT).splitlines()
+    assert json.loads(line)["message"] == "3 images skipped"
+
+
+def test_a_handler_someone_else_installed_is_left_alone():
+    probe = (
+        "import logging; h = logging.FileHandler('/dev/null'); "
+        "logging.getLogger().addHandler(h); "
+        "from serving.contracts.logs import setup_logging; setup_logging(); "
+        "print(logging.getLogger().handlers == [h])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "True", result.stderr
 
 
 def test_a_traceback_stays_inside_its_json_entry():

@@ -6,7 +6,7 @@ import pytest
 
 from serving.contracts.errors import InputError
 from trainer.distribution import job_dirs as od
-from trainer.distribution.job_dirs import OutputDirs, local_path, output_dirs
+from trainer.distribution.job_dirs import JobDirs, job_dirs, local_path
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def test_directories_come_from_the_aip_variables(tmp_path):
         "AIP_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "AIP_TENSORBOARD_LOG_DIR": str(tmp_path / "logs"),
     }
-    assert output_dirs(environ=env) == OutputDirs(
+    assert job_dirs(environ=env) == JobDirs(
         tmp_path / "model", tmp_path / "checkpoints", tmp_path / "logs"
     )
 
@@ -32,17 +32,17 @@ def test_directories_come_from_the_aip_variables(tmp_path):
 def test_the_process_environment_is_the_default(tmp_path, monkeypatch):
     monkeypatch.setenv("AIP_TENSORBOARD_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.delenv("AIP_CHECKPOINT_DIR", raising=False)
-    dirs = output_dirs(model_dir=tmp_path / "model")
-    assert dirs == OutputDirs(tmp_path / "model", None, tmp_path / "logs")
+    dirs = job_dirs(model_dir=tmp_path / "model")
+    assert dirs == JobDirs(tmp_path / "model", None, tmp_path / "logs")
 
 
 def test_nothing_set_means_no_directories():
-    assert output_dirs(environ={}) == OutputDirs(None, None, None)
+    assert job_dirs(environ={}) == JobDirs(None, None, None)
 
 
 def test_an_explicit_model_dir_wins_over_the_variable(tmp_path):
     env = {"AIP_MODEL_DIR": "gs://job-bucket/out/model/"}  # not even resolved
-    assert output_dirs(tmp_path / "mine", environ=env).model_dir == tmp_path / "mine"
+    assert job_dirs(tmp_path / "mine", environ=env).model_dir == tmp_path / "mine"
 
 
 def test_empty_values_count_as_unset(tmp_path):
@@ -51,7 +51,7 @@ def test_empty_values_count_as_unset(tmp_path):
         "AIP_CHECKPOINT_DIR": "",
         "AIP_TENSORBOARD_LOG_DIR": "  ",
     }
-    assert output_dirs(model_dir="", environ=env) == OutputDirs(tmp_path / "model", None, None)
+    assert job_dirs(model_dir="", environ=env) == JobDirs(tmp_path / "model", None, None)
 
 
 def test_gs_uris_map_to_the_fuse_mount(fuse_root):
@@ -61,9 +61,7 @@ def test_gs_uris_map_to_the_fuse_mount(fuse_root):
         "AIP_TENSORBOARD_LOG_DIR": "gs://job-bucket/runs/7/logs/",
     }
     runs = fuse_root / "job-bucket" / "runs" / "7"
-    assert output_dirs(environ=env) == OutputDirs(
-        runs / "model", runs / "checkpoints", runs / "logs"
-    )
+    assert job_dirs(environ=env) == JobDirs(runs / "model", runs / "checkpoints", runs / "logs")
     assert local_path("gs://job-bucket") == fuse_root / "job-bucket"
     assert local_path("relative/dir") == Path("relative/dir")
 
@@ -72,11 +70,11 @@ def test_gs_uri_without_the_mount_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(od, "GCS_FUSE_ROOT", tmp_path / "not-mounted")
     env = {"AIP_CHECKPOINT_DIR": "gs://job-bucket/checkpoints"}
     with pytest.raises(InputError, match=r"AIP_CHECKPOINT_DIR.*run on Vertex AI.*local directory"):
-        output_dirs(environ=env)
+        job_dirs(environ=env)
     with pytest.raises(InputError, match="--model-dir is 'gs://b/m'"):
         local_path("gs://b/m", "--model-dir")
 
 
 def test_gs_uri_without_a_bucket_is_refused(fuse_root):
     with pytest.raises(InputError, match="AIP_MODEL_DIR 'gs:///model' has no bucket"):
-        output_dirs(environ={"AIP_MODEL_DIR": "gs:///model"})
+        job_dirs(environ={"AIP_MODEL_DIR": "gs:///model"})

@@ -15,7 +15,6 @@ from trainer.timeseries.series import (
     Series,
     prepare_series,
     read_series,
-    require_length,
 )
 
 T0 = pd.Timestamp("2024-03-01 00:00")
@@ -336,10 +335,3 @@ def test_bad_input_is_refused_with_a_message_that_names_it(table, kwargs, patter
     message = str(raised.value)
     for pattern in patterns:
         assert re.search(pattern, message), (pattern, message)
-
-
-def test_require_length():
-    series = prepare_series(_table(GOOD_TIMES, [1.0, 2.0, 3.0]), "ts", "y")
-    require_length(series, 3, "one window")
-    with pytest.raises(InputError, match=r"has 3 points; needs at least 50 \(window 48 \+ 2\)"):
-        require_length(series, 50, "window 48 + 2")
