@@ -17,8 +17,22 @@ PORT ?= 8080
 WAIT ?=
 DRY_RUN ?=
 VERTEX_REGION ?= us-central1
-IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+IMAGE_TAG ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+# A variable given to make (PIPELINE, SOURCE, SET, ...) reaches a command only as
+# single-quoted shell words of its raw text ($(value ...)): neither make nor the
+# shell ever evaluates it, so `SOURCE='$$(touch x)'` is a path, not a command.
+quote = '$(subst ','"'"',$(1))'
+raw-word = $(call quote,$(value $(1)))
+# One quoted word per whitespace-separated item (SET, ARGS).
+raw-words = $(foreach w,$(value $(1)),$(call quote,$(w)))
+# --set KEY=VALUE for each item of SET.
+sets = $(foreach w,$(value SET),--set $(call quote,$(w)))
+# Every variable set on make's command line keeps its raw text: make would otherwise run
+# a $(shell ...) in it as it expands it (to use it, or to export it to the commands).
+$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),\
+  $(eval override $(v) := $(subst #,\#,$(subst $$,$$$$,$(value $(v)))))))
 
 # Settings for Vertex AI (see env.example) may live in .env: KEY=value lines, no quotes.
 ifneq (,$(wildcard .env))
@@ -40,22 +54,22 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP) ## Create or refresh .venv from requirements.lock
 
 run: $(STAMP) ## Run PIPELINE (vision|timeseries|text) on the kfp local runner, offline; SOURCE=your data, SET='k=v ...'
-	$(PY) -m pipelines run $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)") $(foreach s,$(SET),--set '$(s)')
+	$(PY) -m pipelines run $(call raw-word,PIPELINE) $(if $(value SOURCE),--source $(call raw-word,SOURCE)) $(sets)
 
 emulate: $(STAMP) ## Run PIPELINE's compiled Vertex AI YAML on the local Vertex AI emulator, offline; SOURCE=, SET= as for run
-	$(PY) -m pipelines emulate $(PIPELINE) $(if $(SOURCE),--source "$(SOURCE)") $(foreach s,$(SET),--set '$(s)')
+	$(PY) -m pipelines emulate $(call raw-word,PIPELINE) $(if $(value SOURCE),--source $(call raw-word,SOURCE)) $(sets)
 
 emulator: $(STAMP) ## Start the local Vertex AI emulator alone; prints the settings for make submit / deploy
 	$(PY) -m pipelines emulator
 
 train: $(STAMP) ## Train PIPELINE's model on the demo data as WORKERS local processes (multi-worker); ARGS='--epochs=3'
-	$(PY) -m pipelines train $(PIPELINE) --workers $(WORKERS) -- $(ARGS)
+	$(PY) -m pipelines train $(call raw-word,PIPELINE) --workers $(call raw-word,WORKERS) -- $(call raw-words,ARGS)
 
 serve: $(STAMP) ## Serve the champions of build/registry on 127.0.0.1:PORT (MODEL=vision: the /predict route's model)
-	$(PY) -m serving --port $(PORT) $(if $(MODEL),--model $(MODEL))
+	$(PY) -m serving --port $(call raw-word,PORT) $(if $(value MODEL),--model $(call raw-word,MODEL))
 
 rollback: $(STAMP) ## Make PIPELINE's previous champion the champion again (a running make serve follows)
-	$(PY) -m pipelines rollback $(PIPELINE)
+	$(PY) -m pipelines rollback $(call raw-word,PIPELINE)
 
 pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; make run does it once)
 	$(PY) -c "from pathlib import Path; from pipelines.vision.demo import pretrained_base; print(pretrained_base(Path('build')))"
@@ -64,20 +78,22 @@ compile: $(STAMP) ## Compile every pipeline to build/pipelines/<name>.yaml for V
 	$(PY) -m pipelines compile
 
 submit: compile ## Run PIPELINE on Vertex AI Pipelines; SET='source_uri=gs://b/p k=v', WAIT=1, DRY_RUN=1
-	$(PY) -m pipelines submit $(PIPELINE) $(foreach s,$(SET),--set '$(s)') $(if $(WAIT),--wait) $(if $(DRY_RUN),--dry-run)
+	$(PY) -m pipelines submit $(call raw-word,PIPELINE) $(sets) $(if $(value WAIT),--wait) $(if $(value DRY_RUN),--dry-run)
 
 deploy: compile ## Upload PIPELINE to Artifact Registry and schedule it (SCHEDULE_CRON); SET as for submit
-	$(PY) -m pipelines deploy $(PIPELINE) $(foreach s,$(SET),--set '$(s)')
+	$(PY) -m pipelines deploy $(call raw-word,PIPELINE) $(sets)
 
 image: ## Build and push the pipeline image with Cloud Build (gcloud), tagged with the commit and latest
-	@test -n "$(GOOGLE_CLOUD_PROJECT)" || { echo "Set GOOGLE_CLOUD_PROJECT (see env.example)"; exit 1; }
-	gcloud builds submit --project $(GOOGLE_CLOUD_PROJECT) --config infra/cloudbuild.yaml \
-		--substitutions=_REGION=$(VERTEX_REGION),_TAG=$(IMAGE_TAG) .
+	@test -n $(call raw-word,GOOGLE_CLOUD_PROJECT) || { echo "Set GOOGLE_CLOUD_PROJECT (see env.example)"; exit 1; }
+	tag=$(call raw-word,IMAGE_TAG); gcloud builds submit --project $(call raw-word,GOOGLE_CLOUD_PROJECT) \
+		--config infra/cloudbuild.yaml \
+		--substitutions=_REGION=$(call raw-word,VERTEX_REGION),_TAG="$${tag:-$$(git rev-parse --short HEAD 2>/dev/null || echo dev)}" .
 
 infra: ## Create the Google Cloud resources of infra/terraform (terraform apply) in GOOGLE_CLOUD_PROJECT
-	@test -n "$(GOOGLE_CLOUD_PROJECT)" || { echo "Set GOOGLE_CLOUD_PROJECT (see env.example)"; exit 1; }
+	@test -n $(call raw-word,GOOGLE_CLOUD_PROJECT) || { echo "Set GOOGLE_CLOUD_PROJECT (see env.example)"; exit 1; }
 	terraform -chdir=infra/terraform init
-	terraform -chdir=infra/terraform apply -var project_id=$(GOOGLE_CLOUD_PROJECT) -var region=$(VERTEX_REGION)
+	terraform -chdir=infra/terraform apply -var project_id=$(call raw-word,GOOGLE_CLOUD_PROJECT) \
+		-var region=$(call raw-word,VERTEX_REGION)
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest
