@@ -66,6 +66,12 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from serving.contracts.errors import InputError
 
+# Statements that change data, schemas or the session, or run commands.
+_WRITES = (
+    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
+    exp.TruncateTable, exp.Command, exp.Set, exp.Copy, exp.Transaction, exp.Commit,
+    exp.Rollback, exp.Use, exp.Cache, exp.Uncache, exp.Pragma, exp.LoadData,
+)  # fmt: skip
 EXAMPLE = "e.g. `my-project.weather.hourly` or SELECT ts, temp FROM `my-project.weather.hourly`"
 _WEEKDAYS = ("SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY")
 # BigQuery names: project ids (optionally domain-scoped, "example.com:proj"), dataset ids
@@ -117,11 +123,14 @@ def show_query(sql: str) -> str:
     return "\n".join(f"    {line}" for line in sql.strip().splitlines())
 
 
-def to_duckdb(sql: str) -> str:
-    """`sql` (one BigQuery Standard SQL query) written for DuckDB, with the fixes above.
+def read_only_query(sql: str) -> exp.Query:
+    """The parse tree of `sql` if it is one query that only reads; else InputError.
 
-    Raises InputError for a syntax error, for anything but a single query, and
-    for constructs sqlglot cannot translate for DuckDB.
+    The one check both engines run before anything is sent: a local run against
+    BigQuery uses the user's own credentials, so a DROP, DELETE, MERGE or a
+    multi-statement script must never reach it. It reads sqlglot's parse tree
+    (BigQuery dialect), not the text: a statement that is not a query, or a query
+    holding a write or a command anywhere inside, is refused.
     """
     if not sql or not sql.strip():
         raise InputError(f"The query is empty: give a BigQuery SELECT query, {EXAMPLE}.")
@@ -138,7 +147,23 @@ def to_duckdb(sql: str) -> str:
             f"The source must be one query that returns rows (a SELECT), got {kinds}.\n"
             f"Query:\n{show_query(sql)}"
         )
-    tree = _localize(statements[0])
+    writes = sorted({type(node).__name__.upper() for node in statements[0].find_all(*_WRITES)})
+    if writes:
+        raise InputError(
+            f"The query may only read, but it holds {', '.join(writes)}: give a SELECT that "
+            f"reads the data.\nQuery:\n{show_query(sql)}"
+        )
+    return statements[0]
+
+
+def to_duckdb(sql: str) -> str:
+    """`sql` (one BigQuery Standard SQL query that only reads) written for DuckDB.
+
+    Raises InputError for what `read_only_query` refuses, and for constructs
+    sqlglot cannot translate for DuckDB.
+    """
+    statement = read_only_query(sql)
+    tree = _localize(statement)
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:

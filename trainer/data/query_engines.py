@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Protocol
 import pyarrow as pa
 
 from serving.contracts.errors import InputError
-from trainer.data.bigquery_sql import show_query, to_duckdb
+from trainer.data.bigquery_sql import read_only_query, show_query, to_duckdb
 
 if TYPE_CHECKING:
+    import duckdb
     from google.cloud import bigquery
 
 ENDPOINT_VARIABLE = "BIGQUERY_API_ENDPOINT"
@@ -63,10 +64,7 @@ class DuckDBEngine:
         local_sql = to_duckdb(sql)
         log.info("Running on DuckDB %s:\n%s", self.database, local_sql)
         try:
-            with duckdb.connect(
-                str(self.database), read_only=True, config={"autoinstall_known_extensions": False}
-            ) as connection:
-                connection.execute("SET TimeZone = 'UTC'")
+            with sandboxed_connection(self.database) as connection:
                 table = connection.sql(local_sql).to_arrow_table()
         except duckdb.Error as exc:
             raise InputError(
@@ -107,6 +105,7 @@ class BigQueryEngine:
         from google.api_core import exceptions
         from google.auth.exceptions import RefreshError
 
+        read_only_query(sql)  # before any request: the user's own credentials run it
         client = self.client
         log.info("Running on BigQuery (project %s):\n%s", client.project, sql)
         try:
@@ -174,3 +173,27 @@ def _has_bigquery_storage() -> bool:
         return importlib.util.find_spec("google.cloud.bigquery_storage") is not None
     except ModuleNotFoundError:
         return False
+
+
+def sandboxed_connection(database: str | Path) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to `database` that can read nothing else, in UTC.
+
+    No host files (read_csv, read_text, read_blob, glob, COPY, ATTACH of a path)
+    and no extension downloads; DuckDB refuses to turn external access back on
+    while the database is open, and `read_only_query` lets no SET through anyway.
+    (lock_configuration would also freeze the TimeZone of the other connections
+    DuckDB shares the database instance with.)
+    """
+    import duckdb
+
+    connection = duckdb.connect(
+        str(database),
+        read_only=True,
+        config={
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        },
+    )
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection

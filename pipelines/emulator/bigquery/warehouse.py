@@ -23,6 +23,7 @@ from pipelines.emulator.bigquery.sql_types import (
 )
 from serving.contracts.errors import InputError
 from trainer.data.bigquery_sql import to_duckdb
+from trainer.data.query_engines import sandboxed_connection
 
 
 class Warehouse:
@@ -97,14 +98,11 @@ class Warehouse:
         if not self.database.is_file():
             raise ApiError(404, "notFound", f"The emulator's warehouse {self.database} is missing.")
         try:
-            connection = duckdb.connect(
-                str(self.database), read_only=True, config={"autoinstall_known_extensions": False}
-            )
+            connection = sandboxed_connection(self.database)
         except duckdb.Error as exc:
             raise ApiError(
                 400, "invalid", f"The emulator's warehouse cannot be opened: {exc}"
             ) from None
-        connection.execute("SET TimeZone = 'UTC'")
         return connection
 
 
