@@ -95,6 +95,7 @@ class LocalModelRegistry:
 
     def rollback(self, model_name: str) -> RegisteredVersion:
         """Make the previous champion the champion again; the current one stays a version."""
+        _check_name(model_name)
         if not (self.root / model_name).is_dir():
             raise InputError(
                 f"The registry {self.root} has no model {model_name!r}: nothing to roll back."
@@ -116,21 +117,33 @@ class LocalModelRegistry:
 
     def champion_history(self, model_name: str) -> list[int]:
         """The versions that were champion, oldest first; the last is the champion now."""
+        _check_name(model_name)
         path = self.root / model_name / HISTORY
         if path.is_file():
-            return json.loads(path.read_text())
+            history = _read_json(path, "a list of version numbers, oldest champion first")
+            if not isinstance(history, list) or not all(map(_is_version, history)):
+                raise _corrupt(path, f"holds {_shown(history)}", "a list of version numbers")
+            return history
         current = self.aliases(model_name).get(CHAMPION)
         return [] if current is None else [current]
 
     def versions(self, model_name: str) -> list[int]:
+        _check_name(model_name)
         versions = self.root / model_name / "versions"
         if not versions.is_dir():
             return []
         return sorted(int(p.name) for p in versions.iterdir() if p.name.isdigit())
 
     def aliases(self, model_name: str) -> dict[str, int]:
+        """Alias -> version number, as aliases.json holds them (checked: a number is a version)."""
+        _check_name(model_name)
         path = self.root / model_name / "aliases.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        aliases = _read_json(path, 'an object of alias -> version number, e.g. {"champion": 3}')
+        if not isinstance(aliases, dict) or not all(map(_is_version, aliases.values())):
+            raise _corrupt(path, f"holds {_shown(aliases)}", 'e.g. {"champion": 3}')
+        return aliases
 
     def champion(self, model_name: str) -> RegisteredVersion | None:
         version = self.aliases(model_name).get(CHAMPION)
@@ -161,7 +174,34 @@ class LocalModelRegistry:
 
 
 def _check_name(model_name: str) -> None:
-    if not model_name or not all(c.isalnum() or c in "-_" for c in model_name):
-        raise ValueError(
-            f"Model name {model_name!r} must be non-empty letters, digits, '-' or '_'."
+    if not model_name or not all(c.isascii() and (c.isalnum() or c in "-_") for c in model_name):
+        raise InputError(
+            f"Model name {model_name!r} must be non-empty ASCII letters, digits, '-' or '_' "
+            "(it names a directory of the registry), e.g. model_name=vision."
         )
+
+
+def _is_version(value: object) -> bool:
+    """A version number as registry files hold it: a positive int (not a bool, not text)."""
+    return type(value) is int and value > 0
+
+
+def _read_json(path: Path, expected: str) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _corrupt(path, f"is not valid JSON ({exc})", expected) from None
+
+
+def _corrupt(path: Path, problem: str, expected: str) -> InputError:
+    return InputError(
+        f"The registry file {path} is corrupt: it {problem}; it should hold {expected}. "
+        f"Restore it from a backup, or rewrite it from the versions under "
+        f"{path.parent / 'versions'} (the champion is the version to serve; {HISTORY} "
+        "lists the champions, oldest first)."
+    )
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,95 @@
+"""Registry files read back are checked: a corrupt or hostile one is named, never followed.
+
+aliases.json and champion_history.json are plain files anyone can edit or truncate:
+what is read from them must be a version number before it becomes a path.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from serving.contracts.errors import InputError
+from serving.registry.local_registry import LocalModelRegistry
+from tests.conftest import REPO
+
+BAD_ALIASES = {
+    '{"champion": 2': "is not valid JSON",  # truncated mid-write by hand
+    "": "is not valid JSON",
+    '{"champion": "../planted"}': 'holds {"champion": "../planted"}',
+    '{"champion": "2"}': 'holds {"champion": "2"}',
+    '{"champion": true}': "holds",
+    '{"champion": -1}': "holds",
+    '{"champion": 1.5}': "holds",
+    "[2]": "holds [2]",
+}
+BAD_HISTORY = {
+    "[1, 2": "is not valid JSON",
+    '[1, "../x"]': 'holds [1, "../x"]',
+    '{"a": 1}': "holds",
+}
+
+
+@pytest.fixture
+def exported(tmp_path):
+    model = tmp_path / "export"
+    (model / "variables").mkdir(parents=True)
+    (model / "saved_model.pb").write_bytes(b"graph")
+    (model / "metadata.json").write_text(json.dumps({"classes": ["a", "b"]}))
+    return model
+
+
+@pytest.fixture
+def registry(tmp_path, exported) -> LocalModelRegistry:
+    registry = LocalModelRegistry(tmp_path / "registry")
+    registry.register("vision", exported)
+    registry.register("vision", exported)
+    return registry
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_ALIASES.items())
+def test_a_corrupt_alias_file_is_named_with_the_repair(registry, text, problem):
+    path = registry.root / "vision" / "aliases.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as raised:
+        registry.champion("vision")
+    message = str(raised.value)
+    assert f"The registry file {path} is corrupt: it {problem}" in message
+    assert "Restore it from a backup" in message
+    assert not (registry.root / "planted").exists()
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_HISTORY.items())
+def test_a_corrupt_history_stops_rollback_and_leaves_the_champion(registry, text, problem):
+    path = registry.root / "vision" / "champion_history.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as raised:
+        registry.rollback("vision")
+    assert f"{path} is corrupt: it {problem}" in str(raised.value)
+    assert registry.champion("vision").version == 2
+    assert path.read_text() == text  # nothing rewritten over the evidence
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", "vision ", "ünïcode", "..", "a\\b"])
+def test_a_model_name_that_is_no_plain_directory_name_is_refused(registry, exported, name):
+    for call in (
+        lambda: registry.register(name, exported),
+        lambda: registry.champion(name),
+        lambda: registry.rollback(name),
+    ):
+        with pytest.raises(InputError, match=r"Model name .* must be non-empty ASCII letters"):
+            call()
+
+
+def test_make_rollback_on_a_corrupt_registry_is_one_line_not_a_traceback(registry):
+    (registry.root / "forecaster").mkdir()
+    (registry.root / "forecaster" / "aliases.json").write_text('{"champion": ')
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "rollback", "timeseries", "--registry",
+         str(registry.root)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "aliases.json is corrupt: it is not valid JSON" in done.stderr
