@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Callable
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+_INT64 = (-(2**63), 2**63 - 1)  # what Vertex AI's protobuf NUMBER_INTEGER parameters hold
 _EXAMPLES = {bool: "true", int: "3", float: "0.5", str: "text", dict: '{"0": 100}', list: "[1, 2]"}
 
 
@@ -51,7 +53,17 @@ def _convert(key: str, text: str, kind: type):
             if not isinstance(value, kind):
                 raise ValueError(text)
             return value
-        return kind(text)
+        value = kind(text)
+        if kind is float and not math.isfinite(value):
+            raise SystemExit(
+                f"--set {key}={text!r}: expected a finite number, e.g. --set {key}=0.5."
+            )
+        if kind is int and not _INT64[0] <= value <= _INT64[1]:
+            raise SystemExit(
+                f"--set {key}={text!r}: out of range for a pipeline integer "
+                f"({_INT64[0]} to {_INT64[1]})."
+            )
+        return value
     except ValueError:
         raise SystemExit(
             f"--set {key}={text!r}: expected a {kind.__name__}, e.g. --set {key}={_EXAMPLES[kind]}."

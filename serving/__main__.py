@@ -63,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
         f"default ${STORAGE_URI_VAR} when set",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (%(default)s)")
-    p.add_argument("--port", type=int, help="port (default: $AIP_HTTP_PORT, else 8080)")
+    p.add_argument("--port", type=_port, help="port (default: $AIP_HTTP_PORT, else 8080)")
     p.add_argument(
         "--max-batch-size",
         type=int,
@@ -123,6 +123,12 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
         for name in names
     }
     return ModelServer(deployments, contract, names[0] if args.model else "", args.max_body_bytes)
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> None:

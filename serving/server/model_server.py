@@ -14,6 +14,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from serving.contracts.errors import InputError
 from serving.server.deployments import Deployment, ServedVersion
 from serving.server.request_format import RequestError
 
@@ -34,7 +35,9 @@ class VertexContract:
         env = os.environ if environ is None else environ
         port = env.get("AIP_HTTP_PORT", "").strip() or "8080"
         if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"AIP_HTTP_PORT={port!r} is not a port number (1-65535).")
+            raise InputError(
+                f"AIP_HTTP_PORT={port!r} is not a port number (1-65535): unset it, or pass --port."
+            )
         return cls(
             port=int(port),
             predict_route=env.get("AIP_PREDICT_ROUTE", "").strip() or cls.predict_route,

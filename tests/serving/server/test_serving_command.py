@@ -174,3 +174,18 @@ def test_a_taken_port_is_named(registry):
         port = busy.getsockname()[1]
         with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port} .*--port"):
             serving_main(["--registry", str(registry.root), "--port", str(port)])
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1", "http"])
+def test_a_port_flag_that_is_no_port_is_one_usage_line(port, capsys):
+    with pytest.raises(SystemExit) as raised:
+        serving_main(["--port", port])
+    assert raised.value.code == 2
+    assert f"argument --port: {port!r} is not a port number (1-65535)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["abc", "70000", "80.5"])
+def test_an_aip_http_port_that_is_no_port_is_named(value, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIP_HTTP_PORT", value)
+    with pytest.raises(SystemExit, match=rf"AIP_HTTP_PORT='{value}' is not a port number"):
+        serving_main(["--registry", str(tmp_path)])
