@@ -1,6 +1,7 @@
 """Turn the raw (text, label) values a reader found into clean, distinct examples.
 
-Values are coerced to strings (JSON numbers and booleans become labels too),
+Values are coerced to strings (JSON numbers and booleans become labels too, a
+whole number in one form whether written 1, 1.0 or "1.0"),
 stripped and truncated to `max_chars`; rows that cannot become an example are
 counted under one of `DROP_REASONS`, and a text seen before (after truncation)
 is dropped as a duplicate, the first occurrence kept.
@@ -20,6 +21,9 @@ INVALID_UTF8 = "invalid UTF-8"
 MALFORMED = "malformed line"
 DUPLICATE = "duplicate text"
 DROP_REASONS = (MISSING_TEXT, EMPTY_TEXT, MISSING_LABEL, INVALID_UTF8, MALFORMED, DUPLICATE)
+
+# A whole number written as a decimal ("1.0", "-2.00"): the same class as "1", "-2".
+_WHOLE_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)\.0+")
 
 # Lone surrogates: bytes that were not UTF-8 (decoded with surrogateescape), or
 # \udXXX escapes in JSON, which cannot be encoded as UTF-8 either.
@@ -55,6 +59,20 @@ def as_string(value: Any) -> str | None:
     raise TypeError(type(value).__name__)
 
 
+def as_label(value: Any) -> str | None:
+    """A label as a string, numbers in one form: JSON 1 and 1.0, and text "1.0", are "1".
+
+    A class written once as 1 and once as 1.0 (a JSON number, or a CSV column a
+    tool wrote as floats) is one class; other text is kept as it is ("01" stays).
+    """
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    label = as_string(value)
+    if label is not None and _WHOLE_DECIMAL.fullmatch(label.strip()):
+        return str(int(float(label)))
+    return label
+
+
 def clean_rows(
     rows: list[tuple[Any, Any]], max_chars: int, dropped: collections.Counter
 ) -> tuple[list[Example], int]:
@@ -62,7 +80,7 @@ def clean_rows(
     examples, seen, truncated = [], set(), 0
     for raw_text, raw_label in rows:
         try:
-            text, label = as_string(raw_text), as_string(raw_label)
+            text, label = as_string(raw_text), as_label(raw_label)
         except TypeError:  # a JSON list or object where a string belongs
             dropped[MALFORMED] += 1
             continue

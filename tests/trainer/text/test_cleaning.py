@@ -16,6 +16,7 @@ from trainer.text.cleaning import (
     MISSING_LABEL,
     MISSING_TEXT,
     Example,
+    as_label,
     as_string,
     clean_rows,
     group_by_label,
@@ -111,3 +112,20 @@ def test_integer_labels_become_strings(tmp_path):
     assert sum(manifest["counts"][s]["1"] for s in SPLITS) == 11
     labels = [lab for s in SPLITS for lab in read_text_split(tmp_path / "dataset", s)[1]]
     assert set(labels) == {"0", "1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1, "1"), (1.0, "1"), ("1.0", "1"), (" 2.00 ", "2"), (-3.0, "-3"), ("-3.0", "-3"),
+     (1e3, "1000"), (0.5, "0.5"), ("01", "01"), ("1.5", "1.5"), ("v1.0", "v1.0"), (None, None)],
+)  # fmt: skip
+def test_a_whole_number_label_has_one_form(value, expected):
+    assert as_label(value) == expected
+
+
+def test_labels_1_and_1_0_are_one_class(tmp_path):
+    forms = [1, 1.0, "1", "1.0", 0, 0.0, "0", "0.0"]
+    records = [{"text": f"example {i}", "label": forms[i % len(forms)]} for i in range(40)]
+    manifest = ingest_text_file(str(write_jsonl(tmp_path / "mixed.jsonl", records)), tmp_path / "d")
+    assert manifest["classes"] == ["0", "1"]
+    assert sum(manifest["counts"][s]["1"] for s in SPLITS) == 20
