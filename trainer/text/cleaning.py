@@ -25,8 +25,8 @@ DROP_REASONS = (MISSING_TEXT, EMPTY_TEXT, MISSING_LABEL, INVALID_UTF8, MALFORMED
 # A whole number written as a decimal ("1.0", "-2.00"): the same class as "1", "-2".
 _WHOLE_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)\.0+")
 
-# Lone surrogates: bytes that were not UTF-8 (decoded with surrogateescape), or
-# \udXXX escapes in JSON, which cannot be encoded as UTF-8 either.
+# Lone surrogates: \udXXX escapes in JSON, which cannot be encoded as UTF-8. (A file
+# that is not UTF-8 is refused whole by `trainer.text.encodings`, never read in part.)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

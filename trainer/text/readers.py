@@ -5,8 +5,12 @@
 SQL query, run by the time-series case study's engines (`trainer.data.query_engines`):
 on BigQuery, or offline on a DuckDB file given as `local_database`.
 
-Readers only find rows: lines that are no row at all (malformed, or not UTF-8)
-are counted in `dropped`; what a row's values mean is for `trainer.text.cleaning`.
+A file is decoded by `trainer.text.encodings` (per its byte-order mark, else as UTF-8;
+a file in another encoding is refused, named). A .csv or .tsv file is separated by the
+first of comma, tab and semicolon its header row has: Excel's "Unicode Text" export
+is tab-separated, and its CSV is semicolon-separated where the comma is decimal.
+Readers only find rows: malformed lines are counted in `dropped`; what a row's values
+mean is for `trainer.text.cleaning`.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from typing import Any
 
 from serving.contracts.errors import InputError
 from serving.contracts.storage import download_object, parse_source_uri, storage_client
-from trainer.text.cleaning import INVALID_UTF8, MALFORMED, has_invalid_utf8
+from trainer.text.cleaning import MALFORMED
+from trainer.text.encodings import decode_source
 
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
+FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 BIGQUERY_PREFIX = "bq://"
 
 
@@ -53,11 +58,9 @@ def read_source(
         )
         return SourceRows("bigquery", rows, rows_read)
     fmt = _format_of(source_uri)
-    text = _read_bytes(source_uri).decode("utf-8", errors="surrogateescape")
+    text = decode_source(_read_bytes(source_uri), source_uri)
     read_rows = _csv_rows if fmt == "csv" else _jsonl_rows
-    rows, rows_read = read_rows(
-        source_uri, text.removeprefix("\ufeff"), text_field, label_field, dropped
-    )
+    rows, rows_read = read_rows(source_uri, text, text_field, label_field, dropped)
     return SourceRows(fmt, rows, rows_read)
 
 
@@ -68,8 +71,8 @@ def _format_of(source_uri: str) -> str:
     if suffix not in FORMATS:
         raise InputError(
             f"Source {source_uri!r} is not a format this ingest reads ({name!r} has "
-            f"extension {suffix or 'none'!r}): give a .csv file with a header row, or "
-            "a .jsonl/.json file with one JSON object per line."
+            f"extension {suffix or 'none'!r}): give a .csv (or tab-separated .tsv) file with "
+            "a header row, or a .jsonl/.json file with one JSON object per line."
         )
     return FORMATS[suffix]
 
@@ -98,11 +101,11 @@ def _read_bytes(source_uri: str) -> bytes:
 def _csv_rows(
     source_uri: str, text: str, text_field: str, label_field: str, dropped: collections.Counter
 ) -> tuple[list[tuple[Any, Any]], int]:
-    """(text, label) pairs of the usable rows; malformed / non-UTF-8 rows are counted."""
+    """(text, label) pairs of the usable rows; malformed rows are counted."""
     previous_limit = csv.field_size_limit()
     csv.field_size_limit(max(previous_limit, len(text) + 1))  # very long texts are truncated
     try:
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
         header = next((row for row in reader if row), None)
         if header is None:
             raise InputError(f"Source {source_uri!r} is empty: expected a CSV header row.")
@@ -127,15 +130,19 @@ def _csv_rows(
             if not row:
                 continue  # a blank line
             rows_read += 1
-            if any(has_invalid_utf8(field) for field in row):
-                dropped[INVALID_UTF8] += 1
-            elif len(row) != len(header):
+            if len(row) != len(header):
                 dropped[MALFORMED] += 1
             else:
                 rows.append((row[text_at], row[label_at]))
         return rows, rows_read
     finally:
         csv.field_size_limit(previous_limit)
+
+
+def _delimiter(text: str) -> str:
+    """The first of comma, tab and semicolon the header row has (Excel writes all three)."""
+    header = next((line for line in io.StringIO(text) if line.strip()), "")
+    return next((d for d in ",\t;" if d in header), ",")
 
 
 def _jsonl_rows(
@@ -149,9 +156,6 @@ def _jsonl_rows(
         if not line.strip():
             continue
         rows_read += 1
-        if has_invalid_utf8(line):
-            dropped[INVALID_UTF8] += 1
-            continue
         try:
             record = json.loads(line)
         except ValueError:
@@ -166,7 +170,7 @@ def _jsonl_rows(
     if not objects:
         raise InputError(
             f"Source {source_uri!r} holds no JSON objects one per line ({rows_read} non-blank "
-            f"lines, {dropped[MALFORMED]} malformed, {dropped[INVALID_UTF8]} invalid UTF-8): "
+            f"lines, {dropped[MALFORMED]} malformed): "
             "write JSON Lines, one object per line (not a JSON array)."
         )
     missing = [f for f in (text_field, label_field) if f not in fields_seen]

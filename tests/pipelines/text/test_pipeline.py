@@ -97,7 +97,7 @@ def test_bad_rows_are_dropped_and_counted_and_a_missing_handle_stops_training(tm
     rows += [{"text": f"parcel {i} has not arrived", "label": "shipping"} for i in range(12)]
     lines = [json.dumps(r).encode() for r in rows]
     lines += [b'{"text": "", "label": "billing"}', b'{"text": "no label here"}']
-    lines += [b'{"text": "caf\xe9 bill", "label": "billing"}', b"not json at all"]
+    lines += [b'{"text": "caf\\udce9 bill", "label": "billing"}', b"not json at all"]
     source = tmp_path / "messages.jsonl"
     source.write_bytes(b"\n".join(lines))
 

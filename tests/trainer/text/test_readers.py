@@ -18,7 +18,7 @@ from tests.trainer.text.text_sources import (
     write_csv,
     write_jsonl,
 )
-from trainer.text.cleaning import INVALID_UTF8, MALFORMED
+from trainer.text.cleaning import MALFORMED
 from trainer.text.ingest import ingest_text_file
 from trainer.text.readers import read_source
 
@@ -28,7 +28,7 @@ def _read(source, text_field="text", label_field="label"):
     return read_source(str(source), text_field, label_field, counter), counter
 
 
-def test_csv_rows_with_quoting_malformed_and_invalid_utf8_lines(tmp_path):
+def test_csv_rows_with_quoting_and_malformed_lines(tmp_path):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["text", "label", "id"])
@@ -37,8 +37,7 @@ def test_csv_rows_with_quoting_malformed_and_invalid_utf8_lines(tmp_path):
     writer.writerow(["too", "many", "fields", 3])  # malformed
     writer.writerow([4])  # malformed
     # A byte-order mark, which must not become part of the first column's name.
-    raw = b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
-    raw += b'"na\xefve \xff",pos,5\r\n\r\n'  # invalid UTF-8, then a blank line
+    raw = b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8") + b"\r\n"  # a blank line
     source = tmp_path / "reviews.csv"
     source.write_bytes(raw)
 
@@ -46,8 +45,8 @@ def test_csv_rows_with_quoting_malformed_and_invalid_utf8_lines(tmp_path):
 
     assert rows.format == "csv"
     assert rows.rows == [('He said "hi", then\nleft, twice', "pos"), ("", "7")]
-    assert rows.rows_read == 5
-    assert counter == {MALFORMED: 2, INVALID_UTF8: 1}
+    assert rows.rows_read == 4
+    assert counter == {MALFORMED: 2}
 
 
 def test_jsonl_rows_keep_raw_values_and_count_lines_that_are_no_object(tmp_path):
@@ -57,7 +56,7 @@ def test_jsonl_rows_keep_raw_values_and_count_lines_that_are_no_object(tmp_path)
         b'{"text": ["a", "list"]}',  # an object: its values are for cleaning
         b"[1, 2, 3]",  # malformed
         b"not json",  # malformed
-        b'{"text": "caf\xe9", "label": "a"}',  # invalid UTF-8
+        b'{"text": "caf\\udce9", "label": "a"}',  # a lone surrogate: for cleaning to drop
         b"   ",  # blank lines are not rows
     ]
     source = tmp_path / "rows.json"
@@ -66,9 +65,14 @@ def test_jsonl_rows_keep_raw_values_and_count_lines_that_are_no_object(tmp_path)
     rows, counter = _read(source)
 
     assert rows.format == "jsonl"
-    assert rows.rows == [("first", "a"), ("one\u2028line", 1), (["a", "list"], None)]
+    assert rows.rows == [
+        ("first", "a"),
+        ("one\u2028line", 1),
+        (["a", "list"], None),
+        ("caf\udce9", "a"),
+    ]
     assert rows.rows_read == 6
-    assert counter == {MALFORMED: 2, INVALID_UTF8: 1}
+    assert counter == {MALFORMED: 2}
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
@@ -157,7 +161,7 @@ def test_gcs_source_matches_local(gcs_emulator, tmp_path, suffix):
     path = tmp_path / f"local{suffix}"
     local = write_csv(path, rows) if suffix == ".csv" else write_jsonl(path, rows)
     with local.open("ab") as handle:
-        handle.write(b"\n" if suffix == ".csv" else b'{"text": "\xff", "label": "pos"}\n')
+        handle.write(b"\n" if suffix == ".csv" else b'{"text": "\\ud800", "label": "pos"}\n')
     uri = upload("text-ingest", f"data/reviews{suffix}", local.read_bytes())
 
     remote = ingest_text_file(uri, tmp_path / "remote")
