@@ -37,6 +37,12 @@ def parse_source_uri(uri: str) -> SourceUri:
     if not uri or not uri.strip():
         raise InputError("The source URI is empty: give gs://bucket/prefix or a local directory.")
     uri = uri.strip()
+    if not _is_utf8(uri):
+        raise InputError(
+            f"Source URI '{escaped_name(uri)}' is not valid UTF-8: rename the file or folder "
+            "(the source is recorded in the dataset manifest and the pipeline's metadata, "
+            "which hold UTF-8 text only)."
+        )
     parsed = urlparse(uri)
     if parsed.scheme == "gs":
         if not parsed.netloc:
@@ -55,13 +61,46 @@ def parse_source_uri(uri: str) -> SourceUri:
 def copy_source_tree(uri: str, dest: Path) -> list[str]:
     """Copy every file under `uri` into `dest`, keeping relative paths.
 
-    Returns the relative paths copied (POSIX separators), sorted.
+    Returns the relative paths copied (POSIX separators), sorted. A local name
+    that is not UTF-8 is copied too, and returned as Python decodes it (see
+    `name_problem`, which callers that use names as data check).
     """
     source = parse_source_uri(uri)
     dest.mkdir(parents=True, exist_ok=True)
     if source.scheme == "gs":
         return _copy_from_gcs(source, dest)
     return _copy_from_local(source, dest)
+
+
+def name_problem(rel: str) -> str | None:
+    """None when each part of the relative path `rel` is valid UTF-8, else which is not.
+
+    On POSIX a file name is bytes; Python gives the bytes that are not UTF-8 as lone
+    surrogates, which a JSON manifest, a hash or a tf.data path cannot encode.
+    (Cloud Storage object names are always UTF-8, so only local sources have them.)
+    """
+    *folders, name = rel.split("/")
+    for part, what in [*((folder, "folder") for folder in folders), (name, "file")]:
+        if not _is_utf8(part):
+            return f"{what} name is not valid UTF-8 ({escaped_name(part)}): rename it"
+    return None
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def escaped_name(name: str) -> str:
+    """`name` with the bytes that are not UTF-8 written as \\xNN escapes, printable anywhere."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no byte decoded to (Windows names)
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _copy_from_local(source: SourceUri, dest: Path) -> list[str]:

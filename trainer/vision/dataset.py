@@ -37,11 +37,20 @@ class Augmentation:
         return tf.keras.Sequential(stack, name="augmentation")
 
 
-def decode_resized(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
-    """Encoded JPEG/PNG bytes -> uint8 [image_size, image_size, 3]."""
+def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
+    """Encoded JPEG/PNG bytes -> uint8 [height, width, 3].
+
+    The one decoder: training and the serving signature decode through it, and
+    ingest runs it on every file, so a file that ingest keeps cannot fail here later.
+    """
     image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
-    image = tf.image.resize(image, [image_size, image_size])
+    return image
+
+
+def decode_resized(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Encoded JPEG/PNG bytes -> uint8 [image_size, image_size, 3]."""
+    image = tf.image.resize(decode_rgb(image_bytes), [image_size, image_size])
     return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
 

@@ -1,12 +1,18 @@
 """Source URIs and copying a source tree from a local directory or gs:// (emulator)."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from pipelines.local.gcs_emulator import upload_directory
 from serving.contracts.errors import InputError
-from serving.contracts.storage import copy_source_tree, parse_source_uri
+from serving.contracts.storage import (
+    copy_source_tree,
+    escaped_name,
+    name_problem,
+    parse_source_uri,
+)
 
 
 def _write_tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -49,6 +55,31 @@ def test_parse_refuses_other_schemes_and_missing_bucket_naming_the_uri(uri):
     assert repr(uri) in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (b"/data/caf\xe9/images", "/data/caf\\xe9/images"),
+        (b"file:///data/\xff\xfe.csv", "file:///data/\\xff\\xfe.csv"),
+        (b"reviews-\xe9t\xe9.csv", "reviews-\\xe9t\\xe9.csv"),
+    ],
+)
+def test_parse_refuses_a_uri_that_is_not_utf8_naming_it_escaped(raw, shown):
+    with pytest.raises(InputError) as raised:
+        parse_source_uri(os.fsdecode(raw))
+    message = str(raised.value)
+    assert f"'{shown}' is not valid UTF-8" in message and "rename" in message
+    assert message.isascii() and "\n" not in message
+
+
+def test_copy_from_a_local_folder_whose_own_name_is_not_utf8_is_refused(tmp_path):
+    source = tmp_path / os.fsdecode(b"caf\xe9")
+    _write_tree(source, TREE)
+    with pytest.raises(InputError, match="not valid UTF-8") as raised:
+        copy_source_tree(str(source), tmp_path / "dest")
+    assert "caf\\xe9" in str(raised.value)
+    assert not (tmp_path / "dest").exists()
+
+
 @pytest.mark.parametrize("uri", ["", "   "])
 def test_parse_refuses_empty_uri(uri):
     with pytest.raises(InputError, match="empty"):
@@ -85,6 +116,47 @@ def test_copy_from_a_file_is_refused(tmp_path):
     with pytest.raises(InputError, match="is a file") as raised:
         copy_source_tree(str(file), tmp_path / "dest")
     assert str(file) in str(raised.value)
+
+
+def test_copy_local_tree_copies_names_that_are_not_utf8_byte_for_byte(tmp_path):
+    names = [b"cat/caf\xe9.png", b"ch\xe8vre/a.png", b"ok/caf\xc3\xa9.png"]
+    for raw in names:
+        (tmp_path / "src" / os.fsdecode(raw)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / os.fsdecode(raw)).write_bytes(raw)
+    copied = copy_source_tree(str(tmp_path / "src"), tmp_path / "dest")
+    assert sorted(os.fsencode(rel) for rel in copied) == sorted(names)
+    for raw in names:
+        assert (tmp_path / "dest" / os.fsdecode(raw)).read_bytes() == raw
+
+
+# --- names that are not UTF-8 -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"cat/caf\xe9.png", "file name is not valid UTF-8 (caf\\xe9.png): rename it"),
+        (b"cat/\xff\xfe.jpg", "file name is not valid UTF-8 (\\xff\\xfe.jpg): rename it"),
+        (b"ch\xe8vre/a.png", "folder name is not valid UTF-8 (ch\\xe8vre): rename it"),
+        (b"a/\xc3(/b.png", "folder name is not valid UTF-8 (\\xc3(): rename it"),
+        (b"top\x80.png", "file name is not valid UTF-8 (top\\x80.png): rename it"),
+    ],
+)
+def test_name_problem_names_the_part_with_its_bytes_escaped(raw, reason):
+    rel = os.fsdecode(raw)
+    assert name_problem(rel) == reason
+    assert reason.isascii()  # printable, and writable to any JSON or log
+
+
+@pytest.mark.parametrize("rel", ["cat/a.png", "café/é.png", "日本/猫.jpg", "top.txt"])
+def test_utf8_names_have_no_problem(rel):
+    assert name_problem(rel) is None
+    assert escaped_name(rel) == rel
+
+
+def test_escaped_name_of_a_lone_surrogate_no_byte_decodes_to():
+    # Windows names can hold them; escaping must not raise either.
+    assert escaped_name("a\ud800b") == "a\\ud800b"
 
 
 # --- copy from gs:// (the storage emulator) -----------------------------------------------

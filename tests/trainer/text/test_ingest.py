@@ -115,8 +115,8 @@ def test_jsonl_drop_reasons_counted(tmp_path):
         b'{"text": "no label here"}',  # missing label
         b'{"text": "null label", "label": null}',  # missing label
         b'{"text": "blank label", "label": "   "}',  # missing label
-        b'{"text": "caf\xe9 latin-1", "label": "pos"}',  # invalid UTF-8
-        b'\xff\xfe{"text": "bom junk", "label": "neg"}',  # invalid UTF-8
+        b'{"text": "caf\\udce9 escaped", "label": "pos"}',  # invalid UTF-8 (lone surrogate)
+        b'{"text": "surrogate label", "label": "\\ud800"}',  # invalid UTF-8
         b"[1, 2, 3]",  # malformed
         b"this is not json",  # malformed
         b'"just a string"',  # malformed
@@ -160,17 +160,16 @@ def test_csv_drop_reasons_counted_and_quoting_handled(tmp_path):
     writer.writerow([103, "too", "many", "fields"])  # malformed
     writer.writerow([104])  # malformed
     writer.writerow([105, good[2]["text"], "neg"])  # duplicate
-    raw = buffer.getvalue().encode("utf-8") + b'106,"na\xefve \xff",pos\r\n'  # invalid UTF-8
-    raw += b"\r\n"  # a blank line is not a row
+    raw = buffer.getvalue().encode("utf-8") + b"\r\n"  # a blank line is not a row
     source = tmp_path / "reviews.csv"
     source.write_bytes(raw)
 
     manifest = ingest_text_file(str(source), tmp_path / "dataset")
 
     assert manifest["dropped_by_reason"] == dropped(
-        empty_text=2, missing_label=1, malformed_line=2, duplicate_text=1, invalid_utf_8=1
+        empty_text=2, missing_label=1, malformed_line=2, duplicate_text=1
     )
-    assert manifest["rows_read"] == 17 + 7
+    assert manifest["rows_read"] == 17 + 6
     kept = assignments(tmp_path / "dataset")
     assert kept.keys() == {r["text"] for r in good}
     assert kept['He said "hi", then\nleft, twice'][0] == "pos"
@@ -273,3 +272,19 @@ def test_a_text_lands_in_the_shared_hash_split_of_its_text(tmp_path):
     assert {t: split for t, (_, split) in got.items()} == {
         r["text"]: split_for(r["text"], 0.2, 0.1) for r in rows
     }
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [(b"caf\xe9.csv", "caf\\xe9.csv"), (b"r\xe9sum\xe9s/reviews.jsonl", "r\\xe9sum\\xe9s")],
+)
+def test_a_source_whose_name_is_not_utf8_is_refused_by_name(tmp_path, raw, shown):
+    # As Python lists such a name on POSIX: the bytes that are not UTF-8 as lone surrogates.
+    source = tmp_path / raw.decode("utf-8", "surrogateescape")
+    source.parent.mkdir(exist_ok=True)
+    write = write_csv if source.suffix == ".csv" else write_jsonl
+    write(source, records({"pos": 10, "neg": 10}))
+    with pytest.raises(InputError, match="is not valid UTF-8") as raised:
+        ingest_text_file(str(source), tmp_path / "dataset")
+    assert shown in str(raised.value)
+    assert not (tmp_path / "dataset").exists()

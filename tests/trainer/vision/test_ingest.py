@@ -1,6 +1,8 @@
 """ingest_image_folder: copy, validate, split and describe a folder of class sub-folders."""
 
+import collections
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,8 @@ from pipelines.local.gcs_emulator import upload_directory
 from serving.contracts.errors import InputError
 from serving.contracts.splits import SPLITS
 from tests.conftest import png_bytes
+from tests.trainer.vision.broken_images import BROKEN, UNDECODABLE
+from trainer.vision.dataset import make_dataset, split_files
 from trainer.vision.ingest import ingest_image_folder, read_manifest
 
 # With these names and fractions every class gets files in every split (checked below).
@@ -29,17 +33,21 @@ def _files(manifest):
 def _add_bad_files(root: Path) -> dict[str, str]:
     """Write unusable files into `root`; return {relative path: expected reason prefix}."""
     bad = {
-        "dog/truncated.png": (GOOD_PNG[: len(GOOD_PNG) // 2], "corrupt or truncated image"),
-        "dog/empty.png": (b"", "zero-byte file"),
-        "bird/README.txt": (b"bird pictures\n", "not an image"),
+        "dog/README.txt": (b"dog pictures\n", "not an image"),
         "bird/.DS_Store": (b"\x00\x01", "hidden file"),
         "stray.png": (GOOD_PNG, "not inside a class folder"),
         "dog/.ipynb_checkpoints/dog_000-checkpoint.png": (GOOD_PNG, "inside a hidden folder"),
+        # Files that look like images but that training's decoder refuses (or reads as GIF/BMP).
+        **{f"bird/{name}": case for name, case in BROKEN.items()},
     }
     for rel, (content, _) in bad.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(content)
     return {rel: reason for rel, (_, reason) in bad.items()}
+
+
+def _reason_counts(expected: dict[str, str]) -> dict[str, int]:
+    return dict(collections.Counter(reason for reason in expected.values()))
 
 
 def test_ingest_local_folder_writes_images_and_manifest(make_image_folder, tmp_path):
@@ -92,20 +100,65 @@ def test_bad_files_are_skipped_with_reasons(make_image_folder, tmp_path):
     assert sorted(reasons) == sorted(expected)
     for rel, reason in expected.items():
         assert reasons[rel].startswith(reason), (rel, reasons[rel])
-    assert manifest["skipped_by_reason"] == {
-        "corrupt or truncated image": 1,
-        "zero-byte file": 1,
-        "not an image": 1,
-        "hidden file": 1,
-        "not inside a class folder": 1,
-        "inside a hidden folder": 1,
-    }
+    assert manifest["skipped_by_reason"] == _reason_counts(expected)
+    assert manifest["skipped_by_reason"][UNDECODABLE] == 6
     # The good images are all there, and no skipped file was copied.
     assert {label: c["total"] for label, c in manifest["counts"].items()} == COUNTS
     assert len(manifest["files"]) == sum(COUNTS.values())
     for rel in expected:
         assert not (dataset / "images" / rel).exists()
         assert not (dataset / rel).exists()
+
+
+def test_training_meets_none_of_the_skipped_files(make_image_folder, tmp_path):
+    """Every split of the dataset goes through training's tf.data pipeline without an error."""
+    source = make_image_folder(COUNTS)
+    _add_bad_files(source)
+    dataset = tmp_path / "dataset"
+    manifest = _ingest(source, dataset)
+
+    read = 0
+    for split in SPLITS:
+        paths, labels = split_files(dataset, manifest, split)
+        assert not {Path(p).name for p in paths} & set(BROKEN)
+        for images, _ in make_dataset(paths, labels, 8, 64, training=False, cache=False):
+            read += int(images.shape[0])
+    assert read == sum(COUNTS.values())
+
+
+def _non_utf8(name: bytes) -> str:
+    """A file name made of `name`'s bytes, as Python gives such names from a listing."""
+    return os.fsdecode(name)
+
+
+def test_names_that_are_not_utf8_are_skipped_with_the_bytes_escaped(make_image_folder, tmp_path):
+    source = make_image_folder(COUNTS)
+    (source / "dog" / _non_utf8(b"caf\xe9.png")).write_bytes(GOOD_PNG)
+    (source / "bird" / _non_utf8(b"\xff\xfe.jpg")).write_bytes(GOOD_PNG)
+    latin1_class = source / _non_utf8(b"ch\xe8vre")
+    latin1_class.mkdir()
+    for i in range(12):
+        (latin1_class / f"goat_{i}.png").write_bytes(GOOD_PNG)
+    (source / "bird" / "café.png").write_bytes(GOOD_PNG)  # UTF-8, so usable
+    dataset = tmp_path / "dataset"
+    manifest = _ingest(source, dataset)
+
+    reasons = {s["path"]: s["reason"] for s in manifest["skipped"]}
+    assert reasons.pop("dog/caf\\xe9.png") == (
+        "file name is not valid UTF-8 (caf\\xe9.png): rename it"
+    )
+    assert reasons.pop("bird/\\xff\\xfe.jpg").startswith("file name is not valid UTF-8 (\\xff")
+    assert reasons == {
+        f"ch\\xe8vre/goat_{i}.png": "folder name is not valid UTF-8 (ch\\xe8vre): rename it"
+        for i in range(12)
+    }
+    assert manifest["classes"] == ["bird", "dog"]
+    assert manifest["counts"]["bird"]["total"] == COUNTS["bird"] + 1
+    # The manifest is strict UTF-8 JSON: no lone surrogates, nothing left to escape.
+    written = (dataset / "manifest.json").read_bytes().decode("utf-8")
+    assert "\\ud" not in written
+    assert json.loads(written) == manifest
+    assert not (dataset / "images" / _non_utf8(b"ch\xe8vre")).exists()
 
 
 def _assert_refused(source, dataset, *fragments, **overrides):
@@ -130,7 +183,12 @@ def test_source_with_only_bad_files_is_refused(tmp_path):
     (source / "bird").mkdir()
     _add_bad_files(source)
     _assert_refused(
-        source, tmp_path / "dataset", "no usable JPEG/PNG images", "6 files skipped", "zero-byte"
+        source,
+        tmp_path / "dataset",
+        "no usable JPEG/PNG images",
+        f"{len(BROKEN) + 4} files skipped",
+        "zero-byte",
+        f"'{UNDECODABLE}': 6",
     )
 
 
