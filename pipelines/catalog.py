@@ -36,3 +36,12 @@ def get_pipeline(name: str, target: str = "local") -> GraphComponent:
 def get_demo(name: str) -> ModuleType:
     """The offline demo of case study `name`."""
     return importlib.import_module(f"pipelines.{check_case_name(name)}.demo")
+
+
+def case_of_pipeline(pipeline_name: str) -> str | None:
+    """The case study whose pipeline is named `pipeline_name` (a compiled template's), if any."""
+    for case in PIPELINES:
+        module = importlib.import_module(f"pipelines.{case}.pipeline")
+        if pipeline_name == module.PIPELINE_NAME:
+            return case
+    return None

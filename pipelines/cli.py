@@ -20,7 +20,12 @@ from pathlib import Path
 
 from pipelines.catalog import PIPELINES, get_demo, get_pipeline
 from pipelines.compile import compile_pipeline
-from pipelines.parameters import parameter_default, parse_overrides, pipeline_parameters
+from pipelines.parameters import (
+    check_parameter_values,
+    parameter_default,
+    parse_overrides,
+    pipeline_parameters,
+)
 from serving.contracts.errors import InputError
 from trainer.catalog import check_case_name
 
@@ -122,6 +127,7 @@ def run_command(args: argparse.Namespace) -> None:
 
     pipeline = get_pipeline(args.name)
     overrides = parse_overrides(args.set, pipeline_parameters(pipeline))
+    check_parameter_values(args.name, overrides)
     demo = get_demo(args.name)
     started = time.monotonic()
     try:

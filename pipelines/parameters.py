@@ -1,7 +1,8 @@
-"""`--set KEY=VALUE` overrides, checked against a pipeline's own parameters.
+"""`--set KEY=VALUE` overrides, checked against a pipeline's own parameters and their limits.
 
-Done before any setup or network call, so a typo fails in a second with the
-valid names, not after the emulator started or a request went out.
+Done before any setup or network call, so a typo or a value out of range
+fails in a second with the valid names or range, not after the emulator
+started, a request went out or a model trained.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import inspect
 import json
 import math
 from collections.abc import Callable
+from dataclasses import fields
+
+from serving.contracts.limits import check_values
+from trainer.parameter_limits import PIPELINE_LIMITS, case_limits, training_config
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 _INT64 = (-(2**63), 2**63 - 1)  # what Vertex AI's protobuf NUMBER_INTEGER parameters hold
@@ -42,6 +47,23 @@ def parse_overrides(pairs: list[str], types: dict[str, type]) -> dict:
     return overrides
 
 
+def check_parameter_values(case: str | None, values: dict) -> None:
+    """InputError for pipeline arguments `values` outside their limits, as the steps would raise.
+
+    Every value is checked against its declared limit, then the training settings
+    among them (over the config's defaults) as the training step checks them, so
+    that the rules across settings (e.g. a batch's memory) are met before any step.
+    `case` None (a template of no known case study): only the shared limits.
+    """
+    if case is None:
+        check_values(values, PIPELINE_LIMITS)
+        return
+    check_values(values, case_limits(case))
+    config = training_config(case)
+    names = {field.name for field in fields(config)}
+    config(**{name: value for name, value in values.items() if name in names}).check()
+
+
 def _convert(key: str, text: str, kind: type):
     try:
         if kind is bool:
@@ -66,5 +88,6 @@ def _convert(key: str, text: str, kind: type):
         return value
     except ValueError:
         raise SystemExit(
-            f"--set {key}={text!r}: expected a {kind.__name__}, e.g. --set {key}={_EXAMPLES[kind]}."
+            f"--set {key}={text!r}: expected {'an' if kind is int else 'a'} {kind.__name__}, "
+            f"e.g. --set {key}={_EXAMPLES[kind]}."
         ) from None

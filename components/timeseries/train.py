@@ -17,6 +17,7 @@ def train_forecaster(
     target_column: str = "value",
     frequency: str = "",
     imputation: str = "interpolate",
+    max_imputed_fraction: float = 0.2,
     window: int = 48,
     horizon: int = 1,
     stride: int = 1,

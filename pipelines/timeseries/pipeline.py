@@ -59,6 +59,7 @@ def build_pipeline(target: Target):
         target_column: str = "value",
         frequency: str = "",  # pandas alias such as "h" or "D"; inferred when empty
         imputation: str = "interpolate",  # or "forward_fill"
+        max_imputed_fraction: float = 0.2,  # largest imputed share of the series or a range
         # Windows, model and training.
         window: int = 48,
         horizon: int = 1,

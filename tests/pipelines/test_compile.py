@@ -56,7 +56,7 @@ def test_overrides_are_typed_by_the_pipeline_and_checked():
         parse_overrides(["novalue"], pipeline)
     with pytest.raises(SystemExit, match=r"no such parameter\. Valid: .*accuracy_threshold"):
         parse_overrides(["acuracy_threshold=0.5"], pipeline)
-    with pytest.raises(SystemExit, match=r"expected a int, e\.g\. --set head_epochs=3"):
+    with pytest.raises(SystemExit, match=r"expected an int, e\.g\. --set head_epochs=3"):
         parse_overrides(["head_epochs=many"], pipeline)
     assert parse_overrides(['traffic_split={"0": 10, "123": 90}'], pipeline) == {
         "traffic_split": {"0": 10, "123": 90}

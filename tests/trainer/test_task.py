@@ -110,7 +110,7 @@ def test_bad_input_exits_with_one_clear_line(case, bad_runs):
     ("flags", "message"),
     [
         (["--image-size", "big"], "argument --image-size: invalid int value: 'big'"),
-        (["--batch-size", "0"], "batch_size must be positive"),
+        (["--batch-size", "0"], "batch_size=0 is out of range: it must be from 1 to 4,096"),
         (["--dataset-dir", "x", "--source-uri", "y"], "not allowed with argument"),
     ],
 )

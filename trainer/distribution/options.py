@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import ModuleType
+from typing import Annotated
 
 from serving.contracts.errors import InputError
+from serving.contracts.limits import Limit
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 LEARNING_RATE_SCALING = ("linear", "sqrt", "none")
+# Limits the case studies' configs share.
+EPOCHS = Limit(1, 10_000)
+LEARNING_RATE = Limit(0, 1, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,8 @@ class DistributionOptions:
 
     strategy: str = "auto"
     learning_rate_scaling: str = "linear"
-    checkpoint_every_steps: int = 0  # BackupAndRestore every N steps; 0: every epoch
+    # BackupAndRestore every N steps; 0: every epoch
+    checkpoint_every_steps: Annotated[int, Limit(0, 10**9, advice="0: every epoch")] = 0
 
     def check_distribution(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -35,11 +41,6 @@ class DistributionOptions:
             raise InputError(
                 f"learning_rate_scaling {self.learning_rate_scaling!r} is not one of "
                 f"{', '.join(LEARNING_RATE_SCALING)}."
-            )
-        if self.checkpoint_every_steps < 0:
-            raise InputError(
-                f"checkpoint_every_steps must be 0 (every epoch) or more, "
-                f"got {self.checkpoint_every_steps}."
             )
 
 

@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from serving.contracts.errors import InputError
+from serving.contracts.limits import check_values
 from trainer.distribution.job_dirs import local_path
+from trainer.parameter_limits import PIPELINE_LIMITS
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,9 @@ class ChampionComparison:
         return asdict(self)
 
 
-def check_tolerance(tolerance: float) -> None:
-    if not 0 <= tolerance < 1:
-        raise InputError(
-            f"regression_tolerance must be in [0, 1) (a fraction of the champion's score), "
-            f"got {tolerance}."
-        )
+def check_gate_settings(**settings: float) -> None:
+    """InputError for gate settings (by parameter name) outside their limits, as commands say it."""
+    check_values(settings, PIPELINE_LIMITS)
 
 
 def compare(
@@ -57,7 +56,7 @@ def compare(
     tolerance: float,
 ) -> ChampionComparison:
     """Whether `challenger` does not regress from `champion` beyond `tolerance`."""
-    check_tolerance(tolerance)
+    check_gate_settings(regression_tolerance=tolerance)
     if champion is None:
         return ChampionComparison(metric, challenger, None, True, "no champion yet")
     if not math.isfinite(champion):
@@ -90,7 +89,7 @@ def champion_gate(
 
     `champion_dir` is a directory, a gs:// URI (read through the /gcs mount), or empty.
     """
-    check_tolerance(tolerance)
+    check_gate_settings(regression_tolerance=tolerance)
     if not champion_dir:
         return ChampionComparison(metric, challenger, None, True, "no champion yet")
     path = local_path(champion_dir, "champion_uri")  # gs:// -> /gcs on Vertex AI

@@ -1,11 +1,12 @@
-"""The text case study's training settings: the one declaration of each, with its default."""
+"""The text case study's training settings: the one declaration of each, its default and limits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from serving.contracts.errors import InputError
-from trainer.distribution.options import DistributionOptions
+from serving.contracts.limits import SEED, Limit, check_fields, fraction
+from trainer.distribution.options import EPOCHS, LEARNING_RATE, DistributionOptions
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/universal-sentence-encoder/4"
 
@@ -14,20 +15,14 @@ DEFAULT_HANDLE = "https://tfhub.dev/google/universal-sentence-encoder/4"
 class TextTrainConfig(DistributionOptions):
     hub_handle: str = DEFAULT_HANDLE
     trainable: bool = True  # fine-tune the embedding with the head
-    hidden_units: int = 16
-    dropout: float = 0.2
-    batch_size: int = 32  # per replica
-    epochs: int = 10
-    learning_rate: float = 1e-3
-    early_stopping_patience: int = 3
-    seed: int = 42
+    hidden_units: Annotated[int, Limit(1, 8192)] = 16
+    dropout: Annotated[float, fraction(high_open=True)] = 0.2
+    batch_size: Annotated[int, Limit(1, 8192, advice="texts per replica")] = 32
+    epochs: Annotated[int, EPOCHS] = 10
+    learning_rate: Annotated[float, LEARNING_RATE] = 1e-3
+    early_stopping_patience: Annotated[int, Limit(0, EPOCHS.high)] = 3
+    seed: Annotated[int, SEED] = 42
 
     def check(self) -> None:
+        check_fields(self)
         self.check_distribution()
-        for name in ("hidden_units", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}.")
-        if self.learning_rate <= 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate}.")
-        if not 0 <= self.dropout < 1:
-            raise InputError(f"dropout must be in [0, 1), got {self.dropout}.")

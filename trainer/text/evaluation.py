@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from serving.contracts.errors import InputError
 from serving.contracts.model_metadata import check_trained_classes, read_model_metadata
-from trainer.evaluation.champion import NotComparable, champion_gate, check_tolerance
+from trainer.evaluation.champion import NotComparable, champion_gate, check_gate_settings
 from trainer.evaluation.classification_metrics import (
     confusion_matrix,
     macro_f1,
@@ -44,9 +44,9 @@ def evaluate_text_classifier(
     """Scores on the test split; `blessed` needs accuracy >= threshold and > the baseline's,
     and no regression beyond `regression_tolerance` from the champion at `champion_dir`.
     With `report_path`, also writes the HTML report (`trainer.evaluation.classifier_report`)."""
-    if not 0 <= accuracy_threshold <= 1:
-        raise InputError(f"accuracy_threshold must be within [0, 1], got {accuracy_threshold}.")
-    check_tolerance(regression_tolerance)
+    check_gate_settings(
+        accuracy_threshold=accuracy_threshold, regression_tolerance=regression_tolerance
+    )
     classes = read_text_manifest(dataset_dir)["classes"]
     texts, labels = read_text_split(dataset_dir, "test")
     if not texts:

@@ -25,7 +25,9 @@ from pathlib import Path
 
 from serving.contracts.artifact_dirs import building_directory, read_marker_json, write_json
 from serving.contracts.errors import InputError
+from serving.contracts.limits import check_values
 from serving.contracts.splits import SPLITS, required_splits, stratified_splits
+from trainer.parameter_limits import PIPELINE_LIMITS
 from trainer.text.cleaning import DROP_REASONS, Example, clean_rows, group_by_label
 from trainer.text.readers import read_source
 
@@ -149,23 +151,18 @@ def _check_settings(
     validation_fraction: float, test_fraction: float, max_chars: int, min_examples_per_class: int
 ) -> None:
     """Text allows a 0 fraction (that split stays empty), unlike `check_fractions`."""
-    for name, value in (
-        ("validation_fraction", validation_fraction),
-        ("test_fraction", test_fraction),
-    ):
-        if not 0 <= value < 1:
-            raise InputError(f"{name} must be in [0, 1), got {value}: pass a fraction like 0.15.")
+    settings = {
+        "validation_fraction": validation_fraction,
+        "test_fraction": test_fraction,
+        "max_chars": max_chars,
+        "min_examples_per_class": min_examples_per_class,
+    }
+    check_values(settings, PIPELINE_LIMITS)
     if validation_fraction + test_fraction >= 1:
         raise InputError(
             f"validation_fraction + test_fraction = {validation_fraction} + {test_fraction} = "
             f"{validation_fraction + test_fraction:g} leaves nothing for training: "
             "their sum must be below 1."
-        )
-    if max_chars < 1:
-        raise InputError(f"max_chars must be at least 1, got {max_chars}.")
-    if min_examples_per_class < 1:
-        raise InputError(
-            f"min_examples_per_class must be at least 1, got {min_examples_per_class}."
         )
 
 

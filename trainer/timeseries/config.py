@@ -1,12 +1,20 @@
-"""The timeseries case study's training settings: the one declaration of each, with its default."""
+"""The timeseries case study's training settings: one declaration each, with default and limits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from serving.contracts.errors import InputError
-from trainer.distribution.options import DistributionOptions
+from serving.contracts.limits import SEED, Limit, check_fields, fraction
+from trainer.distribution.options import EPOCHS, LEARNING_RATE, DistributionOptions
 from trainer.timeseries.windowing import WindowSpec
+
+# Backpropagation through time keeps about 6 floats (4 gates, cell and output) per unit, step,
+# layer and window of a batch; above this a batch outgrows the 16 GiB a training machine
+# (n1-standard-8, or a laptop) gives it.
+ACTIVATION_BYTES_PER_UNIT_STEP = 6 * 4
+MAX_ACTIVATION_BYTES = 16 * 2**30
 
 
 @dataclass(frozen=True)
@@ -15,36 +23,43 @@ class TimeseriesTrainConfig(DistributionOptions):
     target_column: str = "value"
     frequency: str = ""  # pandas alias ("h", "D"); inferred from the data when empty
     imputation: str = "interpolate"  # or "forward_fill"
-    window: int = 48
-    horizon: int = 1
-    stride: int = 1
-    lstm_units: int = 50
-    lstm_layers: int = 2
-    dropout: float = 0.2
-    batch_size: int = 64  # per replica
-    epochs: int = 20
-    learning_rate: float = 1e-3
-    early_stopping_patience: int = 3
-    test_fraction: float = 0.1
-    cv_folds: int = 3
-    seed: int = 42
+    # largest imputed share of the series or a range of it
+    max_imputed_fraction: Annotated[float, fraction()] = 0.2
+    window: Annotated[int, Limit(1, 10_000, advice="input steps")] = 48
+    horizon: Annotated[int, Limit(1, 1_000, advice="forecast steps")] = 1
+    stride: Annotated[int, Limit(1, 10_000, advice="steps between windows")] = 1
+    lstm_units: Annotated[int, Limit(1, 2048)] = 50
+    lstm_layers: Annotated[int, Limit(1, 16)] = 2
+    dropout: Annotated[float, fraction(high_open=True)] = 0.2
+    batch_size: Annotated[int, Limit(1, 65_536, advice="windows per replica")] = 64
+    epochs: Annotated[int, EPOCHS] = 20
+    learning_rate: Annotated[float, LEARNING_RATE] = 1e-3
+    early_stopping_patience: Annotated[int, Limit(0, EPOCHS.high)] = 3
+    test_fraction: Annotated[float, fraction(low_open=True, high_open=True)] = 0.1
+    cv_folds: Annotated[int, Limit(0, 20, advice="0: off")] = 3
+    seed: Annotated[int, SEED] = 42
 
     def check(self) -> None:
+        check_fields(self)
         self.check_distribution()
-        for name in ("lstm_units", "lstm_layers", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}.")
-        if self.learning_rate <= 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate}.")
-        if not 0 <= self.dropout < 1:
-            raise InputError(f"dropout must be in [0, 1), got {self.dropout}.")
-        if not 0 < self.test_fraction < 1:
-            raise InputError(f"test_fraction must be in (0, 1), got {self.test_fraction}.")
-        if self.cv_folds < 0:
-            raise InputError(f"cv_folds must be 0 (off) or more, got {self.cv_folds}.")
         if not self.time_column or not self.target_column:
             raise InputError("time_column and target_column must name columns of the dataset.")
         self.spec  # noqa: B018 (WindowSpec validates window, horizon and stride)
+        needed = (
+            self.batch_size
+            * self.window
+            * self.lstm_units
+            * self.lstm_layers
+            * ACTIVATION_BYTES_PER_UNIT_STEP
+        )
+        if needed > MAX_ACTIVATION_BYTES:
+            raise InputError(
+                f"batch_size={self.batch_size} x window={self.window} x "
+                f"lstm_units={self.lstm_units} x lstm_layers={self.lstm_layers} needs about "
+                f"{needed / 2**30:.0f} GiB of activations in training: more than the "
+                f"{MAX_ACTIVATION_BYTES // 2**30} GiB a training machine gives it. "
+                "Lower one of them."
+            )
 
     @property
     def spec(self) -> WindowSpec:

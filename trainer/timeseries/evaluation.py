@@ -1,9 +1,11 @@
 """Score an exported forecaster on the test range against a seasonal-naive baseline.
 
 The model is called through its serving signature with raw values (NaN where
-the observation was missing), as a client would call it. Every window whose
-forecast targets lie in the test range is scored (stride 1); errors count
-only observed targets, not imputed ones.
+the observation was missing), as a client would call it. The windows are those
+whose forecast targets lie in the test range (stride 1); only the windows whose
+targets were all observed are scored, the ones with an imputed target are left
+out (an error against a guess measures nothing), and both counts are reported.
+A test range more imputed than the model's `max_imputed_fraction` is refused.
 
 Seasonal naive: the forecast for a step is the value one season earlier
 (`season_length` steps; for horizons beyond a season, whole seasons earlier),
@@ -22,7 +24,8 @@ import tensorflow as tf
 
 from serving.contracts.errors import InputError
 from serving.contracts.model_metadata import read_model_metadata
-from trainer.evaluation.champion import NotComparable, champion_gate, check_tolerance
+from trainer.evaluation.champion import NotComparable, champion_gate, check_gate_settings
+from trainer.timeseries.imputed_share import check_range
 from trainer.timeseries.report import ForecastPlot, write_forecast_report
 from trainer.timeseries.series import read_series
 from trainer.timeseries.training import TASK
@@ -54,9 +57,11 @@ def evaluate_forecaster(
     same windows, and the model must not have an MAE more than
     `regression_tolerance` (a fraction) above the champion's.
     """
-    if not 0 <= baseline_margin < 1:
-        raise InputError(f"baseline_margin must be in [0, 1), got {baseline_margin}.")
-    check_tolerance(regression_tolerance)
+    check_gate_settings(
+        baseline_margin=baseline_margin,
+        regression_tolerance=regression_tolerance,
+        season_length=season_length,
+    )
     metadata = read_model_metadata(model_dir)
     if metadata.get("task") != TASK:
         raise InputError(
@@ -80,6 +85,9 @@ def evaluate_forecaster(
             f"trained on (its test range started at {metadata['test_start_time']}): evaluate "
             "on the dataset it was trained on."
         )
+    # The training step refused such a test range; this dataset may not be the one it read.
+    limit = params["max_imputed_fraction"]
+    check_range(series, f"The test range of {dataset_dir}", test_start, len(series), limit)
     season = season_length or season_for(series.frequency)
     if season < 1 or season > test_start // 2:
         raise InputError(
@@ -90,9 +98,13 @@ def evaluate_forecaster(
     starts = window_starts(spec, test_start, len(series.values))
     targets = starts[:, None] + spec.window + np.arange(spec.horizon)[None, :]
     actual = series.values[targets]
-    observed = ~series.imputed[targets]
-    if not observed.any():
-        raise InputError(f"The test range of {dataset_dir} holds no observed values to score.")
+    scored = ~series.imputed[targets].any(axis=1)  # windows whose targets were all observed
+    if not scored.any():
+        raise InputError(
+            f"The test range of {dataset_dir} has no window whose {spec.horizon} targets were "
+            f"all observed ({len(starts)} windows, each with an imputed target): fill the gaps "
+            "in the source or narrow the time range to where the series was observed."
+        )
 
     raw = np.where(series.imputed, np.nan, series.values).astype(np.float32)
     inputs = raw[starts[:, None] + np.arange(spec.window)[None, :]]
@@ -104,8 +116,8 @@ def evaluate_forecaster(
     history_observed = ~series.imputed[:test_start]
     both = history_observed[season:] & history_observed[:-season]
     scale = float(np.mean(np.abs(history[season:] - history[:-season])[both])) if both.any() else 0
-    model_scores = _scores(forecast, actual, observed, scale)
-    baseline_scores = _scores(baseline, actual, observed, scale)
+    model_scores = _scores(forecast, actual, scored, scale)
+    baseline_scores = _scores(baseline, actual, scored, scale)
     bar = baseline_scores["mae"] * (1 - baseline_margin)
     beats_baseline = model_scores["mae"] <= bar
 
@@ -116,7 +128,7 @@ def evaluate_forecaster(
                 f"its window/horizon {champion.get('window')}/{champion.get('horizon')} differ "
                 f"from this model's {spec.window}/{spec.horizon}"
             )
-        return _scores(_predict(path, inputs, batch_size), actual, observed, scale)["mae"]
+        return _scores(_predict(path, inputs, batch_size), actual, scored, scale)["mae"]
 
     champion = champion_gate(
         "mae",
@@ -127,20 +139,23 @@ def evaluate_forecaster(
         tolerance=regression_tolerance,
     )
     blessed = beats_baseline and champion.passed
+    num_windows, left_out = int(scored.sum()), int((~scored).sum())
     reason = (
         f"MAE {model_scores['mae']:.4f} {'<=' if beats_baseline else '>'} {bar:.4f} "
-        f"(seasonal-naive MAE {baseline_scores['mae']:.4f} less {baseline_margin:.0%}); "
+        f"(seasonal-naive MAE {baseline_scores['mae']:.4f} less {baseline_margin:.0%}) "
+        f"on {num_windows} observed windows ({left_out} with imputed targets left out); "
         f"{champion.reason}"
     )
-    log.info("Test range: %d windows; %s: %s", len(starts), reason, blessed)
+    log.info("Test range: %s: %s", reason, blessed)
     result = {
         **model_scores,
-        "mae_by_step": _mae_by_step(forecast, actual, observed),
+        "mae_by_step": _mae_by_step(forecast, actual, scored),
         "baseline": baseline_scores,
         "season_length": season,
         "baseline_margin": baseline_margin,
-        "num_windows": len(starts),
-        "num_targets": int(observed.sum()),
+        "num_windows": num_windows,  # scored: all targets observed
+        "num_windows_imputed": left_out,  # an imputed target: left out
+        "num_targets": num_windows * spec.horizon,
         "champion": champion.as_dict(),
         "blessed": bool(blessed),
         "reason": reason,
@@ -150,7 +165,7 @@ def evaluate_forecaster(
             report_path,
             ForecastPlot(
                 timestamps=series.timestamps[targets[:, 0]],
-                actual=np.where(observed[:, 0], actual[:, 0], np.nan),
+                actual=np.where(series.imputed[targets[:, 0]], np.nan, actual[:, 0]),
                 forecast=forecast[:, 0],
                 baseline=baseline[:, 0],
                 target=params["target_column"],
@@ -175,8 +190,8 @@ def _predict(model_dir: str | Path, inputs: np.ndarray, batch_size: int) -> np.n
     return np.concatenate(batches).astype(np.float64)
 
 
-def _scores(predicted: np.ndarray, actual: np.ndarray, observed: np.ndarray, scale: float) -> dict:
-    errors = (predicted - actual)[observed]
+def _scores(predicted: np.ndarray, actual: np.ndarray, scored: np.ndarray, scale: float) -> dict:
+    errors = (predicted - actual)[scored]
     mae = float(np.mean(np.abs(errors)))
     return {
         "mae": mae,
@@ -185,9 +200,5 @@ def _scores(predicted: np.ndarray, actual: np.ndarray, observed: np.ndarray, sca
     }
 
 
-def _mae_by_step(predicted: np.ndarray, actual: np.ndarray, observed: np.ndarray) -> list[float]:
-    errors = np.abs(predicted - actual)
-    return [
-        float(errors[:, h][observed[:, h]].mean()) if observed[:, h].any() else float("nan")
-        for h in range(errors.shape[1])
-    ]
+def _mae_by_step(predicted: np.ndarray, actual: np.ndarray, scored: np.ndarray) -> list[float]:
+    return [float(mae) for mae in np.abs(predicted - actual)[scored].mean(axis=0)]

@@ -50,8 +50,9 @@ def write_forecast_report(path: str | Path, plot: ForecastPlot, result: dict, cu
         f"Forecast of {plot.target} on the test range",
         [
             decision(result),
-            f"<p>{result['num_windows']} windows, {result['num_targets']} observed targets, "
-            f"season length {result['season_length']}.</p>",
+            f"<p>Scored on {result['num_windows']} windows whose targets were all observed "
+            f"({result['num_targets']} targets); {result['num_windows_imputed']} windows with "
+            f"an imputed target left out; season length {result['season_length']}.</p>",
             table(["", "MAE", "RMSE", "MASE"], rows),
             image(_plot_png(plot), "forecast vs actual"),
             champion_section(result["champion"]),

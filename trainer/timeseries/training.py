@@ -1,6 +1,8 @@
 """Train the stacked-LSTM forecaster on an ingested series, with time-ordered cross-validation.
 
-1. The series is re-indexed to a regular grid and imputed (`trainer.timeseries.series`).
+1. The series is re-indexed to a regular grid and imputed (`trainer.timeseries.series`);
+   a series, or a range of it, more imputed than `max_imputed_fraction` is refused
+   before any training (`trainer.timeseries.imputed_share`).
 2. The last `test_fraction` of it is the test range: never trained on, scored
    by the evaluation step.
 3. Rolling-origin folds over the rest (`trainer.timeseries.folds`): each fold trains
@@ -30,6 +32,7 @@ from trainer.distribution.training_stages import TrainingStages
 from trainer.timeseries.config import TimeseriesTrainConfig
 from trainer.timeseries.export import export_forecaster
 from trainer.timeseries.folds import Fold, rolling_origin_folds, test_split
+from trainer.timeseries.imputed_share import check_imputed_share
 from trainer.timeseries.model import build_forecasting_model
 from trainer.timeseries.series import Series, read_series
 from trainer.timeseries.windowing import Normalizer, features, windowed_dataset
@@ -71,6 +74,7 @@ def train_forecaster(
     )
     test_start = test_split(len(series.values), config.test_fraction, config.spec)
     folds = rolling_origin_folds(test_start, config.cv_folds, config.spec)
+    check_imputed_share(series, test_start, config.max_imputed_fraction, folds)
     log.info(
         "Series of %d points (%s to %s, every %s, %d imputed); test range starts at %s",
         len(series.values),

@@ -1,52 +1,59 @@
-"""The vision case study's training settings: the one declaration of each, with its default."""
+"""The vision case study's training settings: one declaration of each, its default and limits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from serving.contracts.errors import InputError
-from trainer.distribution.options import DistributionOptions
+from serving.contracts.limits import SEED, Limit, check_fields, fraction
+from trainer.distribution.options import EPOCHS, LEARNING_RATE, DistributionOptions
+
+# Training keeps about 2 KiB of activations per input pixel (ResNet50 at 224 x 224 x 32 images:
+# some 3 GiB); a batch above this many pixels would outgrow the 16 GiB a training machine
+# (n1-standard-8, or a laptop) gives it.
+ACTIVATION_BYTES_PER_PIXEL = 2048
+MAX_PIXELS_PER_BATCH = 8 * 1024 * 1024
+AUGMENT_FLIPS = ("horizontal", "vertical", "horizontal_and_vertical", "none")
 
 
 @dataclass(frozen=True)
 class VisionTrainConfig(DistributionOptions):
     base_model: str = "resnet50"
     base_weights: str = "imagenet"
-    image_size: int = 224
-    batch_size: int = 32  # per replica
-    head_epochs: int = 10
-    fine_tune_epochs: int = 5
-    fine_tune_layers: int = 30
-    learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 1e-4
-    head_units: int = 128
-    dropout: float = 0.2
+    image_size: Annotated[
+        int, Limit(32, 1024, advice="pixels per side; the base models are pretrained at 224")
+    ] = 224
+    batch_size: Annotated[int, Limit(1, 4096, advice="images per replica")] = 32
+    head_epochs: Annotated[int, EPOCHS] = 10
+    fine_tune_epochs: Annotated[int, Limit(0, EPOCHS.high, advice="0: no fine-tuning")] = 5
+    fine_tune_layers: Annotated[int, Limit(0, 1000, advice="top layers of the base")] = 30
+    learning_rate: Annotated[float, LEARNING_RATE] = 1e-3
+    fine_tune_learning_rate: Annotated[float, LEARNING_RATE] = 1e-4
+    head_units: Annotated[int, Limit(1, 8192)] = 128
+    dropout: Annotated[float, fraction(high_open=True)] = 0.2
     augment_flip: str = "horizontal"
-    augment_rotation: float = 0.1
-    augment_zoom: float = 0.1
-    early_stopping_patience: int = 3
-    cv_folds: int = 0
-    seed: int = 42
+    augment_rotation: Annotated[float, Limit(0, 1, advice="a share of a full turn; 0: off")] = 0.1
+    augment_zoom: Annotated[float, fraction(high_open=True, advice="0: off")] = 0.1
+    early_stopping_patience: Annotated[int, Limit(0, EPOCHS.high)] = 3
+    cv_folds: Annotated[int, Limit(0, 20, advice="0: off, else at least 2")] = 0
+    seed: Annotated[int, SEED] = 42
 
     def check(self) -> None:
+        check_fields(self)
         self.check_distribution()
-        positive = ("image_size", "batch_size", "head_epochs", "head_units")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}.")
-        for name in ("learning_rate", "fine_tune_learning_rate"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}.")
-        if not 0 <= self.dropout < 1:
-            raise InputError(f"dropout must be in [0, 1), got {self.dropout}.")
-        if self.augment_rotation < 0 or self.augment_zoom < 0:
-            raise InputError("augment_rotation and augment_zoom must be 0 (off) or positive.")
-        if self.fine_tune_epochs < 0 or self.fine_tune_layers < 0:
-            raise InputError("fine_tune_epochs and fine_tune_layers must be 0 or more.")
-        if self.cv_folds == 1 or self.cv_folds < 0:
-            raise InputError(f"cv_folds must be 0 (off) or at least 2, got {self.cv_folds}.")
-        if self.augment_flip not in {"horizontal", "vertical", "horizontal_and_vertical", "none"}:
+        if self.cv_folds == 1:
+            raise InputError("cv_folds=1 is out of range: it must be 0 (off) or from 2 to 20.")
+        if self.augment_flip not in AUGMENT_FLIPS:
             raise InputError(
-                f"augment_flip {self.augment_flip!r} is not one of horizontal, vertical, "
-                "horizontal_and_vertical, none."
+                f"augment_flip {self.augment_flip!r} is not one of {', '.join(AUGMENT_FLIPS)}."
+            )
+        pixels = self.batch_size * self.image_size**2
+        if pixels > MAX_PIXELS_PER_BATCH:
+            raise InputError(
+                f"batch_size={self.batch_size} x image_size={self.image_size}² is {pixels:,} "
+                f"pixels per batch, about {pixels * ACTIVATION_BYTES_PER_PIXEL / 2**30:.0f} GiB of "
+                "activations in training: more than the "
+                f"{MAX_PIXELS_PER_BATCH * ACTIVATION_BYTES_PER_PIXEL // 2**30} GiB a training "
+                "machine gives it. Lower batch_size or image_size."
             )

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from serving.contracts.errors import InputError
 from serving.contracts.model_metadata import check_trained_classes, read_model_metadata
-from trainer.evaluation.champion import NotComparable, champion_gate, check_tolerance
+from trainer.evaluation.champion import NotComparable, champion_gate, check_gate_settings
 from trainer.evaluation.classification_metrics import confusion_matrix, per_class_scores
 from trainer.evaluation.classifier_report import write_classifier_report
 from trainer.vision.ingest import read_manifest
@@ -38,9 +37,9 @@ def evaluate_image_classifier(
     champion's accuracy on the same test images by more than `regression_tolerance`.
     With `report_path`, also writes the HTML report (`trainer.evaluation.classifier_report`).
     """
-    if not 0 <= accuracy_threshold <= 1:
-        raise InputError(f"accuracy_threshold must be within [0, 1], got {accuracy_threshold}.")
-    check_tolerance(regression_tolerance)
+    check_gate_settings(
+        accuracy_threshold=accuracy_threshold, regression_tolerance=regression_tolerance
+    )
     manifest = read_manifest(dataset_dir)
     classes = manifest["classes"]
     check_trained_classes(model_dir, dataset_dir, classes)  # before reading every image

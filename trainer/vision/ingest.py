@@ -16,8 +16,10 @@ from pathlib import Path
 
 from serving.contracts.artifact_dirs import building_directory, read_marker_json, write_json
 from serving.contracts.errors import InputError
+from serving.contracts.limits import check_values
 from serving.contracts.splits import SPLITS, check_fractions, split_for
-from serving.contracts.storage import copy_source_tree
+from serving.contracts.storage import copy_source_tree, escaped_name, name_problem
+from trainer.parameter_limits import PIPELINE_LIMITS
 from trainer.vision.image_files import image_problem
 
 MANIFEST = "manifest.json"
@@ -34,6 +36,7 @@ def ingest_image_folder(
     min_images_per_class: int = 10,
 ) -> dict:
     """Copy, validate and split the images under `source_uri`; return the manifest."""
+    check_values({"min_images_per_class": min_images_per_class}, PIPELINE_LIMITS)
     check_fractions(validation_fraction, test_fraction)
     with tempfile.TemporaryDirectory(prefix="ingest-") as staging_name:
         staging = Path(staging_name)
@@ -68,6 +71,11 @@ def read_manifest(dataset_dir: str | Path) -> dict:
 def _sort_files(staging: Path, copied: list[str]) -> tuple[list[str], list[dict]]:
     usable, skipped = [], []
     for rel in copied:
+        bad_name = name_problem(rel)
+        if bad_name:
+            # The manifest, the split hash and tf.data all need the name as UTF-8.
+            skipped.append({"path": escaped_name(rel), "reason": bad_name})
+            continue
         if "/" not in rel:
             skipped.append({"path": rel, "reason": "not inside a class folder"})
             continue

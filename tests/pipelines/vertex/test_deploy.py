@@ -122,6 +122,22 @@ def test_bad_schedule_settings_stop_before_any_request(
     assert vertex_api.requests == []
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("fine_tune_learning_rate=2", r"fine_tune_learning_rate=2\.0 is out of range"),
+        ("regression_tolerance=1", r"regression_tolerance=1\.0 is out of range"),
+        ("train_replica_count=0", r"train_replica_count=0 is out of range"),
+    ],
+)
+def test_a_parameter_out_of_range_stops_a_schedule_before_any_request(
+    template_dir, vertex_api, vertex_env, value, message
+):
+    with pytest.raises(SystemExit, match=message):
+        deploy(template_dir, "--set", "source_uri=gs://data/flowers", "--set", value)
+    assert vertex_api.requests == []
+
+
 def test_a_failed_delete_says_both_schedules_run(template_dir, vertex_api, vertex_env):
     deploy(template_dir, "--set", "source_uri=gs://data/flowers")
     [first] = schedules(vertex_api)

@@ -111,7 +111,9 @@ def test_run_failing_after_training_registers_nothing(
     with pytest.raises(RuntimeError, match="evaluate-image-classifier"):
         run_locally(get_pipeline("vision"), arguments, tmp_path / "root")
 
-    assert "accuracy_threshold must be within [0, 1], got 1.5" in capsys.readouterr().out
+    assert (
+        "accuracy_threshold=1.5 is out of range: it must be from 0 to 1" in capsys.readouterr().out
+    )
     assert list((tmp_path / "root").glob("**/model/metadata.json")), "training did finish"
     assert LocalModelRegistry(tmp_path / "registry").versions("vision") == []
     assert not (tmp_path / "registry").exists()

@@ -52,7 +52,10 @@ def test_the_champion_is_scored_by_the_given_scorer(tmp_path):
 
 @pytest.mark.parametrize("tolerance", [-0.1, 1.0, 2])
 def test_a_bad_tolerance_is_refused(tolerance):
-    with pytest.raises(InputError, match="regression_tolerance must be in"):
+    with pytest.raises(
+        InputError,
+        match=rf"regression_tolerance={tolerance} is out of range: it must be at least 0 and below 1",
+    ):
         compare("m", 1.0, 1.0, True, tolerance)
 
 

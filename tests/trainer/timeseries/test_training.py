@@ -74,6 +74,12 @@ def test_a_finished_model_is_refused_before_training(trained_forecaster, series_
         ({"window": 0}, "window"),
         ({"epochs": 0}, "epochs"),
         ({"target_column": "temperature"}, "temperature"),
+        (
+            {"max_imputed_fraction": 1.5},
+            "max_imputed_fraction=1.5 is out of range: it must be from 0 to 1",
+        ),
+        ({"max_imputed_fraction": -0.1}, "max_imputed_fraction"),
+        ({"max_imputed_fraction": float("nan")}, "max_imputed_fraction"),
     ],
 )
 def test_bad_settings_are_named(overrides, message, series_dataset, tmp_path):
@@ -86,4 +92,20 @@ def test_a_series_too_short_for_the_windows_is_refused(tmp_path):
     dataset = write_dataset(tmp_path / "short", seasonal_frame(30))
     with pytest.raises(InputError, match="30"):
         train_forecaster(dataset, tmp_path / "m", small_forecast_config())
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("frame", "overrides", "message"),
+    [
+        (seasonal_frame(430, gaps=tuple(range(5, 422))), {}, "The series, .* is 97.0% imputed"),
+        (seasonal_frame(600, GAPS), {"max_imputed_fraction": 0.0}, r"= 0; its longest run"),
+    ],
+    ids=["a-40-day-hole", "the-setting-reaches-the-check"],
+)
+def test_a_series_too_imputed_is_refused_before_training(frame, overrides, message, tmp_path):
+    dataset = write_dataset(tmp_path / "holey", frame)
+    with pytest.raises(InputError, match=message) as caught:
+        train_forecaster(dataset, tmp_path / "m", small_forecast_config(**overrides))
+    assert "max_imputed_fraction" in str(caught.value) and caught.value.__cause__ is None
     assert not (tmp_path / "m").exists()

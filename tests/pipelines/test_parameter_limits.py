@@ -1,0 +1,131 @@
+"""Every number a pipeline takes has a declared limit, checked before any step by every command.
+
+The limits are declared once (training settings with their config field, the
+rest in trainer.parameter_limits); the commands check them before set-up, and
+the steps check again with the same message for runs started by other means.
+"""
+
+import pytest
+
+from pipelines.catalog import PIPELINES, get_pipeline
+from pipelines.cli import main
+from pipelines.parameters import check_parameter_values, parameter_default, pipeline_parameters
+from serving.contracts.errors import InputError
+from trainer.evaluation.champion import check_gate_settings
+from trainer.parameter_limits import PIPELINE_LIMITS, case_limits, training_config
+
+# Numbers with no range of their own: none today. A new one must get a limit or a reason here.
+UNLIMITED: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("case", PIPELINES)
+def test_every_number_of_every_pipeline_has_a_limit(case):
+    numbers = [
+        name
+        for name, kind in pipeline_parameters(get_pipeline(case)).items()
+        if kind in (int, float)
+    ]
+    assert numbers
+    unlimited = set(numbers) - set(case_limits(case)) - set(UNLIMITED)
+    assert not unlimited, f"{case}: declare a Limit for {sorted(unlimited)}"
+
+
+@pytest.mark.parametrize("case", PIPELINES)
+def test_the_defaults_are_within_their_limits(case):
+    pipeline = get_pipeline(case)
+    defaults = {
+        name: parameter_default(pipeline, name)
+        for name in pipeline_parameters(pipeline)
+        if name in case_limits(case)
+    }
+    check_parameter_values(case, defaults)
+
+
+def test_every_shared_limit_belongs_to_a_pipeline_parameter():
+    names = {name for case in PIPELINES for name in pipeline_parameters(get_pipeline(case))}
+    assert set(PIPELINE_LIMITS) <= names, set(PIPELINE_LIMITS) - names
+
+
+BAD_VALUES = {
+    "vision": [
+        ("image_size=10000", "image_size=10000 is out of range: it must be from 32 to 1,024"),
+        ("seed=-1", "seed=-1 is out of range: it must be from 0 to 4,294,967,295"),
+        ("head_epochs=100000000000", "head_epochs=100000000000 is out of range"),
+        ("model_name=../x", "model_name='../x' is not allowed: it must be 1 to 128 ASCII"),
+        (
+            "accuracy_threshold=1.5",
+            "accuracy_threshold=1.5 is out of range: it must be from 0 to 1",
+        ),
+        ("dropout=1", "dropout=1.0 is out of range: it must be at least 0 and below 1"),
+        ("serving_max_replica_count=0", "serving_max_replica_count=0 is out of range"),
+        ("cv_folds=1", "cv_folds=1 is out of range: it must be 0 (off) or from 2 to 20."),
+        ("batch_size=512", "batch_size=512 x image_size=224² is 25,690,112 pixels per batch"),
+    ],
+    "timeseries": [
+        ("lstm_units=100000", "lstm_units=100000 is out of range: it must be from 1 to 2,048"),
+        ("epochs=0", "epochs=0 is out of range: it must be from 1 to 10,000"),
+        ("test_fraction=0", "test_fraction=0.0 is out of range: it must be above 0 and below 1"),
+        ("baseline_margin=-0.5", "baseline_margin=-0.5 is out of range"),
+        ("window=5000 lstm_units=2048", "batch_size=64 x window=5000 x lstm_units=2048 x"),
+    ],
+    "text": [
+        ("learning_rate=0", "learning_rate=0.0 is out of range: it must be above 0 and at most 1"),
+        ("max_chars=0", "max_chars=0 is out of range: it must be from 1 to 1,000,000"),
+        ("validation_fraction=1.5", "validation_fraction=1.5 is out of range"),
+        ("train_accelerator_count=100", "train_accelerator_count=100 is out of range"),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "value", "message"),
+    [(case, value, message) for case, cases in BAD_VALUES.items() for value, message in cases],
+)
+def test_run_refuses_a_value_out_of_range_by_name_before_any_step(case, value, message, tmp_path):
+    root = tmp_path / "root"
+    sets = [arg for pair in value.split() for arg in ("--set", pair)]
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", case, "--pipeline-root", str(root), *sets])
+    assert str(stopped.value).startswith(message)
+    assert "Traceback" not in str(stopped.value)
+    assert not root.exists(), "no step ran"
+
+
+def test_every_value_out_of_range_is_named_at_once(tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "text", "--set", "epochs=0", "--set", "seed=-5", "--set", "max_chars=0"])
+    lines = str(stopped.value).splitlines()
+    assert lines[0] == "Parameters out of range:"
+    assert sorted(line.split("=")[0].strip(" -") for line in lines[1:]) == [
+        "epochs",
+        "max_chars",
+        "seed",
+    ]
+
+
+@pytest.mark.parametrize(("value", "message"), BAD_VALUES["vision"][:3])
+def test_emulate_refuses_before_the_emulator_starts(value, message, tmp_path):
+    home = tmp_path / "emulator"
+    with pytest.raises(SystemExit) as stopped:
+        main(["emulate", "vision", "--home", str(home), "--set", value])
+    assert str(stopped.value).startswith(message)
+    assert not (home / "logs").exists(), "the emulator did not start"
+
+
+@pytest.mark.parametrize("case", PIPELINES)
+def test_the_training_step_refuses_with_the_command_s_message(case):
+    """A run started by other means (the Vertex console) meets the same check in the step."""
+    with pytest.raises(InputError) as in_step:
+        training_config(case)(seed=-1, dropout=1.0).check()
+    with pytest.raises(InputError) as in_command:
+        check_parameter_values(case, {"seed": -1, "dropout": 1.0})
+    assert str(in_step.value) == str(in_command.value)
+    assert str(in_step.value).count("is out of range") == 2
+
+
+def test_the_evaluation_step_refuses_with_the_command_s_message():
+    with pytest.raises(InputError) as in_step:
+        check_gate_settings(accuracy_threshold=1.5, regression_tolerance=0.01)
+    with pytest.raises(InputError) as in_command:
+        check_parameter_values("vision", {"accuracy_threshold": 1.5})
+    assert str(in_step.value) == str(in_command.value)
