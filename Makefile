@@ -40,7 +40,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help venv run emulate emulator train serve rollback pretrained compile submit deploy image infra test lint format bench clean
+.PHONY: help venv run emulate emulator train serve rollback registry-check pretrained compile submit deploy image infra test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,9 @@ serve: $(STAMP) ## Serve the champions of build/registry on 127.0.0.1:PORT (MODE
 
 rollback: $(STAMP) ## Make PIPELINE's previous champion the champion again (a running make serve follows)
 	$(PY) -m pipelines rollback $(call raw-word,PIPELINE)
+
+registry-check: $(STAMP) ## Check build/registry (REGISTRY=dir): versions, aliases, histories; REPAIR=1 resets broken champions from the history
+	$(PY) -m serving.registry.registry_check $(if $(value REGISTRY),--registry $(call raw-word,REGISTRY)) $(if $(value REPAIR),--repair)
 
 pretrained: $(STAMP) ## Pretrain the offline base network (build/pretrained/; make run does it once)
 	$(PY) -c "from pathlib import Path; from pipelines.vision.demo import pretrained_base; print(pretrained_base(Path('build')))"

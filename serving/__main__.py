@@ -8,7 +8,10 @@ Binds 127.0.0.1 by default (the container image passes --host 0.0.0.0). The
 port is --port, else AIP_HTTP_PORT, else 8080. It answers the health route
 with 503 until every model is loaded and warmed up, then 200; with a
 registry it re-reads the aliases every --poll-seconds and swaps in a new
-champion without dropping requests.
+champion without dropping requests. A model the registry cannot serve (a
+corrupt file, a missing champion directory) is named in the log and in the
+health route's "problems" and does not hold the others back; when no model
+can be served, the server does not start.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from serving.contracts.errors import InputError
 from serving.contracts.logs import setup_logging
 from serving.contracts.storage import copy_source_tree
-from serving.registry.local_registry import LocalModelRegistry
+from serving.registry.local_registry import LocalModelRegistry, check_model_name
 from serving.server.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
 from serving.server.http_api import PredictionHTTPServer, handler_for
 from serving.server.model_server import ModelServer, VertexContract
@@ -122,6 +125,11 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
         name: Deployment(registry, name, traffic.get(name, DEFAULT_TRAFFIC), batching)
         for name in names
     }
+    if all(d.error for d in deployments.values()):  # the others are served, and named in /health
+        raise InputError(
+            f"No model of {registry.root} can be served: "
+            + " ".join(f"{name}: {d.error}" for name, d in deployments.items())
+        )
     return ModelServer(deployments, contract, names[0] if args.model else "", args.max_body_bytes)
 
 
@@ -165,9 +173,19 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _registered(registry: LocalModelRegistry) -> list[str]:
-    names = sorted(
-        p.name for p in registry.root.glob("*") if p.is_dir() and registry.champion(p.name)
-    )
+    """The models with a champion, and those whose registry files cannot say (to be named)."""
+    names = []
+    for path in sorted(p for p in registry.root.glob("*") if p.is_dir()):
+        try:
+            check_model_name(path.name)
+        except InputError as exc:
+            log.warning("Skipping %s, which is no model: %s", path, exc)
+            continue
+        try:
+            if registry.champion(path.name):
+                names.append(path.name)
+        except (InputError, OSError):  # its Deployment names the problem, and watches for a fix
+            names.append(path.name)
     if not names:
         raise InputError(
             f"The registry {registry.root} has no model with a champion: run `make run` first, "

@@ -85,6 +85,11 @@ def test_run_passes_pipeline_source_and_set_verbatim(tmp_path, template):
             ["-m", "pipelines", "compile"],
         ),
         ("rollback", {"PIPELINE": "text && touch {m}"}, ["rollback", "text && touch {m}"]),
+        (
+            "registry-check",
+            {"REGISTRY": "r'$(touch {m})", "REPAIR": "`touch {m}`"},
+            ["serving.registry.registry_check", "--registry", "r'$(touch {m})", "--repair"],
+        ),
         ("submit", {"SET": "a=$$(touch {m})", "WAIT": "`touch {m}`"}, ["--set", "{m})", "--wait"]),
     ],
 )

@@ -26,10 +26,13 @@ from pathlib import Path
 
 from serving.contracts.artifact_dirs import write_json
 from serving.contracts.errors import InputError
-from serving.contracts.model_metadata import read_model_metadata
+from serving.contracts.limits import MODEL_NAME
+from serving.contracts.model_metadata import METADATA, read_model_metadata
 
 CHAMPION = "champion"
+ALIASES = "aliases.json"
 HISTORY = "champion_history.json"
+SAVED_MODEL = "saved_model.pb"
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,20 @@ class LocalModelRegistry:
         labels: dict | None = None,
         champion: bool = True,
     ) -> RegisteredVersion:
-        """Copy a complete exported model in as the next version; optionally make it champion."""
-        _check_name(model_name)
+        """Copy a complete exported model in as the next version; optionally make it champion.
+
+        The registry files it will update are read (and checked) before anything is
+        copied, so a refusal leaves the registry as it was.
+        """
+        check_model_name(model_name)
         read_model_metadata(model_dir)  # refuses an incomplete export
         home = self.root / model_name
         versions = home / "versions"
         versions.mkdir(parents=True, exist_ok=True)
-        with self._lock(model_name):
+        with self.lock(model_name):
+            if champion:
+                self.aliases(model_name)
+                self.champion_history(model_name)
             version = max(self.versions(model_name), default=0) + 1
             incoming = versions / f".incoming-{uuid.uuid4().hex}"
             try:
@@ -95,12 +105,12 @@ class LocalModelRegistry:
 
     def rollback(self, model_name: str) -> RegisteredVersion:
         """Make the previous champion the champion again; the current one stays a version."""
-        _check_name(model_name)
+        check_model_name(model_name)
         if not (self.root / model_name).is_dir():
             raise InputError(
                 f"The registry {self.root} has no model {model_name!r}: nothing to roll back."
             )
-        with self._lock(model_name):
+        with self.lock(model_name):
             history = self.champion_history(model_name)
             if len(history) < 2:
                 current = self.champion(model_name)
@@ -111,15 +121,13 @@ class LocalModelRegistry:
             previous = history[-2]
             self._set_alias(model_name, CHAMPION, previous)
             write_json(self.root / model_name / HISTORY, history[:-1])
-        return RegisteredVersion(
-            model_name, previous, self.root / model_name / "versions" / str(previous)
-        )
+        return RegisteredVersion(model_name, previous, self.version_dir(model_name, previous))
 
     def champion_history(self, model_name: str) -> list[int]:
         """The versions that were champion, oldest first; the last is the champion now."""
-        _check_name(model_name)
+        check_model_name(model_name)
         path = self.root / model_name / HISTORY
-        if path.is_file():
+        if path.exists():
             history = _read_json(path, "a list of version numbers, oldest champion first")
             if not isinstance(history, list) or not all(map(_is_version, history)):
                 raise _corrupt(path, f"holds {_shown(history)}", "a list of version numbers")
@@ -128,17 +136,36 @@ class LocalModelRegistry:
         return [] if current is None else [current]
 
     def versions(self, model_name: str) -> list[int]:
-        _check_name(model_name)
+        """The version directories' numbers; `.incoming-*` and other names are no versions."""
+        check_model_name(model_name)
         versions = self.root / model_name / "versions"
         if not versions.is_dir():
             return []
-        return sorted(int(p.name) for p in versions.iterdir() if p.name.isdigit())
+        return sorted(int(p.name) for p in versions.iterdir() if version_number(p.name))
+
+    def version_dir(self, model_name: str, version: int) -> Path:
+        check_model_name(model_name)
+        return self.root / model_name / "versions" / str(version)
+
+    def version_problem(self, model_name: str, version: int) -> str:
+        """Why `version` cannot be served ("" when it is complete): missing, or half there."""
+        path = self.version_dir(model_name, version)
+        if not path.is_dir():
+            return f"{path} is {'not a directory' if path.exists() else 'missing'}"
+        for marker in (METADATA, SAVED_MODEL):
+            if not (path / marker).is_file():
+                return f"{path} is incomplete (no {marker})"
+        try:
+            metadata = json.loads((path / METADATA).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return f"{path / METADATA} cannot be read ({exc})"
+        return "" if isinstance(metadata, dict) else f"{path / METADATA} is not a JSON object"
 
     def aliases(self, model_name: str) -> dict[str, int]:
         """Alias -> version number, as aliases.json holds them (checked: a number is a version)."""
-        _check_name(model_name)
-        path = self.root / model_name / "aliases.json"
-        if not path.is_file():
+        check_model_name(model_name)
+        path = self.root / model_name / ALIASES
+        if not path.exists():
             return {}
         aliases = _read_json(path, 'an object of alias -> version number, e.g. {"champion": 3}')
         if not isinstance(aliases, dict) or not all(map(_is_version, aliases.values())):
@@ -149,9 +176,7 @@ class LocalModelRegistry:
         version = self.aliases(model_name).get(CHAMPION)
         if version is None:
             return None
-        return RegisteredVersion(
-            model_name, version, self.root / model_name / "versions" / str(version)
-        )
+        return RegisteredVersion(model_name, version, self.version_dir(model_name, version))
 
     def _promote(self, model_name: str, version: int) -> None:
         history = self.champion_history(model_name)
@@ -161,10 +186,11 @@ class LocalModelRegistry:
     def _set_alias(self, model_name: str, alias: str, version: int) -> None:
         aliases = self.aliases(model_name)
         aliases[alias] = version
-        write_json(self.root / model_name / "aliases.json", aliases)
+        write_json(self.root / model_name / ALIASES, aliases)
 
     @contextlib.contextmanager
-    def _lock(self, model_name: str) -> Iterator[None]:
+    def lock(self, model_name: str) -> Iterator[None]:
+        """Hold the model's lock: one writer of its versions and registry files at a time."""
         with open(self.root / model_name / ".lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -173,12 +199,14 @@ class LocalModelRegistry:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _check_name(model_name: str) -> None:
-    if not model_name or not all(c.isascii() and (c.isalnum() or c in "-_") for c in model_name):
-        raise InputError(
-            f"Model name {model_name!r} must be non-empty ASCII letters, digits, '-' or '_' "
-            "(it names a directory of the registry), e.g. model_name=vision."
-        )
+def check_model_name(model_name: str) -> None:
+    """InputError unless `model_name` names a registry directory (the pipelines' own limit)."""
+    MODEL_NAME.check("model_name", model_name)
+
+
+def version_number(name: str) -> bool:
+    """Whether a directory name is a version as the registry writes them: 1, 2, ... (not 01)."""
+    return name.isascii() and name.isdigit() and name == str(int(name)) and int(name) > 0
 
 
 def _is_version(value: object) -> bool:
@@ -191,6 +219,11 @@ def _read_json(path: Path, expected: str) -> object:
         return json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _corrupt(path, f"is not valid JSON ({exc})", expected) from None
+    except OSError as exc:  # a directory, or no permission to read it
+        raise InputError(
+            f"The registry file {path} cannot be read ({exc.strerror}): it should be a "
+            f"readable file holding {expected}; fix it, or restore it from a backup."
+        ) from None
 
 
 def _corrupt(path: Path, problem: str, expected: str) -> InputError:

@@ -10,6 +10,11 @@ other versions, the new ones are loaded and warmed up while the old ones keep
 serving, then the split is switched in one assignment. Requests already
 running finish on the version they started on, and the old versions'
 batchers drain their queues before they stop.
+
+A refresh that cannot use the registry (a corrupt file, a champion whose
+directory is gone, a version that will not load) keeps the last good split
+serving and records the problem in `watch` (registry_watch.py); the next
+refresh tries again, so a repaired registry is followed.
 """
 
 from __future__ import annotations
@@ -22,9 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serving.contracts.errors import InputError
-from serving.registry.local_registry import CHAMPION, LocalModelRegistry
+from serving.registry.local_registry import (
+    ALIASES,
+    CHAMPION,
+    LocalModelRegistry,
+    check_model_name,
+)
 from serving.server.batcher import DynamicBatcher
 from serving.server.loaded_model import LoadedModel
+from serving.server.registry_watch import RegistryWatch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +65,14 @@ class Split:
     def pick(self, rng: random.Random) -> ServedVersion:
         versions, weights = zip(*self.traffic, strict=True)
         return self.versions[rng.choices(versions, weights)[0]]
+
+
+class TrafficError(InputError):
+    """The traffic names a version or alias the model does not have: the command is wrong."""
+
+
+class VersionLoadError(RuntimeError):
+    """A version the registry names could not be loaded and warmed up."""
 
 
 def parse_traffic(text: str) -> tuple[tuple[str, int], ...]:
@@ -87,26 +106,55 @@ class Deployment:
         self.registry, self.name, self.selectors, self.batching = registry, name, traffic, batching
         self._load = load
         self._lock = threading.Lock()  # one refresh at a time
-        self.split: Split | None = None  # None while the first versions load
-        self.error = ""  # why the last load failed
+        self.split: Split | None = None  # None until the first versions are loaded
+        self.watch = RegistryWatch(name)
         self._closed = False
-        self.resolve()  # bad selectors fail at start-up, not in the background
+        check_model_name(name)
+        if not (registry.root / name).is_dir():
+            raise InputError(
+                f"The registry {registry.root} has no model {name!r}: run `make run` "
+                "(or a pipeline) to train and register one, or name another with --model."
+            )
+        try:  # bad selectors fail at start-up; a broken registry is reported, and watched
+            self.resolve()
+        except TrafficError:
+            raise
+        except Exception as exc:
+            self.watch.failed(_describe(exc), self._keeping())
+
+    @property
+    def error(self) -> str:
+        """Why the registry could not be used at the last refresh ("" when it could)."""
+        return self.watch.problem
+
+    @property
+    def state(self) -> str:
+        """serving (perhaps the last good split, see `error`), loading, or failed (nothing)."""
+        if self.split is not None:
+            return "serving"
+        return "failed" if self.error else "loading"
 
     def resolve(self) -> tuple[tuple[tuple[int, int], ...], dict[str, int]]:
         """(the traffic as (version, percent), the aliases), read from the registry now."""
         aliases, known = self.registry.aliases(self.name), self.registry.versions(self.name)
-        if not known:
-            raise InputError(
-                f"The registry {self.registry.root} has no model {self.name!r}: run `make run` "
-                "(or a pipeline) to train and register one, or name another with --model."
-            )
         traffic = []
         for selector, percent in self.selectors:
-            version = int(selector) if selector.isdigit() else aliases.get(selector)
-            if version not in known:
-                raise InputError(
+            number = selector.isascii() and selector.isdigit()
+            version = int(selector) if number else aliases.get(selector)
+            if version is None or (number and version not in known):
+                raise TrafficError(
                     f"Model {self.name!r} has no version {selector!r} (versions {known}, "
-                    f"aliases {aliases or 'none'}): fix --traffic."
+                    f"aliases {aliases or 'none'}): fix --traffic, or point the alias at a "
+                    f"version in {self.registry.root / self.name / ALIASES}."
+                )
+            problem = self.registry.version_problem(self.name, version)
+            if problem:
+                which = f"version {version}" if number else f"its {selector}, version {version},"
+                raise InputError(
+                    f"{which} cannot be served: {problem}. Repair: `make registry-check "
+                    f"REGISTRY={self.registry.root} REPAIR=1` (the last complete champion in "
+                    "champion_history.json becomes champion), `make rollback`, or register "
+                    "the model again."
                 )
             traffic.append((version, percent))
         merged: dict[int, int] = {}
@@ -115,43 +163,56 @@ class Deployment:
         return tuple(sorted(merged.items())), aliases
 
     def refresh(self) -> bool:
-        """Load what the registry's aliases now point at and switch to it; True if it changed."""
+        """Load what the registry's aliases now point at and switch to it; True if it changed.
+
+        Never raises: whatever goes wrong leaves the current split serving, and is
+        recorded in `watch` for the status routes, the metrics and the log.
+        """
         with self._lock:
             if self._closed:
                 return False
             try:
-                traffic, aliases = self.resolve()
-            except InputError as exc:
-                log.warning("Keeping the versions served for %s: %s", self.name, exc)
+                changed = self._swap()
+            except Exception as exc:
+                self.watch.failed(_describe(exc), self._keeping())
                 return False
-            old = self.split
-            if old is not None and old.traffic == traffic:
-                if old.aliases != aliases:  # the same versions under other labels
-                    self.split = Split(old.versions, traffic, aliases)
-                return False
-            versions = {}
-            try:
-                for version, _ in traffic:
-                    if old is not None and version in old.versions:
-                        versions[version] = old.versions[version]
-                    else:
-                        versions[version] = self._serve(version)
-            except Exception as exc:  # a version that will not load: keep serving the old split
-                self.error = f"version {version} of {self.name} did not load: {exc}"
-                log.error("%s", self.error)
-                for fresh in set(versions) - set(old.versions if old else {}):
-                    versions[fresh].batcher.close()
-                return False
-            self.split = Split(versions, traffic, aliases)
-            self.error = ""
-            log.info(
-                "Serving %s: %s", self.name, ", ".join(f"version {v} {p}%" for v, p in traffic)
-            )
-            if old is not None:
-                for version in set(old.versions) - set(versions):
-                    old.versions[version].batcher.close()  # drains its queue first
-                    log.info("Retired %s version %d", self.name, version)
-            return True
+            self.watch.succeeded()
+            return changed
+
+    def _swap(self) -> bool:
+        traffic, aliases = self.resolve()
+        old = self.split
+        if old is not None and old.traffic == traffic:
+            if old.aliases != aliases:  # the same versions under other labels
+                self.split = Split(old.versions, traffic, aliases)
+            return False
+        versions = {}
+        try:
+            for version, _ in traffic:
+                if old is not None and version in old.versions:
+                    versions[version] = old.versions[version]
+                else:
+                    versions[version] = self._serve(version)
+        except Exception as exc:  # a version that will not load: keep serving the old split
+            for fresh in set(versions) - set(old.versions if old else {}):
+                versions[fresh].batcher.close()
+            raise VersionLoadError(
+                f"version {version} of {self.name} did not load: {_describe(exc)}"
+            ) from exc
+        self.split = Split(versions, traffic, aliases)
+        log.info("Serving %s: %s", self.name, ", ".join(f"version {v} {p}%" for v, p in traffic))
+        if old is not None:
+            for version in set(old.versions) - set(versions):
+                old.versions[version].batcher.close()  # drains its queue first
+                log.info("Retired %s version %d", self.name, version)
+        return True
+
+    def _keeping(self) -> str:
+        """What serves while the registry cannot be used, as the log says it."""
+        if self.split is None:
+            return f"nothing of {self.name} is served until this is fixed"
+        served = ", ".join(f"version {v} {p}%" for v, p in self.split.traffic)
+        return f"still serving {self.name} {served}"
 
     def close(self) -> None:
         """Stop the batchers; a refresh still loading waits for the lock, then does nothing."""
@@ -162,10 +223,17 @@ class Deployment:
                     served.batcher.close()
 
     def _serve(self, version: int) -> ServedVersion:
-        path = self.registry.root / self.name / "versions" / str(version)
+        path = self.registry.version_dir(self.name, version)
         model = self._load(self.name, version, path)
         model.warm_up()
         batcher = DynamicBatcher(
             model.predict, self.batching.max_batch_size, self.batching.max_wait_s, model.label
         )
         return ServedVersion(model, batcher)
+
+
+def _describe(exc: Exception) -> str:
+    """An exception as one problem line: InputError's own message, else its type and message."""
+    if isinstance(exc, (InputError, VersionLoadError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

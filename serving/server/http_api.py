@@ -1,8 +1,9 @@
 """The HTTP routes: Vertex AI's custom-container contract and TF Serving's REST API.
 
-    GET  <AIP_HEALTH_ROUTE>         200 once every model is loaded and warm, else 503
+    GET  <AIP_HEALTH_ROUTE>         200 once the models are loaded and warm, else 503;
+                                    ("problems": the models whose registry is broken)
     POST <AIP_PREDICT_ROUTE>        {"instances": [...]} -> {"predictions", "deployedModelId"}
-    GET  /v1/models/<name>[<which>]             version status
+    GET  /v1/models/<name>[<which>]             version status (+ "registry_watch" on trouble)
     GET  /v1/models/<name>[<which>]/metadata    signature
     POST /v1/models/<name>[<which>]:predict     rows ("instances") or columns ("inputs")
 
@@ -75,17 +76,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _get(self) -> tuple[int, dict]:
         server, path = self.model_server, self.path.split("?")[0]
         if path == server.contract.health_route:
-            if not server.ready:
-                loading = [n for n, d in server.deployments.items() if d.split is None]
-                raise RequestError(503, f"Not ready: loading {', '.join(loading)}.")
-            return 200, {"status": "ready", "models": self._versions()}
+            return self._health()
         match = TF_SERVING_PATH.match(path)
         if not match or match["suffix"] == ":predict":
             raise RequestError(404 if not match else 405, f"No GET route {path}.")
         name, version, label = match["name"], match["version"] or "", match["label"] or ""
         if match["suffix"] == "/metadata":
             return 200, server.version_for(name, version, label).model.metadata_response()
-        return 200, {"model_version_status": self._status(name, version, label)}
+        return 200, self._status(name, version, label)
 
     def _post(self) -> tuple[int, dict]:
         server, path = self.model_server, self.path.split("?")[0]
@@ -140,19 +138,39 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(400, f"The body ended after {len(body)} of {length} bytes.")
         return body
 
-    def _versions(self) -> dict:
-        return {name: sorted(d.split.versions) for name, d in self.model_server.deployments.items()}
+    def _health(self) -> tuple[int, dict]:
+        """200 while the models serve (even the last good versions of a broken registry)."""
+        server = self.model_server
+        states = {name: d.state for name, d in server.deployments.items()}
+        problems = server.problems()
+        if not server.ready:
+            loading = [name for name, state in states.items() if state == "loading"]
+            if loading:
+                raise RequestError(503, f"Not ready: loading {', '.join(loading)}.")
+            failed = "; ".join(f"{n}: {p}" for n, p in problems.items() if states[n] == "failed")
+            raise RequestError(503, f"Not ready: cannot serve {failed}")
+        versions = {
+            name: sorted(d.split.versions)
+            for name, d in server.deployments.items()
+            if d.split is not None
+        }
+        status = "degraded" if problems else "ready"
+        return 200, {"status": status, "models": versions, "problems": problems}
 
-    def _status(self, name: str, version: str, label: str) -> list[dict]:
+    def _status(self, name: str, version: str, label: str) -> dict:
         deployment = self.model_server.deployment(name)
+        watch = {"registry_watch": deployment.watch.snapshot()} if deployment.error else {}
         if deployment.split is None:
-            state = {"version": version or "0", "state": "LOADING"}
-            return [{**state, "status": {"error_code": "OK", "error_message": deployment.error}}]
+            state = "END" if deployment.error else "LOADING"
+            code = "UNAVAILABLE" if deployment.error else "OK"
+            status = {"error_code": code, "error_message": deployment.error}
+            versions = [{"version": version or "0", "state": state, "status": status}]
+            return {"model_version_status": versions, **watch}
         if version or label:
             versions = [self.model_server.version_for(name, version, label).model.version]
         else:
             versions = sorted(deployment.split.versions)
-        return [
+        available = [
             {
                 "version": str(v),
                 "state": "AVAILABLE",
@@ -160,6 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
             for v in versions
         ]
+        return {"model_version_status": available, **watch}
 
     def _answer(self, route) -> None:
         try:

@@ -68,7 +68,22 @@ class ModelServer:
 
     @property
     def ready(self) -> bool:
-        return all(d.split is not None for d in self.deployments.values())
+        """Nothing still loading, and something serving: the Vertex route's model if it has one.
+
+        A model that cannot be served is named in `problems()` rather than holding the
+        others back, and a model serving its last good versions while the registry is
+        broken stays ready: an unhealthy replica would be restarted by Vertex AI.
+        """
+        states = {name: d.state for name, d in self.deployments.items()}
+        if "loading" in states.values():
+            return False
+        if self.vertex_model:
+            return states[self.vertex_model] == "serving"
+        return "serving" in states.values()
+
+    def problems(self) -> dict[str, str]:
+        """Model name -> why the registry watcher cannot use its registry now (only those)."""
+        return {name: d.error for name, d in self.deployments.items() if d.error}
 
     def start(self, poll_s: float = 0) -> None:
         """Load every deployment in the background; then, with `poll_s`, watch the registry."""
@@ -76,7 +91,12 @@ class ModelServer:
         def load_then_watch() -> None:
             for deployment in self.deployments.values():
                 deployment.refresh()
-            log.info("Ready: %s", ", ".join(self.deployments))
+            failed = [name for name, d in self.deployments.items() if d.split is None]
+            log.info(
+                "Ready: %s%s",
+                ", ".join(name for name in self.deployments if name not in failed) or "nothing",
+                f" (not served: {', '.join(failed)})" if failed else "",
+            )
             while poll_s and not self._stop.wait(poll_s):
                 for deployment in self.deployments.values():
                     deployment.refresh()
@@ -104,10 +124,9 @@ class ModelServer:
         deployment = self.deployment(name)
         split = deployment.split
         if split is None:
-            raise RequestError(
-                503,
-                f"Model {name!r} is still loading; retry shortly. {deployment.error}".strip(),
-            )
+            if deployment.error:
+                raise RequestError(503, f"Model {name!r} is not served: {deployment.error}")
+            raise RequestError(503, f"Model {name!r} is still loading; retry shortly.")
         if label:
             if label not in split.aliases:
                 raise RequestError(

@@ -84,7 +84,7 @@ def test_concurrent_registrations_get_distinct_versions(tmp_path, exported):
 
 @pytest.mark.parametrize("name", ["", "../escape", "a b"])
 def test_bad_model_names_are_refused(tmp_path, exported, name):
-    with pytest.raises(InputError, match="Model name"):
+    with pytest.raises(InputError, match=r"model_name=.* is not allowed"):
         LocalModelRegistry(tmp_path).register(name, exported)
 
 

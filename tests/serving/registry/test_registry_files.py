@@ -5,6 +5,7 @@ what is read from them must be a version number before it becomes a path.
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -78,7 +79,9 @@ def test_a_model_name_that_is_no_plain_directory_name_is_refused(registry, expor
         lambda: registry.champion(name),
         lambda: registry.rollback(name),
     ):
-        with pytest.raises(InputError, match=r"Model name .* must be non-empty ASCII letters"):
+        with pytest.raises(
+            InputError, match=r"model_name=.* is not allowed: it must be 1 to 128 ASCII letters"
+        ):
             call()
 
 
@@ -93,3 +96,39 @@ def test_make_rollback_on_a_corrupt_registry_is_one_line_not_a_traceback(registr
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "aliases.json is corrupt: it is not valid JSON" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("aliases.json", '{"champion": 2', "is not valid JSON"),
+        ("aliases.json", '{"champion": "../x"}', 'holds {"champion": "../x"}'),
+        ("champion_history.json", "[1, 2", "is not valid JSON"),
+        ("champion_history.json", "[0]", "holds [0]"),
+    ],
+)
+def test_a_refused_register_leaves_the_registry_as_it_was(registry, exported, name, text, problem):
+    """The files register would update are checked before the copy: no half-registered version."""
+    path = registry.root / "vision" / name
+    path.write_text(text)
+    versions = registry.root / "vision" / "versions"
+    before = sorted(p.name for p in versions.iterdir())
+    with pytest.raises(InputError, match=f"{name} is corrupt: it {re.escape(problem)}"):
+        registry.register("vision", exported)
+    assert sorted(p.name for p in versions.iterdir()) == before == ["1", "2"]
+    assert path.read_text() == text
+
+
+def test_a_directory_where_a_registry_file_belongs_is_named(registry):
+    path = registry.root / "vision" / "aliases.json"
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(InputError, match=f"The registry file {path} cannot be read \\(Is a dir"):
+        registry.champion("vision")
+
+
+@pytest.mark.parametrize("stray", ["²", "01", "0", "3x", ".incoming-abc"])
+def test_only_directories_named_as_the_registry_names_versions_are_versions(registry, stray):
+    """A name isdigit() accepts but int() refuses ('²') once killed the server's watcher."""
+    (registry.root / "vision" / "versions" / stray).mkdir()
+    assert registry.versions("vision") == [1, 2]
