@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable
 from dataclasses import fields
 
-from serving.contracts.limits import check_values
+from serving.contracts.errors import InputError
+from serving.contracts.limits import refuse, value_problems
 from trainer.parameter_limits import PIPELINE_LIMITS, case_limits, training_config
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
@@ -48,20 +49,31 @@ def parse_overrides(pairs: list[str], types: dict[str, type]) -> dict:
 
 
 def check_parameter_values(case: str | None, values: dict) -> None:
-    """InputError for pipeline arguments `values` outside their limits, as the steps would raise.
+    """InputError for pipeline arguments `values` outside their limits, as the steps would raise."""
+    refuse(parameter_value_problems(case, values))
 
-    Every value is checked against its declared limit, then the training settings
-    among them (over the config's defaults) as the training step checks them, so
-    that the rules across settings (e.g. a batch's memory) are met before any step.
-    `case` None (a template of no known case study): only the shared limits.
+
+def parameter_value_problems(case: str | None, values: dict) -> list[str]:
+    """What is wrong with pipeline arguments `values`, as the steps would find it.
+
+    Every value is checked against its declared limit, then, if all are within,
+    the training settings among them (over the config's defaults) as the training
+    step checks them, so that the rules across settings (e.g. a batch's memory)
+    are met before any step. `case` None (a template of no known case study):
+    only the shared limits.
     """
     if case is None:
-        check_values(values, PIPELINE_LIMITS)
-        return
-    check_values(values, case_limits(case))
+        return value_problems(values, PIPELINE_LIMITS)
+    problems = value_problems(values, case_limits(case))
+    if problems:
+        return problems
     config = training_config(case)
     names = {field.name for field in fields(config)}
-    config(**{name: value for name, value in values.items() if name in names}).check()
+    try:
+        config(**{name: value for name, value in values.items() if name in names}).check()
+    except InputError as exc:
+        return [str(exc)]
+    return []
 
 
 def _convert(key: str, text: str, kind: type):

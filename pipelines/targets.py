@@ -105,6 +105,9 @@ class Deployment:
     model_name: Channel
     registry_uri: Channel  # local registry directory (local target)
     endpoint_name: Channel  # Vertex AI endpoint display name, reused when it exists
+    # Vertex AI: the account the deployed model's container runs as
+    # (VERTEX_ENDPOINT_SERVICE_ACCOUNT); "": a Google-managed one
+    endpoint_service_account: Channel
     serving_machine_type: Channel
     serving_min_replica_count: Channel
     serving_max_replica_count: Channel
@@ -223,6 +226,7 @@ class VertexTarget:
                 dedicated_resources_min_replica_count=deployment.serving_min_replica_count,
                 dedicated_resources_max_replica_count=deployment.serving_max_replica_count,
                 traffic_split=deployment.traffic_split,
+                service_account=deployment.endpoint_service_account,
             ).set_display_name("deploy-model")
         )
         retire = undeploy_idle_models(endpoint=endpoint.outputs["endpoint"]).after(deploy)

@@ -1,6 +1,7 @@
-# The identity every pipeline task, custom training job and model deployment
-# runs as (VERTEX_SERVICE_ACCOUNT). It gets only what a run needs, each grant
-# on the narrowest resource that works: no basic roles, no project-wide storage.
+# The identity every pipeline task and custom training job runs as
+# (VERTEX_SERVICE_ACCOUNT). It gets only what a run needs, each grant on the
+# narrowest resource that works: no basic roles, no project-wide storage.
+# Deployed models run as their own account, `endpoints` below.
 resource "google_service_account" "pipelines" {
   project      = var.project_id
   account_id   = var.service_account_id
@@ -46,16 +47,28 @@ resource "google_project_iam_member" "pipelines_metric_writer" {
 # --- Resource roles ----------------------------------------------------------
 
 # Read and write run artifacts under PIPELINE_ROOT (through /gcs/... on Vertex).
+# objectUser, not objectAdmin: objects only, no access control (a run cannot
+# grant anyone access to artifacts, nor change who may read them). It keeps
+# delete, which runs need: Cloud Storage FUSE uploads a file again on each
+# flush (an overwrite, which Cloud Storage permits only with delete),
+# BackupAndRestore replaces and removes its checkpoints, and TensorBoard event
+# files are rewritten as they grow. No predefined role or IAM condition can
+# allow those and forbid deleting the models registered from older runs (the
+# condition attributes of Cloud Storage are the object's name, and a model's
+# files lie under its run like the rest), so the bucket keeps every
+# overwritten or deleted object as a noncurrent version for
+# noncurrent_version_retention_days (storage.tf): restore it from there.
 resource "google_storage_bucket_iam_member" "pipelines_pipeline_root" {
   bucket = google_storage_bucket.pipeline_root.name
-  role   = "roles/storage.objectAdmin"
+  role   = "roles/storage.objectUser"
   member = google_service_account.pipelines.member
 }
 
-# Read and write the packages and uploads the Vertex AI SDK stages for jobs.
+# Read and write the packages and uploads the Vertex AI SDK stages for jobs
+# (objects only, as above; staged packages are temporary).
 resource "google_storage_bucket_iam_member" "pipelines_staging" {
   bucket = google_storage_bucket.staging.name
-  role   = "roles/storage.objectAdmin"
+  role   = "roles/storage.objectUser"
   member = google_service_account.pipelines.member
 }
 
@@ -92,6 +105,51 @@ resource "google_artifact_registry_repository_iam_member" "pipelines_image_reade
 # only to a caller that may act as it.
 resource "google_service_account_iam_member" "pipelines_act_as_self" {
   service_account_id = google_service_account.pipelines.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.pipelines.member
+}
+
+# --- Deployed models -----------------------------------------------------------
+
+# The identity the serving containers of deployed models run as
+# (VERTEX_ENDPOINT_SERVICE_ACCOUNT, ModelDeployOp's service_account): without
+# one, Vertex AI runs them as a Google-managed account. A model server only
+# reads its model and writes logs and metrics: it may not train, deploy, read
+# the training data or write to any bucket.
+resource "google_service_account" "endpoints" {
+  project      = var.project_id
+  account_id   = var.endpoint_service_account_id
+  display_name = "Vertex AI endpoints"
+  description  = "Runs the serving containers of the models vertex-mlops-reference deploys."
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The server's request and access logs go to Cloud Logging as this account...
+resource "google_project_iam_member" "endpoints_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.endpoints.member
+}
+
+# ...and its metrics to Cloud Monitoring.
+resource "google_project_iam_member" "endpoints_metric_writer" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = google_service_account.endpoints.member
+}
+
+# Read the registered model's files (its artifact URI lies under PIPELINE_ROOT).
+resource "google_storage_bucket_iam_member" "endpoints_model_reader" {
+  bucket = google_storage_bucket.pipeline_root.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.endpoints.member
+}
+
+# The deploy step, which runs as the pipelines account, deploys models as the
+# endpoints account: Vertex AI allows that only to a caller that may act as it.
+resource "google_service_account_iam_member" "pipelines_act_as_endpoints" {
+  service_account_id = google_service_account.endpoints.name
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.pipelines.member
 }

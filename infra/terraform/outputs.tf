@@ -36,6 +36,11 @@ output "service_account_email" {
   value       = google_service_account.pipelines.email
 }
 
+output "endpoint_service_account_email" {
+  description = "VERTEX_ENDPOINT_SERVICE_ACCOUNT: the account deployed models run as."
+  value       = google_service_account.endpoints.email
+}
+
 # `terraform output -raw env >> .env` gives the settings `make compile`, submit
 # and deploy read.
 output "env" {
@@ -46,6 +51,7 @@ output "env" {
     PIPELINE_ROOT=${local.pipeline_root_uri}
     VERTEX_STAGING_BUCKET=${local.staging_bucket_uri}
     VERTEX_SERVICE_ACCOUNT=${google_service_account.pipelines.email}
+    VERTEX_ENDPOINT_SERVICE_ACCOUNT=${google_service_account.endpoints.email}
     PIPELINE_IMAGE=${local.pipeline_image}
     KFP_REPOSITORY=${local.kfp_repository}
   EOT

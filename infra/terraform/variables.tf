@@ -33,6 +33,12 @@ variable "service_account_id" {
   default     = "vertex-pipelines"
 }
 
+variable "endpoint_service_account_id" {
+  description = "Account id of the service account deployed models (their serving containers) run as."
+  type        = string
+  default     = "vertex-endpoints"
+}
+
 variable "image_name" {
   description = "Image name in the Docker repository; matches _IMAGE in infra/cloudbuild.yaml."
   type        = string

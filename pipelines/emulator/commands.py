@@ -60,7 +60,7 @@ def add_commands(commands: argparse._SubParsersAction, pipeline_names: list[str]
 def emulate_command(args: argparse.Namespace) -> None:
     from pipelines.catalog import case_of_pipeline, get_demo
     from pipelines.compile import compile_pipeline
-    from pipelines.parameters import check_parameter_values, parse_overrides
+    from pipelines.parameters import parameter_value_problems, parse_overrides
     from pipelines.vertex.run_values import check_run_values
     from pipelines.vertex.template import PipelineTemplate
     from trainer.catalog import case_names, check_case_name
@@ -79,8 +79,9 @@ def emulate_command(args: argparse.Namespace) -> None:
     local_source = Path(args.source) if args.source and Path(args.source).exists() else None
     source = f"{UPLOADED_DATA}/{local_source.name}" if local_source else args.source
     given = {**overrides, **({_source_parameter(template): source} if source else {})}
-    check_parameter_values(name or case_of_pipeline(template.name), given)
-    check_run_values(given, template.defaults())  # what `make submit` refuses, refused here too
+    case = name or case_of_pipeline(template.name)
+    # what `make submit` refuses, refused here too
+    check_run_values(given, template.defaults(), parameter_value_problems(case, given))
     if demo is None:
         template.check_required(given)
     database = demo.demo_database(BUILD) if hasattr(demo, "demo_database") else None

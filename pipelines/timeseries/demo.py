@@ -110,8 +110,7 @@ def summary(outputs: dict, arguments: dict) -> list[str]:
         f"{int(series['series_missing_values'])} missing values), "
         f"{int(series['series_duplicate_timestamps'])} duplicate timestamps merged",
         f"Test MAE: {evaluation['mae']:.4f} (seasonal naive {evaluation['baseline_mae']:.4f}), "
-        f"RMSE {evaluation['rmse']:.4f}, MASE {evaluation['mase']:.3f} on "
-        f"{int(evaluation['num_windows'])} windows "
+        f"RMSE {evaluation['rmse']:.4f}, MASE {evaluation['mase']:.3f} "
         f"({evaluation['reason']}: {'blessed' if evaluation['blessed'] else 'not blessed'})",
         f"Report:    {outputs['report'].path}",
         f"Model:     {outputs['model'].path}",

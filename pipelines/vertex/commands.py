@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pipelines.parameters import check_parameter_values
+from pipelines.parameters import parameter_value_problems
 from pipelines.vertex.client import console_url, init_vertex
 from pipelines.vertex.run_values import check_run_values
 from pipelines.vertex.schedule import deploy_schedule
@@ -44,8 +44,7 @@ def _checked(
     settings = load_settings(for_schedule=for_schedule)
     template = PipelineTemplate.load(Path(args.template_dir) / f"{name}.yaml")
     values = template.parameter_values(args.set)
-    check_parameter_values(name, values)
-    check_run_values(values, template.defaults())
+    check_run_values(values, template.defaults(), parameter_value_problems(name, values))
     template.check_images()
     return template, settings, values
 

@@ -18,7 +18,9 @@ def pipeline_job(
     """Built offline from `template_path` (default: the local file); nothing is sent.
 
     `run_id` names a single run (display name and job id); a schedule names its runs itself.
+    Parameters that settings provide (`settings_parameters`) are added unless given.
     """
+    parameter_values = {**settings_parameters(template, settings), **parameter_values}
     return aiplatform.PipelineJob(
         display_name=run_id or template.name,
         job_id=run_id,
@@ -30,3 +32,10 @@ def pipeline_job(
         project=settings.project,
         location=settings.region,
     )
+
+
+def settings_parameters(template: PipelineTemplate, settings: VertexSettings) -> dict:
+    """Pipeline parameters whose value is a setting: the deployed models' service account."""
+    if settings.endpoint_service_account and "endpoint_service_account" in template.parameters:
+        return {"endpoint_service_account": settings.endpoint_service_account}
+    return {}

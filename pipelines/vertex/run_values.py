@@ -6,13 +6,16 @@ source path, the ingest step would fail on a path that does not exist there).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 NO_ACCELERATOR = "ACCELERATOR_TYPE_UNSPECIFIED"
 
 
-def check_run_values(values: dict, defaults: dict) -> None:
-    """Raise SystemExit listing every problem of `values` (over the template's `defaults`)."""
+def check_run_values(values: dict, defaults: dict, problems: Sequence[str] = ()) -> None:
+    """Raise SystemExit listing every problem of `values` (over the template's `defaults`),
+    after `problems` found before (values out of their limits)."""
     run = {**defaults, **values}
-    problems = []
+    problems = list(problems)
     source = run.get("source_uri")
     if isinstance(source, str) and not source.startswith(("gs://", "bq://")):
         problems.append(
@@ -27,12 +30,6 @@ def check_run_values(values: dict, defaults: dict) -> None:
             "BigQuery: leave it empty (local_database=) and query a table, e.g. "
             "source_query=my-project.weather.temps"
         )
-    replicas = run.get("train_replica_count")
-    if replicas is not None and int(replicas) < 1:
-        problems.append(
-            f"train_replica_count={int(replicas)}: a training job needs at least one machine, "
-            "e.g. train_replica_count=1 (or 2 and more for multi-worker training)"
-        )
     accelerator = run.get("train_accelerator_type", NO_ACCELERATOR)
     count = int(run.get("train_accelerator_count", 0))
     if accelerator != NO_ACCELERATOR and count < 1:
@@ -46,9 +43,9 @@ def check_run_values(values: dict, defaults: dict) -> None:
             "e.g. train_accelerator_type=NVIDIA_TESLA_T4"
         )
     low, high = run.get("serving_min_replica_count"), run.get("serving_max_replica_count")
-    if low is not None and high is not None and not 1 <= int(low) <= int(high):
+    if low is not None and high is not None and 1 <= int(high) < int(low):
         problems.append(
-            f"serving replicas min={int(low)}, max={int(high)}: need 1 <= min <= max, "
+            f"serving replicas min={int(low)}, max={int(high)}: need min <= max, "
             "e.g. serving_min_replica_count=1 serving_max_replica_count=2"
         )
     split = run.get("traffic_split")

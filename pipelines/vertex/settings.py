@@ -31,6 +31,7 @@ EXAMPLES = {
     "VERTEX_REGION": "us-central1",
     "PIPELINE_ROOT": "gs://my-project-pipeline-root",
     "VERTEX_SERVICE_ACCOUNT": "vertex-pipelines@my-project.iam.gserviceaccount.com",
+    "VERTEX_ENDPOINT_SERVICE_ACCOUNT": "vertex-endpoints@my-project.iam.gserviceaccount.com",
     "VERTEX_NETWORK": "projects/123456789/global/networks/my-vpc",
     "PIPELINE_LABELS": "team=ml,env=dev",
     "ENABLE_CACHING": "false",
@@ -50,6 +51,7 @@ class VertexSettings:
     region: str
     pipeline_root: str
     service_account: str | None = None
+    endpoint_service_account: str | None = None  # what deployed models run as
     network: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     enable_caching: bool | None = None  # None: what the compiled pipeline says
@@ -97,6 +99,9 @@ def load_settings(
         region=region,
         pipeline_root=(root or "").rstrip("/"),
         service_account=get("VERTEX_SERVICE_ACCOUNT", _SERVICE_ACCOUNT, False, "an email"),
+        endpoint_service_account=get(
+            "VERTEX_ENDPOINT_SERVICE_ACCOUNT", _SERVICE_ACCOUNT, False, "an email"
+        ),
         network=get("VERTEX_NETWORK", _NETWORK, False, "a full VPC network name"),
         labels=_labels(env.get("PIPELINE_LABELS", ""), problems),
         enable_caching=_caching(env.get("ENABLE_CACHING", ""), problems),

@@ -40,6 +40,7 @@ def build_pipeline(target: Target):
         model_name: str = "vision",
         registry_uri: str = "",  # local target: the local registry directory
         endpoint_name: str = "vision",  # Vertex AI: endpoint display name, reused if it exists
+        endpoint_service_account: str = "",  # Vertex AI: the account the model serves as
         serving_machine_type: str = "n1-standard-4",
         serving_min_replica_count: int = 1,
         serving_max_replica_count: int = 1,

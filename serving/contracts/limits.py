@@ -112,7 +112,11 @@ def value_problems(values: Mapping[str, object], limits: Mapping[str, Limit]) ->
 
 def check_values(values: Mapping[str, object], limits: Mapping[str, Limit]) -> None:
     """InputError listing every value of `values` outside its limit."""
-    problems = value_problems(values, limits)
+    refuse(value_problems(values, limits))
+
+
+def refuse(problems: list[str]) -> None:
+    """InputError with `problems`: the one as it is, several as a list."""
     if len(problems) == 1:
         raise InputError(problems[0])
     if problems:

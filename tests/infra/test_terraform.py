@@ -19,6 +19,7 @@ from tests.conftest import REPO
 from tests.infra.terraform_config import TF_DIR, Config, block, load, references, tf_files
 
 SA_MEMBER = "${google_service_account.pipelines.member}"
+ENDPOINTS_MEMBER = "${google_service_account.endpoints.member}"
 
 REQUIRED_APIS = {
     "aiplatform.googleapis.com",
@@ -59,6 +60,7 @@ ENV_NAMES = [
     "PIPELINE_ROOT",
     "VERTEX_STAGING_BUCKET",
     "VERTEX_SERVICE_ACCOUNT",
+    "VERTEX_ENDPOINT_SERVICE_ACCOUNT",
     "PIPELINE_IMAGE",
     "KFP_REPOSITORY",
 ]
@@ -163,8 +165,8 @@ def test_pipelines_account_has_exactly_the_documented_project_roles(config):
     grants = config.resources("google_project_iam_member")
     roles = [g["role"] for g in grants.values() if g["member"] == SA_MEMBER]
     assert sorted(roles) == sorted(SA_PROJECT_ROLES)
-    others = {g["role"] for g in grants.values() if g["member"] != SA_MEMBER}
-    assert others == {"roles/aiplatform.user"}  # submitters only
+    submitters = {g["role"] for g in grants.values() if g["member"] == "${each.value}"}
+    assert submitters == {"roles/aiplatform.user"}
 
 
 def test_no_authoritative_or_broad_grants(config):
@@ -188,9 +190,10 @@ def test_bucket_roles_are_granted_on_the_buckets(config):
         for g in grants.values()
         if g["member"] == SA_MEMBER and not g.get("for_each")
     }
+    # objects only: no access control over the artifacts (iam.tf says why delete stays)
     assert on_bucket == {
-        "${google_storage_bucket.pipeline_root.name}": "roles/storage.objectAdmin",
-        "${google_storage_bucket.staging.name}": "roles/storage.objectAdmin",
+        "${google_storage_bucket.pipeline_root.name}": "roles/storage.objectUser",
+        "${google_storage_bucket.staging.name}": "roles/storage.objectUser",
     }
     (source,) = [g for g in grants.values() if g.get("for_each")]
     assert source["for_each"] == "${toset(var.source_data_buckets)}"
@@ -218,6 +221,36 @@ def test_pipelines_account_pulls_the_image_and_acts_as_itself(config):
     self_grant = act_as["pipelines_act_as_self"]
     assert self_grant["service_account_id"] == "${google_service_account.pipelines.name}"
     assert (self_grant["role"], self_grant["member"]) == ("roles/iam.serviceAccountUser", SA_MEMBER)
+
+
+def test_deployed_models_run_as_their_own_account_that_only_reads_and_reports(config):
+    accounts = config.resources("google_service_account")
+    assert accounts["endpoints"]["account_id"] == "${var.endpoint_service_account_id}"
+    project_roles = {
+        g["role"]
+        for g in config.resources("google_project_iam_member").values()
+        if g["member"] == ENDPOINTS_MEMBER
+    }
+    assert project_roles == {"roles/logging.logWriter", "roles/monitoring.metricWriter"}
+    buckets = {
+        (g["bucket"], g["role"])
+        for g in config.resources("google_storage_bucket_iam_member").values()
+        if g["member"] == ENDPOINTS_MEMBER
+    }
+    assert buckets == {
+        ("${google_storage_bucket.pipeline_root.name}", "roles/storage.objectViewer")
+    }
+    others = [
+        (rtype, body["role"])
+        for rtype in ("google_bigquery_dataset_iam_member", "google_service_account_iam_member",
+                      "google_artifact_registry_repository_iam_member")
+        for body in config.resources(rtype).values()
+        if body["member"] == ENDPOINTS_MEMBER
+    ]  # fmt: skip
+    assert others == []
+    act_as = config.resources("google_service_account_iam_member")["pipelines_act_as_endpoints"]
+    assert act_as["service_account_id"] == "${google_service_account.endpoints.name}"
+    assert (act_as["role"], act_as["member"]) == ("roles/iam.serviceAccountUser", SA_MEMBER)
 
 
 def test_submitters_may_act_as_the_pipelines_account(config):

@@ -108,7 +108,7 @@ def test_emulate_refuses_before_the_emulator_starts(value, message, tmp_path):
     home = tmp_path / "emulator"
     with pytest.raises(SystemExit) as stopped:
         main(["emulate", "vision", "--home", str(home), "--set", value])
-    assert str(stopped.value).startswith(message)
+    assert str(stopped.value).startswith(f"Pipeline parameters need fixing:\n  - {message}")
     assert not (home / "logs").exists(), "the emulator did not start"
 
 

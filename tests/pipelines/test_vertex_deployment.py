@@ -101,6 +101,8 @@ def test_deploy_puts_the_uploaded_model_on_the_endpoint_with_the_serving_paramet
         "dedicated_resources_max_replica_count": ("parameter", "serving_max_replica_count"),
         "traffic_split": ("parameter", "traffic_split"),
         "deployed_model_display_name": ("parameter", "model_name"),
+        # the model serves as its own account (infra/terraform/iam.tf), not a Google-managed one
+        "service_account": ("parameter", "endpoint_service_account"),
     }
 
 

@@ -65,6 +65,7 @@ def vertex_env(vertex_api, monkeypatch) -> dict[str, str]:
         "VERTEX_REGION": "europe-west4",
         "PIPELINE_ROOT": "gs://my-project-pipeline-root/runs",
         "VERTEX_SERVICE_ACCOUNT": "vertex-pipelines@my-project.iam.gserviceaccount.com",
+        "VERTEX_ENDPOINT_SERVICE_ACCOUNT": "vertex-endpoints@my-project.iam.gserviceaccount.com",
         "VERTEX_NETWORK": "projects/123456789/global/networks/ml-vpc",
         "PIPELINE_LABELS": "team=ml,env=dev",
         "ENABLE_CACHING": "false",

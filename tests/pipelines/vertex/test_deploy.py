@@ -53,7 +53,10 @@ def test_deploy_uploads_the_template_and_schedules_that_version(
     job = schedule["createPipelineJobRequest"]["pipelineJob"]
     assert TEMPLATE_URL.match(job["templateUri"])
     assert job["pipelineSpec"]["pipelineInfo"] == yaml.safe_load(compiled)["pipelineInfo"]
-    assert job["runtimeConfig"]["parameterValues"] == {"source_uri": "gs://data/flowers"}
+    assert job["runtimeConfig"]["parameterValues"] == {
+        "source_uri": "gs://data/flowers",
+        "endpoint_service_account": vertex_env["VERTEX_ENDPOINT_SERVICE_ACCOUNT"],
+    }
     assert job["runtimeConfig"]["gcsOutputDirectory"] == vertex_env["PIPELINE_ROOT"]
     assert job["serviceAccount"] == vertex_env["VERTEX_SERVICE_ACCOUNT"]
     assert job["labels"] == {"team": "ml", "env": "dev", "pipeline": "vision"}
@@ -72,7 +75,10 @@ def test_deploying_again_replaces_the_schedule_new_one_first(template_dir, verte
     [second] = schedules(vertex_api)
     assert second["name"] != first["name"]
     job = second["createPipelineJobRequest"]["pipelineJob"]
-    assert job["runtimeConfig"]["parameterValues"] == {"source_uri": "gs://data/tulips"}
+    assert job["runtimeConfig"]["parameterValues"] == {
+        "source_uri": "gs://data/tulips",
+        "endpoint_service_account": vertex_env["VERTEX_ENDPOINT_SERVICE_ACCOUNT"],
+    }
     order = [(r.method, r.path) for r in vertex_api.requests if "/schedules" in r.path]
     created = order.index(("POST", "/v1/projects/my-project/locations/europe-west4/schedules"), 1)
     deleted = order.index(("DELETE", f"/v1/{first['name']}"))

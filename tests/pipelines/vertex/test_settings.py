@@ -25,8 +25,10 @@ def test_optional_settings_are_parsed():
             "ENABLE_CACHING": "False",
             "VERTEX_API_ENDPOINT": "http://127.0.0.1:8080",
             "VERTEX_SERVICE_ACCOUNT": "pipelines@my-project.iam.gserviceaccount.com",
+            "VERTEX_ENDPOINT_SERVICE_ACCOUNT": "serving@my-project.iam.gserviceaccount.com",
         }
     )
+    assert settings.endpoint_service_account == "serving@my-project.iam.gserviceaccount.com"
     assert settings.region == "europe-west4"
     assert settings.labels == {"team": "ml", "env": "dev"}
     assert settings.enable_caching is False
@@ -47,6 +49,7 @@ def test_optional_settings_are_parsed():
         ({"PIPELINE_LABELS": "team"}, "PIPELINE_LABELS entry 'team' is not key=value"),
         ({"ENABLE_CACHING": "maybe"}, "ENABLE_CACHING='maybe' is not true or false"),
         ({"VERTEX_SERVICE_ACCOUNT": "me@gmail.com"}, "VERTEX_SERVICE_ACCOUNT='me@gmail.com'"),
+        ({"VERTEX_ENDPOINT_SERVICE_ACCOUNT": "x"}, "VERTEX_ENDPOINT_SERVICE_ACCOUNT='x' is not an"),
         ({"VERTEX_NETWORK": "my-vpc"}, "VERTEX_NETWORK='my-vpc'.*projects/123456789/global"),
     ],
 )

@@ -39,7 +39,11 @@ def test_submit_sends_the_compiled_pipeline_with_the_settings(
     assert without_caching(body["pipelineSpec"]) == without_caching(compiled)
     runtime = body["runtimeConfig"]
     assert runtime["gcsOutputDirectory"] == vertex_env["PIPELINE_ROOT"]
-    assert runtime["parameterValues"] == {"source_uri": "gs://data/flowers", "head_epochs": 3}
+    assert runtime["parameterValues"] == {
+        "source_uri": "gs://data/flowers",
+        "head_epochs": 3,
+        "endpoint_service_account": vertex_env["VERTEX_ENDPOINT_SERVICE_ACCOUNT"],
+    }
     assert body["serviceAccount"] == vertex_env["VERTEX_SERVICE_ACCOUNT"]
     assert body["network"] == vertex_env["VERTEX_NETWORK"]
     assert body["labels"] == {"team": "ml", "env": "dev", "pipeline": "vision"}
@@ -145,6 +149,15 @@ def test_dry_run_works_without_an_endpoint_or_credentials(
 
 
 SOURCE = ["--set", "source_uri=gs://d/i"]
+
+
+def test_an_endpoint_account_given_as_a_parameter_wins_over_the_setting(
+    template_dir, vertex_api, vertex_env
+):
+    other = "other-endpoints@my-project.iam.gserviceaccount.com"
+    submit(template_dir, *SOURCE, "--set", f"endpoint_service_account={other}")
+    [create] = vertex_api.calls("POST", r"/pipelineJobs$")
+    assert create.body["runtimeConfig"]["parameterValues"]["endpoint_service_account"] == other
 
 
 @pytest.mark.parametrize(

