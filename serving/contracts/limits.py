@@ -20,7 +20,8 @@ from serving.contracts.errors import InputError
 
 @dataclass(frozen=True)
 class Limit:
-    """Numbers from `low` to `high` (ends included unless open), or text matching `pattern`."""
+    """Numbers from `low` to `high` (ends included unless open), text matching `pattern`, or
+    one of `choices`."""
 
     low: float | None = None
     high: float | None = None
@@ -28,10 +29,15 @@ class Limit:
     high_open: bool = False
     pattern: str = ""  # a full match, for text
     pattern_words: str = ""  # `pattern` for a person, e.g. "ASCII letters, digits, '-' or '_'"
+    choices: tuple[str, ...] = ()
     advice: str = ""  # why the bound is there, or what to do instead
 
     def problem(self, name: str, value: object) -> str | None:
         """Why `value` is not valid for parameter `name`, or None when it is."""
+        if self.choices:
+            if value in self.choices:
+                return None
+            return self._message(name, value, "not allowed", f"one of {', '.join(self.choices)}")
         if self.pattern:
             if isinstance(value, str) and re.fullmatch(self.pattern, value):
                 return None
@@ -74,6 +80,11 @@ class Limit:
 def _number(value: float) -> str:
     """1000000 as 1,000,000 and 0.5 as 0.5."""
     return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def one_of(*choices: str, advice: str = "") -> Limit:
+    """One of `choices`, e.g. the modes of a setting."""
+    return Limit(choices=choices, advice=advice)
 
 
 def fraction(*, low_open: bool = False, high_open: bool = False, advice: str = "") -> Limit:

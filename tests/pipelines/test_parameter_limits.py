@@ -60,6 +60,9 @@ BAD_VALUES = {
         ("serving_max_replica_count=0", "serving_max_replica_count=0 is out of range"),
         ("cv_folds=1", "cv_folds=1 is out of range: it must be 0 (off) or from 2 to 20."),
         ("batch_size=512", "batch_size=512 x image_size=224² is 25,690,112 pixels per batch"),
+        ("base_model=vgg16", "base_model='vgg16' is not allowed: it must be one of resnet50,"),
+        ("augment_flip=diagonal", "augment_flip='diagonal' is not allowed: it must be one of"),
+        ("strategy=horovod", "strategy='horovod' is not allowed: it must be one of auto,"),
     ],
     "timeseries": [
         ("lstm_units=100000", "lstm_units=100000 is out of range: it must be from 1 to 2,048"),
@@ -67,6 +70,8 @@ BAD_VALUES = {
         ("test_fraction=0", "test_fraction=0.0 is out of range: it must be above 0 and below 1"),
         ("baseline_margin=-0.5", "baseline_margin=-0.5 is out of range"),
         ("window=5000 lstm_units=2048", "batch_size=64 x window=5000 x lstm_units=2048 x"),
+        ("imputation=zeros", "imputation='zeros' is not allowed: it must be one of forward_fill"),
+        ("frequency=fortnight", "frequency 'fortnight' is not a pandas offset alias"),
     ],
     "text": [
         ("learning_rate=0", "learning_rate=0.0 is out of range: it must be above 0 and at most 1"),

@@ -12,8 +12,7 @@ from dataclasses import dataclass, fields
 from types import ModuleType
 from typing import Annotated
 
-from serving.contracts.errors import InputError
-from serving.contracts.limits import Limit
+from serving.contracts.limits import Limit, check_fields, one_of
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 LEARNING_RATE_SCALING = ("linear", "sqrt", "none")
@@ -26,22 +25,18 @@ LEARNING_RATE = Limit(0, 1, low_open=True)
 class DistributionOptions:
     """The distribution fields every training config has (one command-line flag each)."""
 
-    strategy: str = "auto"
-    learning_rate_scaling: str = "linear"
+    strategy: Annotated[
+        str, one_of(*STRATEGIES, advice="auto chooses from TF_CONFIG, TPU_NAME and the GPUs")
+    ] = "auto"
+    # learning_rate with the replicas
+    learning_rate_scaling: Annotated[str, one_of(*LEARNING_RATE_SCALING)] = "linear"
     # BackupAndRestore every N steps; 0: every epoch
     checkpoint_every_steps: Annotated[int, Limit(0, 10**9, advice="0: every epoch")] = 0
 
-    def check_distribution(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise InputError(
-                f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)} "
-                "(auto chooses from TF_CONFIG, TPU_NAME and the visible GPUs)."
-            )
-        if self.learning_rate_scaling not in LEARNING_RATE_SCALING:
-            raise InputError(
-                f"learning_rate_scaling {self.learning_rate_scaling!r} is not one of "
-                f"{', '.join(LEARNING_RATE_SCALING)}."
-            )
+    def check(self) -> None:
+        """InputError naming every field outside its declared limit (a config adds its own
+        rules across fields)."""
+        check_fields(self)
 
 
 def pick_fields(config: type, values: Mapping[str, object]) -> dict[str, object]:

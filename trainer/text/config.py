@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from serving.contracts.limits import SEED, Limit, check_fields, fraction
+from serving.contracts.limits import SEED, Limit, fraction
 from trainer.distribution.options import EPOCHS, LEARNING_RATE, DistributionOptions
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/universal-sentence-encoder/4"
@@ -22,7 +22,3 @@ class TextTrainConfig(DistributionOptions):
     learning_rate: Annotated[float, LEARNING_RATE] = 1e-3
     early_stopping_patience: Annotated[int, Limit(0, EPOCHS.high)] = 3
     seed: Annotated[int, SEED] = 42
-
-    def check(self) -> None:
-        check_fields(self)
-        self.check_distribution()

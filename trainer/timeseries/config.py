@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
 from serving.contracts.errors import InputError
-from serving.contracts.limits import SEED, Limit, check_fields, fraction
+from serving.contracts.limits import SEED, Limit, fraction, one_of
 from trainer.distribution.options import EPOCHS, LEARNING_RATE, DistributionOptions
 from trainer.timeseries.windowing import WindowSpec
+
+IMPUTATIONS = ("forward_fill", "interpolate")
 
 # Backpropagation through time keeps about 6 floats (4 gates, cell and output) per unit, step,
 # layer and window of a batch; above this a batch outgrows the 16 GiB a training machine
@@ -22,7 +27,7 @@ class TimeseriesTrainConfig(DistributionOptions):
     time_column: str = "ts"
     target_column: str = "value"
     frequency: str = ""  # pandas alias ("h", "D"); inferred from the data when empty
-    imputation: str = "interpolate"  # or "forward_fill"
+    imputation: Annotated[str, one_of(*IMPUTATIONS)] = "interpolate"
     # largest imputed share of the series or a range of it
     max_imputed_fraction: Annotated[float, fraction()] = 0.2
     window: Annotated[int, Limit(1, 10_000, advice="input steps")] = 48
@@ -40,8 +45,9 @@ class TimeseriesTrainConfig(DistributionOptions):
     seed: Annotated[int, SEED] = 42
 
     def check(self) -> None:
-        check_fields(self)
-        self.check_distribution()
+        super().check()
+        if self.frequency:
+            check_frequency(self.frequency)
         if not self.time_column or not self.target_column:
             raise InputError("time_column and target_column must name columns of the dataset.")
         self.spec  # noqa: B018 (WindowSpec validates window, horizon and stride)
@@ -64,3 +70,14 @@ class TimeseriesTrainConfig(DistributionOptions):
     @property
     def spec(self) -> WindowSpec:
         return WindowSpec(self.window, self.horizon, self.stride)
+
+
+def check_frequency(frequency: str) -> pd.DateOffset:
+    """The pandas offset of alias `frequency` ("h", "D"), or InputError saying what is one."""
+    try:
+        return to_offset(frequency)
+    except (ValueError, TypeError) as error:
+        raise InputError(
+            f"frequency {frequency!r} is not a pandas offset alias: use e.g. 'h', '15min', "
+            "'D', 'W' or 'MS', or leave it empty to infer it."
+        ) from error

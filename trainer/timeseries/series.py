@@ -21,8 +21,8 @@ from pandas.api import types as ptypes
 from pandas.tseries.frequencies import to_offset
 
 from serving.contracts.errors import InputError
+from trainer.timeseries.config import IMPUTATIONS, check_frequency
 
-IMPUTATIONS = ("forward_fill", "interpolate")
 # A grid larger than this is almost always a too-fine `frequency` (seconds over years), and
 # would take gigabytes before anything useful happens.
 MAX_POINTS = 20_000_000
@@ -130,7 +130,7 @@ def prepare_series(
     observed = pd.DatetimeIndex(merged.index).as_unit("ns")
     if not frequency:
         frequency = infer_frequency(observed, time_column)
-    offset = _offset(frequency)
+    offset = check_frequency(frequency)
     grid = _grid(observed, offset, frequency, time_column)
     off_grid = ~observed.isin(grid)
     if off_grid.any():
@@ -281,16 +281,6 @@ def _alias(step: pd.Timedelta) -> str:
         days = step // day
         return "D" if days == 1 else f"{days}D"
     return to_offset(step).freqstr
-
-
-def _offset(frequency: str) -> pd.DateOffset:
-    try:
-        return to_offset(frequency)
-    except (ValueError, TypeError) as error:
-        raise InputError(
-            f"frequency {frequency!r} is not a pandas offset alias: use e.g. 'h', '15min', "
-            "'D', 'W' or 'MS', or leave it empty to infer it."
-        ) from error
 
 
 def _grid(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from serving.contracts.errors import InputError
-from serving.contracts.limits import SEED, Limit, check_fields, fraction
+from serving.contracts.limits import SEED, Limit, fraction, one_of
 from trainer.distribution.options import EPOCHS, LEARNING_RATE, DistributionOptions
 
 # Training keeps about 2 KiB of activations per input pixel (ResNet50 at 224 x 224 x 32 images:
@@ -15,11 +15,19 @@ from trainer.distribution.options import EPOCHS, LEARNING_RATE, DistributionOpti
 ACTIVATION_BYTES_PER_PIXEL = 2048
 MAX_PIXELS_PER_BATCH = 8 * 1024 * 1024
 AUGMENT_FLIPS = ("horizontal", "vertical", "horizontal_and_vertical", "none")
+# The Keras applications trainer.vision.model builds (its BASES).
+BASE_MODELS = (
+    "resnet50",
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "mobilenet_v3_small_minimalistic",
+    "efficientnet_b0",
+)
 
 
 @dataclass(frozen=True)
 class VisionTrainConfig(DistributionOptions):
-    base_model: str = "resnet50"
+    base_model: Annotated[str, one_of(*BASE_MODELS)] = "resnet50"
     base_weights: str = "imagenet"
     image_size: Annotated[
         int, Limit(32, 1024, advice="pixels per side; the base models are pretrained at 224")
@@ -32,7 +40,7 @@ class VisionTrainConfig(DistributionOptions):
     fine_tune_learning_rate: Annotated[float, LEARNING_RATE] = 1e-4
     head_units: Annotated[int, Limit(1, 8192)] = 128
     dropout: Annotated[float, fraction(high_open=True)] = 0.2
-    augment_flip: str = "horizontal"
+    augment_flip: Annotated[str, one_of(*AUGMENT_FLIPS)] = "horizontal"
     augment_rotation: Annotated[float, Limit(0, 1, advice="a share of a full turn; 0: off")] = 0.1
     augment_zoom: Annotated[float, fraction(high_open=True, advice="0: off")] = 0.1
     early_stopping_patience: Annotated[int, Limit(0, EPOCHS.high)] = 3
@@ -40,14 +48,9 @@ class VisionTrainConfig(DistributionOptions):
     seed: Annotated[int, SEED] = 42
 
     def check(self) -> None:
-        check_fields(self)
-        self.check_distribution()
+        super().check()
         if self.cv_folds == 1:
             raise InputError("cv_folds=1 is out of range: it must be 0 (off) or from 2 to 20.")
-        if self.augment_flip not in AUGMENT_FLIPS:
-            raise InputError(
-                f"augment_flip {self.augment_flip!r} is not one of {', '.join(AUGMENT_FLIPS)}."
-            )
         pixels = self.batch_size * self.image_size**2
         if pixels > MAX_PIXELS_PER_BATCH:
             raise InputError(

@@ -15,6 +15,7 @@ from serving.contracts.limits import (
     check_values,
     declared_limits,
     fraction,
+    one_of,
 )
 
 
@@ -107,3 +108,12 @@ def test_every_value_out_of_range_is_listed_at_once():
 def test_values_inside_their_limits_pass():
     check_fields(Settings())
     check_values({"epochs": 100, "rate": 1.0, "unlimited": -5}, declared_limits(Settings))
+
+
+def test_a_choice_outside_the_choices_names_them_all():
+    limit = one_of("linear", "sqrt", "none", advice="how the rate grows")
+    assert limit.problem("scaling", "sqrt") is None
+    assert limit.problem("scaling", "cube") == (
+        "scaling='cube' is not allowed: it must be one of linear, sqrt, none (how the rate grows)."
+    )
+    assert limit.problem("scaling", None).startswith("scaling=None is not allowed")

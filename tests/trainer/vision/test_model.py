@@ -5,7 +5,14 @@ import pytest
 import tensorflow as tf
 
 from serving.contracts.errors import InputError
-from trainer.vision.model import build_base, build_classifier, resolve_base_weights, unfreeze_top
+from trainer.vision.config import BASE_MODELS
+from trainer.vision.model import (
+    BASES,
+    build_base,
+    build_classifier,
+    resolve_base_weights,
+    unfreeze_top,
+)
 from trainer.vision.pretrain_base import DEFAULT_BASE
 
 
@@ -41,6 +48,10 @@ def test_missing_weights_file_is_named(tmp_path):
 def test_weights_of_another_architecture_are_refused(small_base_weights):
     with pytest.raises(InputError, match="same base and input size"):
         build_base("mobilenet_v2", str(small_base_weights), 32)
+
+
+def test_the_config_offers_exactly_the_bases_the_model_builds():
+    assert sorted(BASE_MODELS) == sorted(BASES)
 
 
 def test_unknown_base_and_too_small_images_are_refused(small_base_weights):
