@@ -24,6 +24,7 @@ from pipelines.parameters import (
     check_parameter_values,
     parameter_default,
     parse_overrides,
+    pipeline_defaults,
     pipeline_parameters,
 )
 from serving.contracts.errors import InputError
@@ -127,7 +128,7 @@ def run_command(args: argparse.Namespace) -> None:
 
     pipeline = get_pipeline(args.name)
     overrides = parse_overrides(args.set, pipeline_parameters(pipeline))
-    check_parameter_values(args.name, overrides)
+    check_parameter_values(args.name, overrides, pipeline_defaults(pipeline))
     demo = get_demo(args.name)
     started = time.monotonic()
     try:
@@ -178,13 +179,14 @@ def rollback_command(args: argparse.Namespace) -> None:
 
     model_name = parameter_default(get_pipeline(args.name), "model_name")
     registry = LocalModelRegistry(args.registry)
-    current = registry.champion(model_name)
     try:
+        current = registry.champion(model_name)
         restored = registry.rollback(model_name)
     except InputError as exc:
         raise SystemExit(f"rollback: {exc}") from None
+    was = f"version {current.version}" if current else "none"
     print(
-        f"{model_name}: champion is now version {restored.version} (was {current.version}); "
+        f"{model_name}: champion is now version {restored.version} (was {was}); "
         "a running `make serve` switches to it within --poll-seconds."
     )
 

@@ -11,11 +11,9 @@ import inspect
 import json
 import math
 from collections.abc import Callable
-from dataclasses import fields
 
-from serving.contracts.errors import InputError
 from serving.contracts.limits import refuse, value_problems
-from trainer.parameter_limits import PIPELINE_LIMITS, case_limits, training_config
+from trainer.parameter_limits import PIPELINE_LIMITS, case_problems
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 _INT64 = (-(2**63), 2**63 - 1)  # what Vertex AI's protobuf NUMBER_INTEGER parameters hold
@@ -34,6 +32,13 @@ def parameter_default(pipeline: Callable, name: str) -> object:
     return inspect.signature(func).parameters[name].default
 
 
+def pipeline_defaults(pipeline: Callable) -> dict[str, object]:
+    """Parameter name -> default value of a @dsl.pipeline function (those that have one)."""
+    func = getattr(pipeline, "pipeline_func", pipeline)
+    parameters = inspect.signature(func).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
 def parse_overrides(pairs: list[str], types: dict[str, type]) -> dict:
     """KEY=VALUE strings -> arguments typed like the parameters in `types` (name -> type)."""
     overrides = {}
@@ -48,32 +53,19 @@ def parse_overrides(pairs: list[str], types: dict[str, type]) -> dict:
     return overrides
 
 
-def check_parameter_values(case: str | None, values: dict) -> None:
+def check_parameter_values(case: str | None, values: dict, defaults: dict) -> None:
     """InputError for pipeline arguments `values` outside their limits, as the steps would raise."""
-    refuse(parameter_value_problems(case, values))
+    refuse(parameter_value_problems(case, values, defaults))
 
 
-def parameter_value_problems(case: str | None, values: dict) -> list[str]:
-    """What is wrong with pipeline arguments `values`, as the steps would find it.
+def parameter_value_problems(case: str | None, values: dict, defaults: dict) -> list[str]:
+    """What is wrong with pipeline arguments `values` (over the pipeline's `defaults`).
 
-    Every value is checked against its declared limit, then, if all are within,
-    the training settings among them (over the config's defaults) as the training
-    step checks them, so that the rules across settings (e.g. a batch's memory)
-    are met before any step. `case` None (a template of no known case study):
-    only the shared limits.
+    `case` None (a template of no known case study): only the shared limits.
     """
     if case is None:
         return value_problems(values, PIPELINE_LIMITS)
-    problems = value_problems(values, case_limits(case))
-    if problems:
-        return problems
-    config = training_config(case)
-    names = {field.name for field in fields(config)}
-    try:
-        config(**{name: value for name, value in values.items() if name in names}).check()
-    except InputError as exc:
-        return [str(exc)]
-    return []
+    return case_problems(case, {**defaults, **values})
 
 
 def _convert(key: str, text: str, kind: type):
@@ -86,6 +78,12 @@ def _convert(key: str, text: str, kind: type):
             value = json.loads(text)
             if not isinstance(value, kind):
                 raise ValueError(text)
+            if not _finite(value):
+                raise SystemExit(
+                    f"--set {key}={text!r}: holds NaN or an infinity, which a pipeline "
+                    f"parameter cannot carry: use finite numbers, e.g. --set {key}="
+                    f"{_EXAMPLES[kind]}."
+                )
             return value
         value = kind(text)
         if kind is float and not math.isfinite(value):
@@ -103,3 +101,14 @@ def _convert(key: str, text: str, kind: type):
             f"--set {key}={text!r}: expected {'an' if kind is int else 'a'} {kind.__name__}, "
             f"e.g. --set {key}={_EXAMPLES[kind]}."
         ) from None
+
+
+def _finite(value: object) -> bool:
+    """Whether every number in a JSON value is finite (json reads NaN, Infinity and 1e999)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(map(_finite, value.values()))
+    if isinstance(value, list):
+        return all(map(_finite, value))
+    return True

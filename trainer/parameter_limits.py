@@ -1,37 +1,62 @@
-"""The limits of the pipeline parameters that are not training settings, declared once.
+"""Where each pipeline parameter's limit is declared, and the limits of those with no other home.
 
-A training setting declares its limit with its field (`trainer/<case>/config.py`);
-the parameters here have no such field: where the model goes, the machines, the
-ingest options and the quality gate. A parameter of this name in any pipeline
-has this limit, unless its case's training config declares the name itself
-(the timeseries split's test_fraction). `case_limits(case)` gives every limit
-of a case study's pipeline, which the commands check before any step and the
-steps check when they start.
+A training setting declares its limit with its field, and the ingest options theirs
+beside it (`INGEST_LIMITS` and `check_ingest_options` in `trainer/<case>/config.py`);
+the parameters here belong to every pipeline: where the model goes, the machines and
+the quality gate. `case_limits(case)` gives every limit of a case study's pipeline
+and `case_problems` applies them with the rules across parameters, as the commands
+do before any step; the steps check the same when they start.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from types import ModuleType
 
-from serving.contracts.limits import MODEL_NAME, Limit, declared_limits, fraction
+from serving.contracts.errors import InputError
+from serving.contracts.limits import MODEL_NAME, Limit, declared_limits, fraction, value_problems
 from trainer.catalog import check_case_name
 from trainer.distribution.options import DistributionOptions
+
+_MACHINE_TYPE = Limit(
+    pattern=r"[a-z][a-z0-9]*-[a-z0-9-]+", pattern_words="a machine type, e.g. n1-standard-4"
+)
+# A service account email: a project's own, or the Compute Engine default one.
+SERVICE_ACCOUNT = (
+    r"[a-z0-9-]+@[a-z0-9-]+\.iam\.gserviceaccount\.com"
+    r"|[0-9]+-compute@developer\.gserviceaccount\.com"
+)
 
 PIPELINE_LIMITS: dict[str, Limit] = {
     # Where a blessed model goes (pipelines.targets.Deployment).
     "model_name": MODEL_NAME,
+    "registry_uri": Limit(
+        pattern=r"(?!gs://|/gcs/).*",
+        pattern_words="a local directory, or empty for build/registry",
+        advice="the local registry; Vertex AI runs use the Model Registry",
+    ),
+    "endpoint_name": Limit(
+        pattern=r"[^\x00-\x1f]{1,128}", pattern_words="1 to 128 characters, no control ones"
+    ),
+    "endpoint_service_account": Limit(
+        pattern=f"|{SERVICE_ACCOUNT}",
+        pattern_words="empty or a service account email, e.g. "
+        "vertex-endpoints@my-project.iam.gserviceaccount.com",
+    ),
+    "serving_machine_type": _MACHINE_TYPE,
     "serving_min_replica_count": Limit(1, 1000, advice="serving machines"),
     "serving_max_replica_count": Limit(1, 1000, advice="serving machines"),
     # The training machines (pipelines.targets.TrainingResources).
     "train_replica_count": Limit(1, 256, advice="1, or more for multi-worker training"),
     "train_accelerator_count": Limit(0, 16, advice="accelerators per training machine"),
-    # Ingest options (the ingest functions' parameters).
-    "validation_fraction": fraction(high_open=True),
-    "test_fraction": fraction(high_open=True),
-    "min_images_per_class": Limit(1, 10**6),
-    "min_examples_per_class": Limit(1, 10**6),
-    "max_chars": Limit(1, 10**6, advice="characters kept of each text"),
+    "train_machine_type": _MACHINE_TYPE,
+    "train_accelerator_type": Limit(
+        pattern=r"ACCELERATOR_TYPE_UNSPECIFIED|NVIDIA_[A-Z0-9_]+|TPU_V[0-9A-Z_]+",
+        pattern_words="ACCELERATOR_TYPE_UNSPECIFIED or an accelerator, e.g. NVIDIA_TESLA_T4",
+    ),
     # The quality gate (evaluation).
     "accuracy_threshold": fraction(advice="the test accuracy a model needs, e.g. 0.8"),
     "regression_tolerance": fraction(high_open=True, advice="a share of the champion's score"),
@@ -42,7 +67,7 @@ PIPELINE_LIMITS: dict[str, Limit] = {
 
 def training_config(case: str) -> type:
     """The training config dataclass of case study `case` (without importing TensorFlow)."""
-    module = importlib.import_module(f"trainer.{check_case_name(case)}.config")
+    module = _config_module(case)
     (config,) = (
         value
         for value in vars(module).values()
@@ -56,4 +81,36 @@ def training_config(case: str) -> type:
 
 def case_limits(case: str) -> dict[str, Limit]:
     """Parameter name -> Limit for every limited parameter of case study `case`'s pipeline."""
-    return {**PIPELINE_LIMITS, **declared_limits(training_config(case))}
+    ingest = getattr(_config_module(case), "INGEST_LIMITS", {})
+    return {**PIPELINE_LIMITS, **ingest, **declared_limits(training_config(case))}
+
+
+def case_problems(case: str, arguments: Mapping[str, object]) -> list[str]:
+    """What is wrong with a run's `arguments` (every parameter's value, defaults included).
+
+    Each value against its limit; then, if all are within, the rules across
+    parameters: the ingest options' (`check_ingest_options`) and the training
+    config's (`config.check()`, e.g. a batch's memory estimate), as the steps apply them.
+    """
+    problems = value_problems(arguments, case_limits(case))
+    if problems:
+        return problems
+    module = _config_module(case)
+    config = training_config(case)
+    try:
+        if hasattr(module, "check_ingest_options"):
+            module.check_ingest_options(**_picked(module.check_ingest_options, arguments))
+        config(**_picked(config, arguments)).check()
+    except InputError as exc:
+        return [str(exc)]
+    return []
+
+
+def _picked(function: Callable, arguments: Mapping[str, object]) -> dict[str, object]:
+    """The arguments among `arguments` that `function` (or a dataclass) takes, by name."""
+    names = inspect.signature(function).parameters
+    return {name: value for name, value in arguments.items() if name in names}
+
+
+def _config_module(case: str) -> ModuleType:
+    return importlib.import_module(f"trainer.{check_case_name(case)}.config")

@@ -57,7 +57,9 @@ resource "google_project_iam_member" "pipelines_metric_writer" {
 # condition attributes of Cloud Storage are the object's name, and a model's
 # files lie under its run like the rest), so the bucket keeps every
 # overwritten or deleted object as a noncurrent version for
-# noncurrent_version_retention_days (storage.tf): restore it from there.
+# noncurrent_version_retention_days, and every deleted version, noncurrent ones
+# too, soft-deleted for soft_delete_retention_days, which this account cannot
+# shorten (storage.tf): restore it from there.
 resource "google_storage_bucket_iam_member" "pipelines_pipeline_root" {
   bucket = google_storage_bucket.pipeline_root.name
   role   = "roles/storage.objectUser"

@@ -19,6 +19,13 @@ resource "google_storage_bucket" "pipeline_root" {
     enabled = true
   }
 
+  # ...even if a run deletes the noncurrent versions too (the pipelines account may delete
+  # objects, iam.tf says why): soft-deleted objects can be restored for this long, and only
+  # an account that may update the bucket, which no pipeline account can, may shorten it.
+  soft_delete_policy {
+    retention_duration_seconds = var.soft_delete_retention_days * 86400
+  }
+
   lifecycle_rule {
     condition {
       days_since_noncurrent_time = var.noncurrent_version_retention_days

@@ -86,6 +86,18 @@ variable "noncurrent_version_retention_days" {
   }
 }
 
+variable "soft_delete_retention_days" {
+  description = "Days a deleted object of the pipeline root (any version) can still be restored."
+  type        = number
+  default     = 30
+
+  validation {
+    # Cloud Storage takes 7 to 90 days (or 0, off: not offered here).
+    condition     = var.soft_delete_retention_days >= 7 && var.soft_delete_retention_days <= 90
+    error_message = "soft_delete_retention_days must be from 7 to 90."
+  }
+}
+
 variable "pipeline_root_retention_days" {
   description = "Delete run artifacts older than this many days; null keeps them (models registered on Vertex may point into them)."
   type        = number

@@ -81,7 +81,8 @@ def emulate_command(args: argparse.Namespace) -> None:
     given = {**overrides, **({_source_parameter(template): source} if source else {})}
     case = name or case_of_pipeline(template.name)
     # what `make submit` refuses, refused here too
-    check_run_values(given, template.defaults(), parameter_value_problems(case, given))
+    defaults = template.defaults()
+    check_run_values(given, defaults, parameter_value_problems(case, given, defaults))
     if demo is None:
         template.check_required(given)
     database = demo.demo_database(BUILD) if hasattr(demo, "demo_database") else None

@@ -44,7 +44,8 @@ def _checked(
     settings = load_settings(for_schedule=for_schedule)
     template = PipelineTemplate.load(Path(args.template_dir) / f"{name}.yaml")
     values = template.parameter_values(args.set)
-    check_run_values(values, template.defaults(), parameter_value_problems(name, values))
+    defaults = template.defaults()
+    check_run_values(values, defaults, parameter_value_problems(name, values, defaults))
     template.check_images()
     return template, settings, values
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from serving.contracts.limits import problems_message
+
 NO_ACCELERATOR = "ACCELERATOR_TYPE_UNSPECIFIED"
 
 
@@ -55,4 +57,4 @@ def check_run_values(values: dict, defaults: dict, problems: Sequence[str] = ())
             'e.g. traffic_split={"0":100}'
         )
     if problems:
-        raise SystemExit("Pipeline parameters need fixing:\n  - " + "\n  - ".join(problems))
+        raise SystemExit(problems_message(problems))

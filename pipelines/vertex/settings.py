@@ -10,11 +10,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from trainer.parameter_limits import SERVICE_ACCOUNT
+
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-_SERVICE_ACCOUNT = re.compile(
-    r"^[a-z0-9-]+@[a-z0-9-]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$"
-)
+_SERVICE_ACCOUNT = re.compile(f"^(?:{SERVICE_ACCOUNT})$")
 _NETWORK = re.compile(r"^projects/[0-9]+/global/networks/[a-z0-9-]+$")
 _BUCKET_URI = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/.*)?$")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")

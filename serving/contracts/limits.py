@@ -10,6 +10,7 @@ by other means, e.g. from the Vertex AI console), with the same message.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import typing
 from collections.abc import Mapping
@@ -42,9 +43,11 @@ class Limit:
             if isinstance(value, str) and re.fullmatch(self.pattern, value):
                 return None
             return self._message(name, value, "not allowed", self.pattern_words)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return f"{name}={value!r} is not a number: it must be {self.describe()}."
-        if math.isfinite(value) and self._within(value):
+        # an int of any size is finite (math.isfinite would overflow on one above 1e308)
+        finite = isinstance(value, numbers.Integral) or math.isfinite(value)
+        if finite and self._within(value):
             return None
         return self._message(name, value, "out of range", self.describe())
 
@@ -127,11 +130,16 @@ def check_values(values: Mapping[str, object], limits: Mapping[str, Limit]) -> N
 
 
 def refuse(problems: list[str]) -> None:
-    """InputError with `problems`: the one as it is, several as a list."""
-    if len(problems) == 1:
-        raise InputError(problems[0])
+    """InputError with `problems` (problems_message), if there are any."""
     if problems:
-        raise InputError("Parameters out of range:\n  - " + "\n  - ".join(problems))
+        raise InputError(problems_message(problems))
+
+
+def problems_message(problems: list[str]) -> str:
+    """One problem as it is; several as a list under one heading, every command alike."""
+    if len(problems) == 1:
+        return problems[0]
+    return "Parameters need fixing:\n  - " + "\n  - ".join(problems)
 
 
 def check_fields(config: object) -> None:

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 
 from serving.contracts.errors import InputError
+from serving.contracts.limits import check_values, fraction
 
 SPLITS = ("train", "validation", "test")
 
@@ -100,14 +101,16 @@ def _nearest(names: list[str], low: float, high: float) -> str:
     return min(names, key=key)
 
 
+# A split's share, when every split must hold examples.
+SPLIT_FRACTION = fraction(low_open=True, high_open=True)
+
+
 def check_fractions(validation_fraction: float, test_fraction: float) -> None:
-    """Refuse fractions that leave no room for a training split."""
-    for label, value in (
-        ("validation_fraction", validation_fraction),
-        ("test_fraction", test_fraction),
-    ):
-        if not 0 < value < 1:
-            raise InputError(f"{label} must be between 0 and 1 (exclusive), got {value}.")
+    """Refuse fractions that leave a split empty, or under 10% for training."""
+    check_values(
+        {"validation_fraction": validation_fraction, "test_fraction": test_fraction},
+        {"validation_fraction": SPLIT_FRACTION, "test_fraction": SPLIT_FRACTION},
+    )
     if validation_fraction + test_fraction >= 0.9:
         raise InputError(
             f"validation_fraction + test_fraction = {validation_fraction + test_fraction:.2f} "

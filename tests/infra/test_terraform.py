@@ -133,6 +133,10 @@ def test_buckets_are_private_uniform_regional_and_kept(config):
 def test_pipeline_root_keeps_versions_and_expires_only_old_ones(config):
     root = config.resources("google_storage_bucket")["pipeline_root"]
     assert block(root, "versioning")["enabled"] is True
+    # what a run deletes, noncurrent versions too, stays restorable (iam.tf: why it may delete)
+    assert block(root, "soft_delete_policy")["retention_duration_seconds"] == (
+        "${var.soft_delete_retention_days * 86400}"
+    )
     deletes = [
         block(rule, "condition")
         for rule in root["lifecycle_rule"]

@@ -28,6 +28,15 @@ def test_an_integer_beyond_int64_is_refused_by_name(text):
         parse_overrides([f"epochs={text}"], TYPES)
 
 
+@pytest.mark.parametrize(
+    "text", ['{"0": NaN}', '{"0": Infinity}', '{"0": 1e999}', "[1, -Infinity]", '{"a": [NaN]}']
+)
+def test_a_dict_or_list_holding_nan_or_infinity_is_refused_by_name(text):
+    kind = list if text.startswith("[") else dict
+    with pytest.raises(SystemExit, match=r"--set split=.*holds NaN or an infinity"):
+        parse_overrides([f"split={text}"], {"split": kind})
+
+
 def test_the_limits_themselves_are_accepted():
     values = parse_overrides(["epochs=9223372036854775807", "learning_rate=1e300"], TYPES)
     assert values == {"epochs": 2**63 - 1, "learning_rate": 1e300}

@@ -12,6 +12,7 @@ text into training.
 from __future__ import annotations
 
 import codecs
+import shlex
 from pathlib import PurePosixPath
 
 from serving.contracts.errors import InputError
@@ -69,8 +70,14 @@ def _line_at(data: bytes, mark: bytes, encoding: Encoding, offset: int) -> int:
     return before.count("\n") + 1
 
 
-def _not_utf8(source_uri: str, data: bytes, mark: bytes, offset: int) -> str:
+def _quoted_name(source_uri: str) -> tuple[str, str]:
+    """The file's name, and it and its converted copy's name quoted for a shell command."""
     name = PurePosixPath(source_uri.strip()).name
+    return name, shlex.quote(name), shlex.quote(f"utf8-{name}")
+
+
+def _not_utf8(source_uri: str, data: bytes, mark: bytes, offset: int) -> str:
+    name, quoted, converted = _quoted_name(source_uri)
     where = (
         f"Source {source_uri!r} is not UTF-8: byte 0x{data[offset]:02x} at offset {offset} "
         f"(line {_line_at(data, mark, UTF8, offset)}) is not valid UTF-8"
@@ -79,24 +86,24 @@ def _not_utf8(source_uri: str, data: bytes, mark: bytes, offset: int) -> str:
     if guess == MIXED:
         return (
             f"{where}, though most of the file is: it was damaged, or joined from files in "
-            f"different encodings. Fix those lines (`grep -naxv '.*' {name}` lists them, "
+            f"different encodings. Fix those lines (`grep -naxv '.*' {quoted}` lists them, "
             "in a UTF-8 locale) and save the file as UTF-8."
         )
     if isinstance(guess, Encoding):
         excel = ' (or, in Excel, as "CSV UTF-8")' if name.lower().endswith((".csv", ".tsv")) else ""
         return (
             f"{where}; it looks like {guess.label}. Re-save it as UTF-8, e.g. "
-            f"`iconv -f {guess.iconv} -t UTF-8 {name} > utf8-{name}`{excel}."
+            f"`iconv -f {guess.iconv} -t UTF-8 {quoted} > {converted}`{excel}."
         )
     return (
-        f"{where}, and its encoding could not be told (`file -i {name}` may say): re-save it "
-        f"as UTF-8, e.g. `iconv -f <ENCODING> -t UTF-8 {name} > utf8-{name}`."
+        f"{where}, and its encoding could not be told (`file -i {quoted}` may say): re-save it "
+        f"as UTF-8, e.g. `iconv -f <ENCODING> -t UTF-8 {quoted} > {converted}`."
     )
 
 
 def _holds_nul(source_uri: str, data: bytes, mark: bytes) -> str:
     """UTF-8 text has no NUL bytes; UTF-16 or UTF-32 without a mark is full of them."""
-    name = PurePosixPath(source_uri.strip()).name
+    _, quoted, converted = _quoted_name(source_uri)
     offset = data.index(b"\x00")
     where = (
         f"Source {source_uri!r} holds NUL bytes (the first at offset {offset}, line "
@@ -106,6 +113,6 @@ def _holds_nul(source_uri: str, data: bytes, mark: bytes) -> str:
     if isinstance(guess, Encoding):
         return (
             f"{where}: it looks like {guess.label} without a byte-order mark. Re-save it as "
-            f"UTF-8, e.g. `iconv -f {guess.iconv} -t UTF-8 {name} > utf8-{name}`."
+            f"UTF-8, e.g. `iconv -f {guess.iconv} -t UTF-8 {quoted} > {converted}`."
         )
     return f"{where}: it is not a text file, or is damaged. Give a UTF-8 .csv or .jsonl file."

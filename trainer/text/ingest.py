@@ -25,10 +25,9 @@ from pathlib import Path
 
 from serving.contracts.artifact_dirs import building_directory, read_marker_json, write_json
 from serving.contracts.errors import InputError
-from serving.contracts.limits import check_values
 from serving.contracts.splits import SPLITS, required_splits, stratified_splits
-from trainer.parameter_limits import PIPELINE_LIMITS
 from trainer.text.cleaning import DROP_REASONS, Example, clean_rows, group_by_label
+from trainer.text.config import check_ingest_options
 from trainer.text.readers import read_source
 
 MANIFEST = "manifest.json"
@@ -51,7 +50,7 @@ def ingest_text_file(
     bigquery_project: str = "",
 ) -> dict:
     """Read, clean and split the labelled texts at `source_uri`; return the manifest."""
-    _check_settings(validation_fraction, test_fraction, max_chars, min_examples_per_class)
+    check_ingest_options(validation_fraction, test_fraction, max_chars, min_examples_per_class)
     dropped: collections.Counter = collections.Counter()
     source = read_source(
         source_uri,
@@ -145,25 +144,6 @@ def read_text_split(dataset_dir: str | Path, split: str) -> tuple[list[str], lis
             texts.append(record["text"])
             labels.append(record["label"])
     return texts, labels
-
-
-def _check_settings(
-    validation_fraction: float, test_fraction: float, max_chars: int, min_examples_per_class: int
-) -> None:
-    """Text allows a 0 fraction (that split stays empty), unlike `check_fractions`."""
-    settings = {
-        "validation_fraction": validation_fraction,
-        "test_fraction": test_fraction,
-        "max_chars": max_chars,
-        "min_examples_per_class": min_examples_per_class,
-    }
-    check_values(settings, PIPELINE_LIMITS)
-    if validation_fraction + test_fraction >= 1:
-        raise InputError(
-            f"validation_fraction + test_fraction = {validation_fraction} + {test_fraction} = "
-            f"{validation_fraction + test_fraction:g} leaves nothing for training: "
-            "their sum must be below 1."
-        )
 
 
 def _describe(by_class: dict[str, list[Example]]) -> str:

@@ -75,9 +75,12 @@ class TimeseriesTrainConfig(DistributionOptions):
 def check_frequency(frequency: str) -> pd.DateOffset:
     """The pandas offset of alias `frequency` ("h", "D"), or InputError saying what is one."""
     try:
-        return to_offset(frequency)
-    except (ValueError, TypeError) as error:
+        offset = to_offset(frequency)
+    except (ValueError, TypeError):
+        offset = None
+    if offset is None or offset.n <= 0:
         raise InputError(
-            f"frequency {frequency!r} is not a pandas offset alias: use e.g. 'h', '15min', "
-            "'D', 'W' or 'MS', or leave it empty to infer it."
-        ) from error
+            f"frequency {frequency!r} is not a pandas offset alias of a step forward: use e.g. "
+            "'h', '15min', 'D', 'W' or 'MS', or leave it empty to infer it."
+        )
+    return offset

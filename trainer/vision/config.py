@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from serving.contracts.errors import InputError
-from serving.contracts.limits import SEED, Limit, fraction, one_of
+from serving.contracts.limits import SEED, Limit, check_values, fraction, one_of
+from serving.contracts.splits import SPLIT_FRACTION, check_fractions
 from trainer.distribution.options import EPOCHS, LEARNING_RATE, DistributionOptions
 
 # Training keeps about 2 KiB of activations per input pixel (ResNet50 at 224 x 224 x 32 images:
@@ -60,3 +61,19 @@ class VisionTrainConfig(DistributionOptions):
                 f"{MAX_PIXELS_PER_BATCH * ACTIVATION_BYTES_PER_PIXEL // 2**30} GiB a training "
                 "machine gives it. Lower batch_size or image_size."
             )
+
+
+# The ingest step's options (trainer.vision.ingest), checked by it and by the commands.
+INGEST_LIMITS = {
+    "validation_fraction": SPLIT_FRACTION,
+    "test_fraction": SPLIT_FRACTION,
+    "min_images_per_class": Limit(1, 10**6),
+}
+
+
+def check_ingest_options(
+    validation_fraction: float = 0.15, test_fraction: float = 0.15, min_images_per_class: int = 10
+) -> None:
+    """InputError for ingest options out of their limits, or fractions leaving no training."""
+    check_values({"min_images_per_class": min_images_per_class}, INGEST_LIMITS)
+    check_fractions(validation_fraction, test_fraction)

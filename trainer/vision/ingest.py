@@ -16,10 +16,9 @@ from pathlib import Path
 
 from serving.contracts.artifact_dirs import building_directory, read_marker_json, write_json
 from serving.contracts.errors import InputError
-from serving.contracts.limits import check_values
-from serving.contracts.splits import SPLITS, check_fractions, split_for
+from serving.contracts.splits import SPLITS, split_for
 from serving.contracts.storage import copy_source_tree, escaped_name, name_problem
-from trainer.parameter_limits import PIPELINE_LIMITS
+from trainer.vision.config import check_ingest_options
 from trainer.vision.image_files import image_problem
 
 MANIFEST = "manifest.json"
@@ -36,8 +35,7 @@ def ingest_image_folder(
     min_images_per_class: int = 10,
 ) -> dict:
     """Copy, validate and split the images under `source_uri`; return the manifest."""
-    check_values({"min_images_per_class": min_images_per_class}, PIPELINE_LIMITS)
-    check_fractions(validation_fraction, test_fraction)
+    check_ingest_options(validation_fraction, test_fraction, min_images_per_class)
     with tempfile.TemporaryDirectory(prefix="ingest-") as staging_name:
         staging = Path(staging_name)
         log.info("Copying %s", source_uri)

@@ -61,7 +61,7 @@ def test_every_problem_at_once_and_no_request(template_dir, vertex_api, vertex_e
              "--set", "serving_max_replica_count=0"]
         )  # fmt: skip
     message = str(refused.value)
-    assert message.startswith("Pipeline parameters need fixing:")
+    assert message.startswith("Parameters need fixing:")
     assert "source_uri=" in message and "train_replica_count=0 is out of range" in message
     assert "serving_max_replica_count=0 is out of range" in message
     assert vertex_api.requests == []

@@ -37,9 +37,16 @@ def test_numbers_inside_pass_and_outside_are_named(limit, inside, outside):
         assert problem.startswith(f"x={value!r} is out of range: it must be "), problem
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
-def test_not_finite_numbers_are_never_inside(value):
-    assert "out of range" in Limit().problem("rate", value)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 10**400, -(10**400)])
+def test_not_finite_or_huge_numbers_are_out_of_range(value):
+    assert "out of range" in Limit(0, 2**64).problem("rate", value)
+
+
+def test_numpy_numbers_are_numbers():
+    import numpy as np
+
+    assert Limit(1, 10).problem("window", np.int64(5)) is None
+    assert "out of range" in Limit(1, 10).problem("window", np.float32(11))
 
 
 @pytest.mark.parametrize("value", ["3", None, True, [1]])
@@ -101,7 +108,7 @@ def test_every_value_out_of_range_is_listed_at_once():
     with pytest.raises(InputError) as caught:
         check_values({"epochs": 101, "rate": 0, "name": "x"}, declared_limits(Settings))
     lines = str(caught.value).splitlines()
-    assert lines[0] == "Parameters out of range:"
+    assert lines[0] == "Parameters need fixing:"
     assert [line.split("=")[0] for line in lines[1:]] == ["  - epochs", "  - rate"]
 
 

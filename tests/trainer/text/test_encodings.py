@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import collections
 import json
+import shlex
 
 import pytest
 
@@ -234,3 +235,13 @@ def test_a_nul_character_is_refused_whatever_the_mark(tmp_path, codec):
     source.write_bytes("text,label\nfine,pos\nbad\x00,neg\n".encode(codec))
     message = _refused(source)
     assert "line 3)" in message and "not a text file" in message
+
+
+@pytest.mark.parametrize("name", ["my reviews.csv", "x$(touch pwned).csv", "it's.jsonl"])
+def test_the_advised_command_quotes_the_file_name_for_the_shell(tmp_path, name):
+    source = tmp_path / name
+    source.write_bytes(_csv([("café crème", "a")]).encode("cp1252"))
+    message = _refused(source)
+    quoted, converted = shlex.quote(name), shlex.quote(f"utf8-{name}")
+    assert f"-t UTF-8 {quoted} > {converted}`" in message
+    assert shlex.split(f"iconv -f CP1252 -t UTF-8 {quoted}")[-1] == name
