@@ -28,9 +28,15 @@ from pipelines.parameters import (
     pipeline_parameters,
 )
 from serving.contracts.errors import InputError
+from serving.contracts.limits import Limit
+from serving.server.settings import Setting
 from trainer.catalog import check_case_name
 
 BUILD = Path("build")
+
+
+# How often `submit --wait` asks Vertex AI for the run's state.
+SUBMIT_POLL_SECONDS = Setting("--poll-seconds", Limit(0, 3600, advice="between state requests"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,7 +95,9 @@ def main(argv: list[str] | None = None) -> None:
         "--dry-run", action="store_true", help="check everything offline, print the request"
     )
     submit.add_argument("--wait", action="store_true", help="follow the run to its end")
-    submit.add_argument("--poll-seconds", type=float, default=30, help=argparse.SUPPRESS)
+    submit.add_argument(
+        "--poll-seconds", type=SUBMIT_POLL_SECONDS.parse, default=30, help=argparse.SUPPRESS
+    )
     argv = sys.argv[1:] if argv is None else argv
     # Everything after "--" is for trainer.task (argparse mishandles "--" after a subcommand).
     split = argv.index("--") if "--" in argv else len(argv)

@@ -28,10 +28,11 @@ from pathlib import Path
 from serving.contracts.errors import InputError
 from serving.contracts.logs import setup_logging
 from serving.contracts.storage import copy_source_tree
-from serving.registry.local_registry import LocalModelRegistry, check_model_name
+from serving.registry.local_registry import LocalModelRegistry, check_model_name, export_problem
 from serving.server.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
 from serving.server.http_api import PredictionHTTPServer, handler_for
-from serving.server.model_server import ModelServer, VertexContract
+from serving.server.model_server import ModelServer, VertexContract, port_number
+from serving.server.settings import BATCH_TIMEOUT_MS, MAX_BATCH_SIZE, MAX_BODY_BYTES, POLL_SECONDS
 
 PROG = "python -m serving"
 STORAGE_URI_VAR = "AIP_STORAGE_URI"
@@ -69,28 +70,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, help="port (default: $AIP_HTTP_PORT, else 8080)")
     p.add_argument(
         "--max-batch-size",
-        type=int,
+        type=MAX_BATCH_SIZE.parse,
         default=32,
-        help="instances per model call when batching requests; 1 turns batching off (%(default)s)",
+        help="instances per model call when batching requests; 1 turns batching off; "
+        f"{MAX_BATCH_SIZE.limit.describe()} (%(default)s)",
     )
     p.add_argument(
         "--batch-timeout-ms",
-        type=float,
+        type=BATCH_TIMEOUT_MS.parse,
         default=0.0,
         help="how long a batch waits for more requests; 0: it takes the requests that queued "
-        "while the model was busy, adding no wait (%(default)s ms)",
+        f"while the model was busy, adding no wait; {BATCH_TIMEOUT_MS.limit.describe()} "
+        "(%(default)s ms)",
     )
     p.add_argument(
         "--max-body-bytes",
-        type=int,
+        type=MAX_BODY_BYTES.parse,
         default=10 * 2**20,
-        help="larger request bodies get 413 (%(default)s)",
+        help=f"larger request bodies get 413; {MAX_BODY_BYTES.limit.describe()} (%(default)s)",
     )
     p.add_argument(
         "--poll-seconds",
-        type=float,
+        type=POLL_SECONDS.parse,
         default=2.0,
-        help="how often to re-read the registry's aliases; 0: never (%(default)s)",
+        help="how often to re-read the registry's aliases; 0: never; otherwise "
+        f"{POLL_SECONDS.limit.describe()} (%(default)s)",
     )
     return p
 
@@ -101,21 +105,19 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
     if args.port:
         contract = dataclasses.replace(contract, port=args.port)
     batching = Batching(args.max_batch_size, args.batch_timeout_ms / 1000)
-    if args.max_batch_size < 1 or args.batch_timeout_ms < 0:
-        raise InputError("--max-batch-size must be at least 1 and --batch-timeout-ms 0 or more.")
     model_dir = args.model_dir or os.environ.get(STORAGE_URI_VAR, "").strip()
     if model_dir:
         name = (args.model or ["model"])[0]
         local = scratch / "download"
         copy_source_tree(model_dir, local)
         registry = LocalModelRegistry(scratch / "registry")
-        try:
-            registry.register(name, local)
-        except FileNotFoundError:
+        problem = export_problem(local)
+        if problem:
             raise InputError(
-                f"{model_dir} holds no complete exported model (no metadata.json): pass the "
-                "model directory a training step wrote."
-            ) from None
+                f"{model_dir} holds no complete exported model: it {problem}; pass the model "
+                "directory a training step wrote."
+            )
+        registry.register(name, local)
         names = [name]
     else:
         registry = LocalModelRegistry(args.registry)
@@ -134,9 +136,10 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
 
 
 def _port(text: str) -> int:
-    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+    port = port_number(text)
+    if port is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
-    return int(text)
+    return port
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,6 +39,7 @@ from serving.contracts.model_metadata import METADATA
 from trainer.catalog import case_names, case_study
 from trainer.distribution.cluster import read_cluster
 from trainer.distribution.job_dirs import MODEL_DIR_VAR, JobDirs, job_dirs, local_path
+from trainer.distribution.strategy import distribution_for
 
 PROG = "trainer.task"
 
@@ -97,6 +98,9 @@ def train_task(
 
     if dataset_dir:
         return dirs.model_dir, train(dataset_dir)
+    # The strategy before ingest: a multi-worker one must be created before any other
+    # TensorFlow op, and ingest runs some (vision decodes every image as training will).
+    distribution_for(config.strategy)
     with tempfile.TemporaryDirectory(prefix="trainer-task-") as tmp:
         dataset = Path(tmp) / "dataset"
         study.ingest(source_uri, dataset, **(ingest_options or {}))

@@ -27,7 +27,7 @@ from pathlib import Path
 from serving.contracts.artifact_dirs import write_json
 from serving.contracts.errors import InputError
 from serving.contracts.limits import MODEL_NAME
-from serving.contracts.model_metadata import METADATA, read_model_metadata
+from serving.contracts.model_metadata import METADATA
 
 CHAMPION = "champion"
 ALIASES = "aliases.json"
@@ -74,7 +74,12 @@ class LocalModelRegistry:
         copied, so a refusal leaves the registry as it was.
         """
         check_model_name(model_name)
-        read_model_metadata(model_dir)  # refuses an incomplete export
+        problem = export_problem(Path(model_dir))
+        if problem:
+            raise InputError(
+                f"{model_dir} cannot be registered: it {problem}; pass the directory a "
+                "training step exported the model to."
+            )
         home = self.root / model_name
         versions = home / "versions"
         versions.mkdir(parents=True, exist_ok=True)
@@ -119,6 +124,13 @@ class LocalModelRegistry:
                     f"(champion: {'version ' + str(current.version) if current else 'none'})."
                 )
             previous = history[-2]
+            problem = self.version_problem(model_name, previous)
+            if problem:
+                raise InputError(
+                    f"{model_name!r} in {self.root} cannot roll back to its previous champion, "
+                    f"version {previous}: {problem}. Run `make registry-check REGISTRY="
+                    f"{self.root}` (REPAIR=1 drops it from {HISTORY}), then roll back again."
+                )
             self._set_alias(model_name, CHAMPION, previous)
             write_json(self.root / model_name / HISTORY, history[:-1])
         return RegisteredVersion(model_name, previous, self.version_dir(model_name, previous))
@@ -150,16 +162,8 @@ class LocalModelRegistry:
     def version_problem(self, model_name: str, version: int) -> str:
         """Why `version` cannot be served ("" when it is complete): missing, or half there."""
         path = self.version_dir(model_name, version)
-        if not path.is_dir():
-            return f"{path} is {'not a directory' if path.exists() else 'missing'}"
-        for marker in (METADATA, SAVED_MODEL):
-            if not (path / marker).is_file():
-                return f"{path} is incomplete (no {marker})"
-        try:
-            metadata = json.loads((path / METADATA).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return f"{path / METADATA} cannot be read ({exc})"
-        return "" if isinstance(metadata, dict) else f"{path / METADATA} is not a JSON object"
+        problem = export_problem(path)
+        return f"{path} {problem}" if problem else ""
 
     def aliases(self, model_name: str) -> dict[str, int]:
         """Alias -> version number, as aliases.json holds them (checked: a number is a version)."""
@@ -204,6 +208,24 @@ def check_model_name(model_name: str) -> None:
     MODEL_NAME.check("model_name", model_name)
 
 
+def export_problem(path: Path) -> str:
+    """What makes `path` no complete exported model, said after its path ("" when complete).
+
+    What register refuses to copy in and what the server refuses to serve: a folder
+    with saved_model.pb and metadata.json, the latter a JSON object.
+    """
+    if not path.is_dir():
+        return f"is {'not a directory' if path.exists() else 'missing'}"
+    for marker in (METADATA, SAVED_MODEL):
+        if not (path / marker).is_file():
+            return f"is incomplete (no {marker})"
+    try:
+        metadata = json.loads((path / METADATA).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"has a {METADATA} that cannot be read ({exc})"
+    return "" if isinstance(metadata, dict) else f"has a {METADATA} that is not a JSON object"
+
+
 def version_number(name: str) -> bool:
     """Whether a directory name is a version as the registry writes them: 1, 2, ... (not 01)."""
     return name.isascii() and name.isdigit() and name == str(int(name)) and int(name) > 0
@@ -229,9 +251,9 @@ def _read_json(path: Path, expected: str) -> object:
 def _corrupt(path: Path, problem: str, expected: str) -> InputError:
     return InputError(
         f"The registry file {path} is corrupt: it {problem}; it should hold {expected}. "
-        f"Restore it from a backup, or rewrite it from the versions under "
-        f"{path.parent / 'versions'} (the champion is the version to serve; {HISTORY} "
-        "lists the champions, oldest first)."
+        f"Repair: `make registry-check REGISTRY={path.parent.parent} REPAIR=1` rewrites it "
+        f"from the complete versions under {path.parent / 'versions'} and never deletes one; "
+        "or restore it from a backup."
     )
 
 

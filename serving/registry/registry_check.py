@@ -9,10 +9,12 @@ champion). The problems are printed as a table; the exit status is 1 while any
 remain.
 
 --repair rewrites the registry files only, atomically and under the model's lock,
-and never deletes a version: the champion becomes the last complete version of
-champion_history.json (else the newest complete version, said so), aliases that
-name no complete version are dropped, and the history keeps its complete versions,
-ending with the champion. A model with no complete version is left as it is.
+and never deletes a version: aliases that name no complete version are dropped; a
+model that had a champion (an alias, a history, or a file too corrupt to say) gets
+the last complete version of champion_history.json as champion (else the newest
+complete version, said so), and the history keeps its complete versions, ending
+with the champion. A model with no complete version is left as it is. A folder or
+file that cannot be read or written is a problem row of its own, naming its path.
 """
 
 from __future__ import annotations
@@ -50,11 +52,22 @@ class Problem:
 
 def check_registry(registry: LocalModelRegistry) -> list[Problem]:
     """Every problem of every model directory of the registry."""
-    models = sorted(p.name for p in registry.root.iterdir() if p.is_dir())
+    try:
+        models = sorted(p.name for p in registry.root.iterdir() if p.is_dir())
+    except OSError as exc:
+        return [_unreadable("", registry.root, exc)]
     return [problem for name in models for problem in check_model(registry, name)]
 
 
 def check_model(registry: LocalModelRegistry, name: str) -> list[Problem]:
+    """The model's problems; a folder or file that cannot be read is one, naming its path."""
+    try:
+        return _check_model(registry, name)
+    except OSError as exc:
+        return [_unreadable(name, registry.root / name, exc)]
+
+
+def _check_model(registry: LocalModelRegistry, name: str) -> list[Problem]:
     home = registry.root / name
     try:
         check_model_name(name)
@@ -69,6 +82,8 @@ def check_model(registry: LocalModelRegistry, name: str) -> list[Problem]:
         if version not in complete:
             missing = registry.version_problem(name, version)
             fix = REPAIR if alias == CHAMPION else "--repair drops the alias"
+            if not complete:
+                fix = "register the model again (--repair needs a complete version)"
             what = f"{alias} is version {version}: {missing}"
             problems.append(Problem(name, home / ALIASES, what, fix))
     if not (home / HISTORY).exists():
@@ -102,41 +117,58 @@ def check_model(registry: LocalModelRegistry, name: str) -> list[Problem]:
 
 def repair_model(registry: LocalModelRegistry, name: str) -> list[str]:
     """Rewrite the model's aliases and history from its complete versions; what was done."""
-    home = registry.root / name
-    with registry.lock(name):
-        complete = _complete(registry, name)
-        aliases, aliases_error = _read(registry.aliases, name, {})
-        history, history_error = [], ""
-        if (home / HISTORY).exists():
-            history, history_error = _read(registry.champion_history, name, [])
-        if not complete:
-            return [f"{name}: not repaired: no complete version (register the model again)"]
-        if not (aliases_error or history_error or CHAMPION in aliases or history):
-            return []  # registered without a champion: nothing says which it should be
-        kept = [v for v in history if v in complete]
-        done = []
-        champion = aliases.get(CHAMPION)
-        if champion not in complete:
-            if kept:
-                champion = kept[-1]
-                done.append(f"{name}: champion set to version {champion}, from {HISTORY}")
-            else:
-                champion = complete[-1]
-                done.append(
-                    f"{name}: champion set to version {champion}, the newest complete version "
-                    f"({HISTORY} names no complete version)"
-                )
-        if kept[-1:] != [champion]:
-            kept.append(champion)
-        repaired = {alias: v for alias, v in aliases.items() if v in complete}
-        repaired[CHAMPION] = champion
-        if aliases_error or repaired != aliases:
-            write_json(home / ALIASES, repaired)
-            done.append(f"{name}: {ALIASES} rewritten: {repaired}")
-        if history_error or kept != history or not (home / HISTORY).exists():
-            write_json(home / HISTORY, kept)
-            done.append(f"{name}: {HISTORY} rewritten: {kept}")
+    done: list[str] = []
+    try:
+        with registry.lock(name):
+            _repair(registry, name, done)
+    except OSError as exc:
+        path = exc.filename or registry.root / name
+        done.append(
+            f"{name}: not repaired: {path} cannot be written ({exc.strerror or exc}): make it "
+            "writable by you, then repair again"
+        )
     return done
+
+
+def _repair(registry: LocalModelRegistry, name: str, done: list[str]) -> None:
+    """repair_model under the model's lock: appends to `done` what it did."""
+    home = registry.root / name
+    complete = _complete(registry, name)
+    aliases, aliases_error = _read(registry.aliases, name, {})
+    history, history_error = [], ""
+    if (home / HISTORY).exists():
+        history, history_error = _read(registry.champion_history, name, [])
+    if not complete:
+        done.append(f"{name}: not repaired: no complete version (register the model again)")
+        return
+    repaired = {alias: v for alias, v in aliases.items() if v in complete}
+    had_champion = aliases_error or history_error or CHAMPION in aliases or history
+    if had_champion:  # else registered without one: nothing says which it should be
+        repaired[CHAMPION], kept = _champion(name, complete, aliases.get(CHAMPION), history, done)
+    if aliases_error or repaired != aliases:
+        write_json(home / ALIASES, repaired)
+        done.append(f"{name}: {ALIASES} rewritten: {repaired}")
+    if had_champion and (history_error or kept != history or not (home / HISTORY).exists()):
+        write_json(home / HISTORY, kept)
+        done.append(f"{name}: {HISTORY} rewritten: {kept}")
+
+
+def _champion(
+    name: str, complete: list[int], champion: int | None, history: list[int], done: list[str]
+) -> tuple[int, list[int]]:
+    """(the champion to keep or set, the history of complete versions ending with it)."""
+    kept = [v for v in history if v in complete]
+    if champion not in complete:
+        if kept:
+            champion = kept[-1]
+            done.append(f"{name}: champion set to version {champion}, from {HISTORY}")
+        else:
+            champion = complete[-1]
+            done.append(
+                f"{name}: champion set to version {champion}, the newest complete version "
+                f"({HISTORY} names no complete version)"
+            )
+    return champion, kept if kept[-1:] == [champion] else [*kept, champion]
 
 
 def table(problems: list[Problem], root: Path) -> str:
@@ -193,6 +225,12 @@ def _version_problems(registry: LocalModelRegistry, name: str) -> list[Problem]:
     return problems
 
 
+def _unreadable(name: str, path: Path, exc: OSError) -> Problem:
+    where = Path(exc.filename) if exc.filename else path
+    problem = f"cannot be read ({exc.strerror or exc})"
+    return Problem(name or "-", where, problem, "make it readable by you, then check again")
+
+
 def _complete(registry: LocalModelRegistry, name: str) -> list[int]:
     return [v for v in registry.versions(name) if not registry.version_problem(name, v)]
 
@@ -206,6 +244,8 @@ def _read(read: Callable[[str], T], name: str, default: T) -> tuple[T, str]:
 
 
 def _relative(path: Path, root: Path) -> str:
+    if path == root:
+        return str(path)
     try:
         return str(path.relative_to(root))
     except ValueError:

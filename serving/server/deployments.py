@@ -14,12 +14,14 @@ batchers drain their queues before they stop.
 A refresh that cannot use the registry (a corrupt file, a champion whose
 directory is gone, a version that will not load) keeps the last good split
 serving and records the problem in `watch` (registry_watch.py); the next
-refresh tries again, so a repaired registry is followed.
+refresh tries again, so a repaired registry is followed. A version that did not
+load is loaded again only once its files change, not at every refresh.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -36,6 +38,7 @@ from serving.registry.local_registry import (
 from serving.server.batcher import DynamicBatcher
 from serving.server.loaded_model import LoadedModel
 from serving.server.registry_watch import RegistryWatch
+from serving.server.settings import BATCH_TIMEOUT_MS, MAX_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,10 @@ DEFAULT_TRAFFIC = ((CHAMPION, 100),)
 class Batching:
     max_batch_size: int = 32
     max_wait_s: float = 0.0  # 0: batch what queued while the model was busy, wait for nothing
+
+    def __post_init__(self) -> None:
+        MAX_BATCH_SIZE.check(self.max_batch_size)
+        BATCH_TIMEOUT_MS.check(self.max_wait_s * 1000)
 
 
 @dataclass
@@ -80,7 +87,8 @@ def parse_traffic(text: str) -> tuple[tuple[str, int], ...]:
     pairs = []
     for part in text.split(","):
         selector, _, percent = part.strip().partition(":")
-        if not selector or not percent.strip().isdigit():
+        percent = percent.strip()
+        if not selector or not (percent.isascii() and percent.isdigit() and len(percent) <= 3):
             raise InputError(
                 f"Traffic {text!r}: each part is VERSION_OR_ALIAS:PERCENT, e.g. champion:90,3:10."
             )
@@ -105,6 +113,7 @@ class Deployment:
     ) -> None:
         self.registry, self.name, self.selectors, self.batching = registry, name, traffic, batching
         self._load = load
+        self._unloadable: dict[int, tuple[tuple, str]] = {}  # version -> (its files, why)
         self._lock = threading.Lock()  # one refresh at a time
         self.split: Split | None = None  # None until the first versions are loaded
         self.watch = RegistryWatch(name)
@@ -139,7 +148,7 @@ class Deployment:
         aliases, known = self.registry.aliases(self.name), self.registry.versions(self.name)
         traffic = []
         for selector, percent in self.selectors:
-            number = selector.isascii() and selector.isdigit()
+            number = selector.isascii() and selector.isdigit() and len(selector) <= 18
             version = int(selector) if number else aliases.get(selector)
             if version is None or (number and version not in known):
                 raise TrafficError(
@@ -166,7 +175,7 @@ class Deployment:
         """Load what the registry's aliases now point at and switch to it; True if it changed.
 
         Never raises: whatever goes wrong leaves the current split serving, and is
-        recorded in `watch` for the status routes, the metrics and the log.
+        recorded in `watch` for the log, /health's problems and /v1/models/<name>.
         """
         with self._lock:
             if self._closed:
@@ -196,6 +205,8 @@ class Deployment:
         except Exception as exc:  # a version that will not load: keep serving the old split
             for fresh in set(versions) - set(old.versions if old else {}):
                 versions[fresh].batcher.close()
+            if isinstance(exc, VersionLoadError):
+                raise
             raise VersionLoadError(
                 f"version {version} of {self.name} did not load: {_describe(exc)}"
             ) from exc
@@ -223,13 +234,37 @@ class Deployment:
                     served.batcher.close()
 
     def _serve(self, version: int) -> ServedVersion:
+        """Load and warm up `version`; one that failed is loaded again once its files change."""
         path = self.registry.version_dir(self.name, version)
-        model = self._load(self.name, version, path)
-        model.warm_up()
+        files = files_signature(path)
+        failed = self._unloadable.get(version)
+        if failed and failed[0] == files:
+            raise VersionLoadError(failed[1])
+        try:
+            model = self._load(self.name, version, path)
+            model.warm_up()
+        except Exception as exc:
+            why = (
+                f"version {version} of {self.name} did not load: {_describe(exc)} "
+                "(loaded again when its files change)"
+            )
+            self._unloadable[version] = (files, why)
+            raise VersionLoadError(why) from exc
+        self._unloadable.pop(version, None)
         batcher = DynamicBatcher(
             model.predict, self.batching.max_batch_size, self.batching.max_wait_s, model.label
         )
         return ServedVersion(model, batcher)
+
+
+def files_signature(path: Path) -> tuple:
+    """(name, size, mtime, inode) of each file under `path`: it changes when any file does."""
+    files = []
+    for folder, _, names in os.walk(path):
+        for name in names:
+            stat = os.stat(os.path.join(folder, name))
+            files.append((os.path.join(folder, name), stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return tuple(sorted(files))
 
 
 def _describe(exc: Exception) -> str:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 TF_SERVING_PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
-    r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+    r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
     r"(?P<suffix>:predict|/metadata)?$"
 )
 
@@ -121,11 +121,12 @@ class _Handler(BaseHTTPRequestHandler):
             if length is None:
                 raise RequestError(411, "The request needs a Content-Length header.")
             raise RequestError(400, f"Content-Length {length!r} is not a number.")
-        if int(length) > self.model_server.max_body_bytes:
+        if len(length) > 18 or int(length) > self.model_server.max_body_bytes:
             self.close_connection = True
             raise RequestError(
                 413,
-                f"The request body is {int(length)} bytes; the limit is "
+                f"The request body is {length if len(length) <= 18 else 'over 10^18'} bytes; "
+                "the limit is "
                 f"{self.model_server.max_body_bytes} (--max-body-bytes): send fewer instances "
                 "per request.",
             )

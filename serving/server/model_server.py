@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from serving.contracts.errors import InputError
 from serving.server.deployments import Deployment, ServedVersion
 from serving.server.request_format import RequestError
+from serving.server.settings import MAX_BODY_BYTES, POLL_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +34,26 @@ class VertexContract:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> VertexContract:
         env = os.environ if environ is None else environ
-        port = env.get("AIP_HTTP_PORT", "").strip() or "8080"
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        text = env.get("AIP_HTTP_PORT", "").strip() or "8080"
+        port = port_number(text)
+        if port is None:
             raise InputError(
-                f"AIP_HTTP_PORT={port!r} is not a port number (1-65535): unset it, or pass --port."
+                f"AIP_HTTP_PORT={text!r} is not a port number (1-65535): unset it, or pass --port."
             )
         return cls(
-            port=int(port),
+            port=port,
             predict_route=env.get("AIP_PREDICT_ROUTE", "").strip() or cls.predict_route,
             health_route=env.get("AIP_HEALTH_ROUTE", "").strip() or cls.health_route,
             deployed_model_id=env.get("AIP_DEPLOYED_MODEL_ID", "").strip(),
         )
+
+
+def port_number(text: str) -> int | None:
+    """`text` as a TCP port (1-65535), else None. ASCII digits only: '²' passes isdigit()."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536:
+        return int(text)
+    return None
 
 
 class ModelServer:
@@ -61,10 +71,12 @@ class ModelServer:
         self.vertex_model = vertex_model or (
             next(iter(deployments)) if len(deployments) == 1 else ""
         )
+        MAX_BODY_BYTES.check(max_body_bytes)
         self.max_body_bytes = max_body_bytes
         self._rng = random.Random(seed)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.watcher_errors = 0  # refreshes that raised (refresh() catches what it expects)
 
     @property
     def ready(self) -> bool:
@@ -87,10 +99,10 @@ class ModelServer:
 
     def start(self, poll_s: float = 0) -> None:
         """Load every deployment in the background; then, with `poll_s`, watch the registry."""
+        POLL_SECONDS.check(poll_s)
 
         def load_then_watch() -> None:
-            for deployment in self.deployments.values():
-                deployment.refresh()
+            self._refresh_all()
             failed = [name for name, d in self.deployments.items() if d.split is None]
             log.info(
                 "Ready: %s%s",
@@ -98,12 +110,23 @@ class ModelServer:
                 f" (not served: {', '.join(failed)})" if failed else "",
             )
             while poll_s and not self._stop.wait(poll_s):
-                for deployment in self.deployments.values():
-                    deployment.refresh()
+                self._refresh_all()
 
         thread = threading.Thread(target=load_then_watch, name="model loader", daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _refresh_all(self) -> None:
+        """Refresh every deployment; whatever one raises is reported, never ends the watcher."""
+        for deployment in self.deployments.values():
+            try:
+                deployment.refresh()
+            except Exception as exc:  # a bug: refresh() records the faults it expects itself
+                self.watcher_errors += 1
+                deployment.watch.failed(
+                    f"the registry watcher's refresh failed: {type(exc).__name__}: {exc}",
+                    "the watcher goes on polling",
+                )
 
     def stop(self) -> None:
         self._stop.set()
@@ -136,13 +159,14 @@ class ModelServer:
                 )
             version = str(split.aliases[label])
         if version:
-            if int(version) not in split.versions:
+            loaded = {str(v): served for v, served in split.versions.items()}
+            if version not in loaded:  # compared as text: int() of any text may fail
                 raise RequestError(
                     404,
                     f"Version {version} of {name!r} is not loaded; "
                     f"loaded: {sorted(split.versions)}.",
                 )
-            return split.versions[int(version)]
+            return loaded[version]
         return split.pick(self._rng)
 
     def deployed_model_id(self, served: ServedVersion) -> str:

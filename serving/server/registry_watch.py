@@ -1,14 +1,13 @@
-"""How the registry watcher fares for one model: the problem now, and counters for metrics.
+"""How the registry watcher fares for one model: the problem now, and counters of its polls.
 
 Every poll re-reads the registry; a poll that cannot use it (a corrupt or unreadable
 file, a champion whose directory is gone, a version that will not load) leaves the
 last good versions serving. The problem is logged when it appears or changes, not at
-every poll, and once more when the registry is usable again. `snapshot()` is what the
-status routes report; the counters are what a /metrics endpoint exports:
-
-    registry_watch_polls_total{model}          polls made
-    registry_watch_failed_polls_total{model}   polls that could not use the registry
-    registry_watch_problem{model}              1 while the last poll failed, else 0
+every poll, and once more when the registry is usable again. The problem and the
+counters (polls made, polls that could not use the registry) are kept in this process:
+/health's "problems" shows the problem, and /v1/models/<name> shows `snapshot()` as
+"registry_watch" while it lasts. Exporting the counters as metrics is left to the
+serving issue (#16); there is no /metrics route yet.
 """
 
 from __future__ import annotations

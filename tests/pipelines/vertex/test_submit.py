@@ -202,3 +202,12 @@ def test_a_template_compiled_without_pipeline_image_is_refused(tmp_path, vertex_
     ):
         submit(tmp_path, "--set", "source_uri=gs://data/flowers")
     assert vertex_api.requests == []
+
+
+@pytest.mark.parametrize("seconds", ["inf", "nan", "-1", "1e300"])
+def test_a_poll_interval_out_of_range_is_refused_by_name(seconds, capsys):
+    with pytest.raises(SystemExit):
+        main(["submit", "vision", "--wait", "--poll-seconds", seconds])
+    err = capsys.readouterr().err
+    assert f"--poll-seconds={float(seconds)!r} is out of range: it must be from 0 to 3,600" in err
+    assert "Traceback" not in err

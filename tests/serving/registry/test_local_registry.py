@@ -1,6 +1,7 @@
 """Local model registry: numbered versions, the champion alias, nothing half-registered."""
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -8,16 +9,6 @@ import pytest
 
 from serving.contracts.errors import InputError
 from serving.registry.local_registry import LocalModelRegistry
-
-
-@pytest.fixture
-def exported(tmp_path):
-    """A stand-in export directory: the registry only copies files and reads metadata.json."""
-    model = tmp_path / "export"
-    (model / "variables").mkdir(parents=True)
-    (model / "saved_model.pb").write_bytes(b"graph")
-    (model / "metadata.json").write_text(json.dumps({"classes": ["a", "b"]}))
-    return model
 
 
 def test_versions_increment_and_champion_follows(tmp_path, exported):
@@ -42,19 +33,48 @@ def test_registering_without_promotion_keeps_the_champion(tmp_path, exported):
     assert registry.versions("vision") == [1, 2]
 
 
-def test_incomplete_export_is_refused_and_nothing_registered(tmp_path, exported):
-    (exported / "metadata.json").unlink()
+INCOMPLETE_EXPORTS = {  # how, and what register says: what version_problem would say
+    "no metadata.json": (lambda m: (m / "metadata.json").unlink(), "is incomplete (no metadata"),
+    "no saved_model.pb": (
+        lambda m: (m / "saved_model.pb").unlink(),
+        "is incomplete (no saved_model.pb)",
+    ),
+    "metadata.json a list": (
+        lambda m: (m / "metadata.json").write_text("[1]"),
+        "has a metadata.json that is not a JSON object",
+    ),
+    "metadata.json truncated": (
+        lambda m: (m / "metadata.json").write_text('{"classes": '),
+        "has a metadata.json that cannot be read",
+    ),
+    "saved_model.pb a folder": (
+        lambda m: [(m / "saved_model.pb").unlink(), (m / "saved_model.pb").mkdir()],
+        "is incomplete (no saved_model.pb)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", INCOMPLETE_EXPORTS)
+def test_incomplete_export_is_refused_and_nothing_registered(tmp_path, exported, case):
+    """register refuses what version_problem would call incomplete, in the same words."""
+    breaking, problem = INCOMPLETE_EXPORTS[case]
     registry = LocalModelRegistry(tmp_path / "registry")
-    with pytest.raises(FileNotFoundError, match="incomplete"):
+    registry.register("vision", exported, champion=False)  # complete: version 1
+    for model in (exported, registry.version_dir("vision", 1)):
+        breaking(model)
+    with pytest.raises(InputError) as refused:
         registry.register("vision", exported)
-    assert registry.versions("vision") == []
+    message = str(refused.value)
+    assert message.startswith(f"{exported} cannot be registered: it {problem}"), message
+    assert "Traceback" not in message and "\n" not in message
+    served = registry.version_problem("vision", 1)
+    assert served.startswith(f"{registry.version_dir('vision', 1)} {problem}"), served
+    assert registry.versions("vision") == [1]
     assert registry.champion("vision") is None
 
 
 def test_failed_copy_leaves_no_version(tmp_path, exported, monkeypatch):
     """The copy failure is injected (a full disk cannot be staged portably)."""
-    import shutil
-
     registry = LocalModelRegistry(tmp_path / "registry")
 
     def broken_copy(src, dst, **kwargs):
@@ -116,3 +136,33 @@ def test_rolling_back_a_model_never_registered_is_refused(tmp_path):
     with pytest.raises(InputError, match="has no model 'text': nothing to roll back"):
         LocalModelRegistry(tmp_path).rollback("text")
     assert list(tmp_path.iterdir()) == []
+
+
+ROLLBACK_BREAKS = {
+    "folder deleted": (lambda path: shutil.rmtree(path), "versions/2 is missing"),
+    "saved model gone": (
+        lambda path: (path / "saved_model.pb").unlink(),
+        "versions/2 is incomplete (no saved_model.pb)",
+    ),
+    "metadata truncated": (
+        lambda path: (path / "metadata.json").write_text("{"),
+        "versions/2 has a metadata.json that cannot be read",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ROLLBACK_BREAKS)
+def test_rollback_to_a_broken_previous_champion_is_refused_by_name(tmp_path, exported, case):
+    breaking, problem = ROLLBACK_BREAKS[case]
+    registry = LocalModelRegistry(tmp_path)
+    for _ in range(3):
+        registry.register("vision", exported)
+    breaking(registry.version_dir("vision", 2))
+    with pytest.raises(InputError) as refused:
+        registry.rollback("vision")
+    message = str(refused.value)
+    assert "cannot roll back to its previous champion, version 2" in message
+    assert problem in message and f"make registry-check REGISTRY={tmp_path}" in message
+    assert "\n" not in message
+    assert registry.champion("vision").version == 3  # nothing changed
+    assert registry.champion_history("vision") == [1, 2, 3]

@@ -5,22 +5,13 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from serving.registry.local_registry import LocalModelRegistry
 from serving.registry.registry_check import check_registry, main
 from tests.conftest import REPO
-
-
-@pytest.fixture
-def exported(tmp_path):
-    """A stand-in export: the registry and its check read files only, never the graph."""
-    model = tmp_path / "export"
-    (model / "variables").mkdir(parents=True)
-    (model / "saved_model.pb").write_bytes(b"graph")
-    (model / "metadata.json").write_text(json.dumps({"classes": ["a", "b"]}))
-    return model
 
 
 @pytest.fixture
@@ -149,3 +140,76 @@ def test_the_command_exits_1_with_one_line_and_no_traceback(registry, tmp_path):
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "text/aliases.json" in corrupt.stdout and "holds [1]" in corrupt.stdout
     assert f"{tmp_path / 'nowhere'} is no directory: pass --registry DIR" in nowhere.stderr
+
+
+@pytest.mark.parametrize(
+    ("aliases", "left"),
+    [
+        ({"canary": 9}, {}),
+        ({"canary": 9, "shadow": 1}, {"shadow": 1}),
+        ({"canary": 9, "shadow": 10}, {}),
+    ],
+)
+def test_repair_drops_aliases_to_missing_versions_of_a_model_without_champion(
+    tmp_path, exported, capsys, aliases, left
+):
+    """What the check says --repair does, it does: no champion is made up."""
+    registry = LocalModelRegistry(tmp_path / "registry")
+    registry.register("vision", exported, champion=False)
+    (registry.root / "vision" / "aliases.json").write_text(json.dumps(aliases))
+    [problem, *_] = check_registry(registry)
+    assert problem.fix == "--repair drops the alias" and "is version 9" in problem.problem
+    main(["--registry", str(registry.root), "--repair"])  # no SystemExit: nothing remains
+    assert f"vision: aliases.json rewritten: {left}" in capsys.readouterr().out
+    assert registry.aliases("vision") == left and registry.champion("vision") is None
+    assert not (registry.root / "vision" / "champion_history.json").exists()
+
+
+def test_an_alias_of_a_model_with_no_complete_version_says_register_again(registry):
+    shutil.rmtree(registry.root / "text" / "versions" / "1")
+    (registry.root / "text" / "aliases.json").write_text('{"champion": 1, "canary": 1}')
+    fixes = {p.fix for p in check_registry(registry) if p.path.name == "aliases.json"}
+    assert fixes == {"register the model again (--repair needs a complete version)"}
+
+
+def _denied(monkeypatch, denied) -> None:
+    """Path.iterdir raises PermissionError for `denied`, as an unreadable folder would."""
+    iterdir = Path.iterdir
+
+    def guarded(self):
+        if self == denied:
+            raise PermissionError(13, "Permission denied", str(self))
+        return iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", guarded)
+
+
+@pytest.mark.parametrize("where", ["vision/versions", "text/versions", ""])
+def test_an_unreadable_folder_is_a_problem_row_naming_it(registry, capsys, monkeypatch, where):
+    """As root (as CI runs) no folder can be made unreadable, so the OSError that
+    iterdir() raises on one comes from a stand-in."""
+    denied = registry.root / where if where else registry.root
+    _denied(monkeypatch, denied)
+    with pytest.raises(SystemExit) as stopped:
+        main(["--registry", str(registry.root)])
+    out = capsys.readouterr().out
+    assert "problem(s) in" in str(stopped.value)
+    [row] = [line for line in out.splitlines() if "cannot be read (Permission denied)" in line]
+    shown = str(denied.relative_to(registry.root)) if where else str(registry.root)
+    assert f"  {shown}  " in row and "make it readable" in row, out
+    assert "Traceback" not in out
+
+
+def test_a_model_that_cannot_be_locked_is_not_repaired_and_named(registry, capsys):
+    """A folder where the lock file belongs: the lock cannot be opened (as a read-only
+    model folder would refuse it)."""
+    shutil.rmtree(registry.root / "vision" / "versions" / "3")
+    lock = registry.root / "vision" / ".lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+    with pytest.raises(SystemExit) as stopped:
+        main(["--registry", str(registry.root), "--repair"])
+    out = capsys.readouterr().out
+    assert f"vision: not repaired: {lock} cannot be written (Is a directory)" in out
+    assert "problem(s) in" in str(stopped.value) and "Traceback" not in out
+    assert _files(registry, "vision") == ({"champion": 3}, [1, 2, 3])  # left as it was

@@ -4,7 +4,6 @@ aliases.json and champion_history.json are plain files anyone can edit or trunca
 what is read from them must be a version number before it becomes a path.
 """
 
-import json
 import re
 import subprocess
 import sys
@@ -33,15 +32,6 @@ BAD_HISTORY = {
 
 
 @pytest.fixture
-def exported(tmp_path):
-    model = tmp_path / "export"
-    (model / "variables").mkdir(parents=True)
-    (model / "saved_model.pb").write_bytes(b"graph")
-    (model / "metadata.json").write_text(json.dumps({"classes": ["a", "b"]}))
-    return model
-
-
-@pytest.fixture
 def registry(tmp_path, exported) -> LocalModelRegistry:
     registry = LocalModelRegistry(tmp_path / "registry")
     registry.register("vision", exported)
@@ -57,7 +47,7 @@ def test_a_corrupt_alias_file_is_named_with_the_repair(registry, text, problem):
         registry.champion("vision")
     message = str(raised.value)
     assert f"The registry file {path} is corrupt: it {problem}" in message
-    assert "Restore it from a backup" in message
+    assert f"Repair: `make registry-check REGISTRY={registry.root} REPAIR=1`" in message
     assert not (registry.root / "planted").exists()
 
 

@@ -35,7 +35,7 @@ BREAKS = {  # how, what the problem says, the repair it names, the champion afte
     "aliases.json truncated": (
         lambda home: (home / "aliases.json").write_text('{"champion": 2'),
         "{root}/scaler/aliases.json is corrupt: it is not valid JSON",
-        "Restore it from a backup",
+        REPAIR,
         2,
     ),
 }

@@ -1,11 +1,15 @@
 """Traffic splits over versions and aliases, and the hot swap when the registry's champion moves."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from serving.contracts.errors import InputError
 from serving.registry.local_registry import LocalModelRegistry
 from serving.server.deployments import Deployment, parse_traffic
+from serving.server.loaded_model import LoadedModel
 
 
 def _answer(deployment: Deployment, version: int) -> float:
@@ -89,4 +93,47 @@ def test_a_label_moved_to_a_served_version_is_followed_without_reloading(registr
     registry.rollback("scaler")  # champion: 2 -> 1, both already served
     assert not deployment.refresh()  # no version loaded or retired
     assert deployment.split.aliases == {"champion": 1} and deployment.split.versions is versions
+    deployment.close()
+
+
+@pytest.mark.parametrize(
+    "parts", ["champion:²", "champion:١٠٠", "champion:１００", "champion:" + "1" * 5000]
+)
+def test_a_percentage_of_other_digits_is_refused_by_name(parts):
+    """'²' passes isdigit() but not int(): once a ValueError traceback."""
+    with pytest.raises(InputError) as refused:
+        parse_traffic(parts)
+    assert str(refused.value).startswith(f"Traffic {parts!r}: each part is VERSION_OR_ALIAS")
+
+
+def _unloadable(export: Path, target: Path, how: str) -> Path:
+    """A copy of `export` that register takes but TensorFlow cannot load."""
+    shutil.copytree(export, target)
+    if how == "garbled graph":
+        (target / "saved_model.pb").write_bytes(b"not a graph")
+    else:
+        shutil.rmtree(target / "variables")
+    return target
+
+
+@pytest.mark.parametrize("how", ["garbled graph", "variables gone"])
+def test_a_version_that_will_not_load_is_loaded_again_only_once_its_files_change(
+    registry, scaler_exports, tmp_path, how
+):
+    loads = []
+
+    def counted(name: str, version: int, path: Path) -> LoadedModel:
+        loads.append(version)
+        return LoadedModel(name, version, path)
+
+    deployment = Deployment(registry, "scaler", load=counted)
+    deployment.refresh()
+    registry.register("scaler", _unloadable(scaler_exports[2], tmp_path / "broken", how))
+    for _ in range(3):
+        assert not deployment.refresh()
+        assert "version 3 of scaler did not load" in deployment.error  # reported every time
+    assert loads == [2, 3]  # one try, not one a poll
+    shutil.copytree(scaler_exports[2], registry.version_dir("scaler", 3), dirs_exist_ok=True)
+    assert deployment.refresh() and deployment.error == ""
+    assert loads == [2, 3, 3] and _answer(deployment, 3) == 9.0
     deployment.close()

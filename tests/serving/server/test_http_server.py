@@ -173,6 +173,15 @@ def test_protocol_errors_get_json_errors(registry):
         assert status == 413 and "limit is 1000 (--max-body-bytes)" in body["error"]
         status, body = _raw(base, "POST", "/predict", None, {})
         assert status == 411 and "Content-Length" in body["error"]
+        for length, refusal in [  # int() fails on each; isdigit() passes each
+            ("9" * 5000, (413, "The request body is over 10^18 bytes; the limit is 1000")),
+            ("²", (400, "Content-Length '²' is not a number")),
+            ("¹²", (400, "Content-Length '¹²' is not a number")),
+        ]:
+            status, body = _raw(base, "POST", "/predict", b"", {"Content-Length": length})
+            assert (status, body["error"][: len(refusal[1])]) == refusal, body
+        for version in ("9" * 5000, "02", "0"):  # no version as written: 404, never a 500
+            assert call(base, f"/v1/models/scaler/versions/{version}")[0] == 404
         assert call(base, "/v2/whatever")[0] == 404
         assert call(base, "/v1/models/scaler:predict")[0] == 405  # GET on a POST route
         assert call(base, "/v1/models/scaler/metadata", {"instances": [ROW]})[0] == 405

@@ -139,3 +139,36 @@ def test_a_repair_and_a_rollback_during_an_incident_take_effect(registry, scaler
 
 def _answered_by(base: str) -> str:
     return call(base, "/predict", {"instances": [ROW]})[1].get("deployedModelId", "")
+
+
+@pytest.mark.parametrize("fault", [RuntimeError("a bug"), OverflowError("timeout too large")])
+def test_a_refresh_that_raises_never_ends_the_watcher(registry, scaler_exports, caplog, fault):
+    """refresh() records every fault it expects, so one that raises is a bug: a stand-in
+    refresh raises for three polls after the first load; the watcher counts, reports and
+    goes on, and follows the next champion."""
+    server = scaler_server(registry)
+    deployment, calls = server.deployments["scaler"], []
+    refresh = deployment.refresh
+
+    def faulty() -> bool:
+        calls.append(1)
+        if 2 <= len(calls) <= 4:
+            raise fault
+        return refresh()
+
+    deployment.refresh = faulty
+    caplog.set_level(logging.INFO, logger="serving.server.registry_watch")
+    server.start(poll_s=0.01)
+    try:
+        _wait_until(lambda: len(calls) > 5)
+        assert server.watcher_errors == 3 and server._threads[0].is_alive()
+        registry.register("scaler", scaler_exports[2])
+        _wait_until(lambda: deployment.split and 3 in deployment.split.versions)
+        assert deployment.error == ""  # the next poll that worked cleared the problem
+    finally:
+        server.stop()
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert logged == [  # once, not at every poll
+        f"scaler: the registry watcher's refresh failed: {type(fault).__name__}: {fault} "
+        "(the watcher goes on polling; logged again only when this changes or is fixed)"
+    ]

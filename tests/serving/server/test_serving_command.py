@@ -22,6 +22,7 @@ import pytest
 
 from pipelines.local.gcs_emulator import upload_directory
 from serving.__main__ import main as serving_main
+from serving.__main__ import parser
 from serving.registry.local_registry import LocalModelRegistry
 from tests.conftest import REPO
 from tests.serving.conftest import call, wait_ready
@@ -152,13 +153,21 @@ def _png(size: int) -> bytes:
         (["--registry", "{registry}", "--model", "nope"], "has no model 'nope'"),
         (["--registry", "{registry}", "--traffic", "vision=champion:50"], "add up to 50, not 100"),
         (["--registry", "{registry}", "--traffic", "text=champion:100"], "for a served model"),
-        (["--model-dir", "{empty}"], "holds no complete exported model (no metadata.json)"),
-        (["--registry", "{registry}", "--max-batch-size", "0"], "--max-batch-size must be"),
+        (["--model-dir", "{empty}"], "holds no complete exported model: it is incomplete (no meta"),
+        (
+            ["--registry", "{registry}", "--traffic", "vision=champion:²"],
+            "VERSION_OR_ALIAS:PERCENT",
+        ),
+        (["--model-dir", "{half}"], "holds no complete exported model: it is incomplete (no saved"),
     ],
 )
 def test_bad_settings_stop_the_server_with_one_line(registry, tmp_path, args, message):
     """In this process: main() refuses before it listens or loads anything."""
-    args = [a.format(empty=tmp_path, registry=registry.root) for a in args]
+    half = tmp_path / "half"  # an export without its graph
+    half.mkdir()
+    (half / "metadata.json").write_text("{}")
+    args = [a.format(empty=tmp_path / "empty", registry=registry.root, half=half) for a in args]
+    (tmp_path / "empty").mkdir()
     if "--traffic" in args:
         args += ["--model", "vision"]
     with pytest.raises(SystemExit) as stopped:
@@ -176,7 +185,7 @@ def test_a_taken_port_is_named(registry):
             serving_main(["--registry", str(registry.root), "--port", str(port)])
 
 
-@pytest.mark.parametrize("port", ["70000", "0", "-1", "http"])
+@pytest.mark.parametrize("port", ["70000", "0", "-1", "http", "²", "١٢٣", "８０８０", "1" * 5000])
 def test_a_port_flag_that_is_no_port_is_one_usage_line(port, capsys):
     with pytest.raises(SystemExit) as raised:
         serving_main(["--port", port])
@@ -184,8 +193,52 @@ def test_a_port_flag_that_is_no_port_is_one_usage_line(port, capsys):
     assert f"argument --port: {port!r} is not a port number (1-65535)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value", ["abc", "70000", "80.5"])
+@pytest.mark.parametrize("value", ["abc", "70000", "80.5", "²", "８０８０"])
 def test_an_aip_http_port_that_is_no_port_is_named(value, monkeypatch, tmp_path):
     monkeypatch.setenv("AIP_HTTP_PORT", value)
     with pytest.raises(SystemExit, match=rf"AIP_HTTP_PORT='{value}' is not a port number"):
         serving_main(["--registry", str(tmp_path)])
+
+
+OUT_OF_RANGE = [  # flag, value; each refused as argparse refuses a bad value: exit 2, one line
+    ("--poll-seconds", "inf"),
+    ("--poll-seconds", "1e300"),
+    ("--poll-seconds", "-1"),
+    ("--poll-seconds", "nan"),
+    ("--poll-seconds", "0.001"),
+    ("--batch-timeout-ms", "inf"),
+    ("--batch-timeout-ms", "nan"),
+    ("--batch-timeout-ms", "-5"),
+    ("--max-batch-size", "0"),
+    ("--max-batch-size", "1" * 30),
+    ("--max-body-bytes", "0"),
+    ("--max-body-bytes", "-1"),
+]
+NOT_NUMBERS = [
+    ("--max-batch-size", "2.5"),
+    ("--max-body-bytes", "1e400"),
+    ("--max-body-bytes", "²"),
+    ("--poll-seconds", "soon"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value"), OUT_OF_RANGE + NOT_NUMBERS)
+def test_a_numeric_flag_out_of_its_range_is_one_usage_line(flag, value, capsys):
+    """Before anything is read or loaded: `--poll-seconds inf` once killed the watcher."""
+    with pytest.raises(SystemExit) as raised:
+        serving_main([flag, value])
+    err = capsys.readouterr().err
+    assert raised.value.code == 2 and "Traceback" not in err
+    [line] = [line for line in err.splitlines() if "error:" in line]
+    assert line.startswith(f"python -m serving: error: argument {flag}: {flag}="), line
+    what = "is out of range" if (flag, value) in OUT_OF_RANGE else "is not a"
+    assert what in line and "it must be " in line, line
+
+
+def test_numeric_flags_inside_their_ranges_are_taken():
+    args = parser().parse_args(
+        ["--poll-seconds", "0", "--batch-timeout-ms", "2.5", "--max-batch-size", "1",
+         "--max-body-bytes", "1024"]
+    )  # fmt: skip
+    assert (args.poll_seconds, args.batch_timeout_ms) == (0, 2.5)
+    assert (args.max_batch_size, args.max_body_bytes) == (1, 1024)

@@ -1,0 +1,82 @@
+"""The server's numeric settings: each one's flag of `python -m serving` and valid range.
+
+The command refuses a value out of range as it parses its flags, and ModelServer
+and Batching check again (they can be built without the command), with the same
+message. Without the ranges, `--poll-seconds inf` killed the registry watcher
+(a wait that long overflows) and `-1` or `nan` made it spin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import numbers
+from dataclasses import dataclass
+
+from serving.contracts.errors import InputError
+from serving.contracts.limits import Limit
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A flag's valid values: those of `limit`, and `off` (a value that turns it off)."""
+
+    flag: str
+    limit: Limit
+    whole: bool = False  # an integer, not any number
+    off: float | None = None
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` is not valid for the setting, or None when it is."""
+        if value == self.off and not isinstance(value, bool):
+            return None
+        if (
+            self.whole
+            and isinstance(value, numbers.Real)
+            and not isinstance(value, numbers.Integral)
+        ):
+            return f"{self.flag}={value!r} is not a whole number: it must be {self.describe()}."
+        return self.limit.problem(self.flag, value)
+
+    def check(self, value: object) -> None:
+        """InputError naming the flag, `value` and the range, unless `value` is valid."""
+        problem = self.problem(value)
+        if problem:
+            raise InputError(problem)
+
+    def parse(self, text: str) -> float:
+        """The flag's value from the command line (an argparse `type`): refused out of range."""
+        try:
+            value = int(text) if self.whole else float(text)
+        except ValueError:
+            kind = "a whole number" if self.whole else "a number"
+            raise argparse.ArgumentTypeError(
+                f"{self.flag}={text!r} is not {kind}: it must be {self.describe()}."
+            ) from None
+        problem = self.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    def describe(self) -> str:
+        return self.limit.describe() + (f" ({self.limit.advice})" if self.limit.advice else "")
+
+
+MAX_BATCH_SIZE = Setting(
+    "--max-batch-size",
+    Limit(1, 4096, advice="instances per model call; 1 turns batching off"),
+    whole=True,
+)
+BATCH_TIMEOUT_MS = Setting(
+    "--batch-timeout-ms",
+    Limit(0, 10_000, advice="how long a request may wait for others to join its batch"),
+)
+MAX_BODY_BYTES = Setting(
+    "--max-body-bytes",
+    Limit(1, 2**30, advice="a request body is held in memory whole"),
+    whole=True,
+)
+POLL_SECONDS = Setting(
+    "--poll-seconds",
+    Limit(0.01, 86_400, advice="or 0: never re-read the registry"),
+    off=0,
+)
