@@ -192,7 +192,10 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as exc:
         raise SystemExit(f"{PROG}: error: {exc}") from None
     if not registry.root.is_dir():
-        raise SystemExit(f"{PROG}: error: {registry.root} is no directory: pass --registry DIR.")
+        raise SystemExit(
+            f"{PROG}: error: {registry.root} is not a directory: pass the registry folder, "
+            "e.g. --registry build/registry."
+        )
     if args.repair:
         for name in sorted({p.model for p in check_registry(registry) if p.fix.startswith("--")}):
             for line in repair_model(registry, name):

@@ -139,7 +139,7 @@ def test_the_command_exits_1_with_one_line_and_no_traceback(registry, tmp_path):
         assert done.returncode == 1 and "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "text/aliases.json" in corrupt.stdout and "holds [1]" in corrupt.stdout
-    assert f"{tmp_path / 'nowhere'} is no directory: pass --registry DIR" in nowhere.stderr
+    assert f"{tmp_path / 'nowhere'} is not a directory: pass the registry folder" in nowhere.stderr
 
 
 @pytest.mark.parametrize(
