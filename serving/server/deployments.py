@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,8 @@ from serving.registry.local_registry import (
 from serving.server.batcher import DynamicBatcher
 from serving.server.loaded_model import LoadedModel
 from serving.server.registry_watch import RegistryWatch
-from serving.server.settings import BATCH_TIMEOUT_MS, MAX_BATCH_SIZE
+from serving.server import metrics
+from serving.server.settings import BATCH_TIMEOUT_MS, MAX_BATCH_SIZE, MAX_ENQUEUED_BATCHES
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,12 @@ DEFAULT_TRAFFIC = ((CHAMPION, 100),)
 class Batching:
     max_batch_size: int = 32
     max_wait_s: float = 0.0  # 0: batch what queued while the model was busy, wait for nothing
+    max_enqueued_batches: int = 8  # the queue's bound: fuller, and requests get 429
 
     def __post_init__(self) -> None:
         MAX_BATCH_SIZE.check(self.max_batch_size)
         BATCH_TIMEOUT_MS.check(self.max_wait_s * 1000)
+        MAX_ENQUEUED_BATCHES.check(self.max_enqueued_batches)
 
 
 @dataclass
@@ -215,6 +219,7 @@ class Deployment:
         if old is not None:
             for version in set(old.versions) - set(versions):
                 old.versions[version].batcher.close()  # drains its queue first
+                metrics.model_retired(self.name, str(version))
                 log.info("Retired %s version %d", self.name, version)
         return True
 
@@ -240,6 +245,7 @@ class Deployment:
         failed = self._unloadable.get(version)
         if failed and failed[0] == files:
             raise VersionLoadError(failed[1])
+        started = time.perf_counter()
         try:
             model = self._load(self.name, version, path)
             model.warm_up()
@@ -251,8 +257,14 @@ class Deployment:
             self._unloadable[version] = (files, why)
             raise VersionLoadError(why) from exc
         self._unloadable.pop(version, None)
+        metrics.model_loaded(self.name, str(version), time.perf_counter() - started)
         batcher = DynamicBatcher(
-            model.predict, self.batching.max_batch_size, self.batching.max_wait_s, model.label
+            model.predict,
+            self.batching.max_batch_size,
+            self.batching.max_wait_s,
+            model.label,
+            self.batching.max_enqueued_batches,
+            (self.name, str(version)),
         )
         return ServedVersion(model, batcher)
 

@@ -1,27 +1,38 @@
-"""The HTTP routes: Vertex AI's custom-container contract and TF Serving's REST API.
+"""The HTTP routes, as an ASGI app: Vertex AI's custom-container contract and TF Serving's REST API.
 
     GET  <AIP_HEALTH_ROUTE>         200 once the models are loaded and warm, else 503;
-                                    ("problems": the models whose registry is broken)
+                                    ("problems": the models whose registry is broken);
+                                    503 once a drain began (SIGTERM)
     POST <AIP_PREDICT_ROUTE>        {"instances": [...]} -> {"predictions", "deployedModelId"}
     GET  /v1/models/<name>[<which>]             version status (+ "registry_watch" on trouble)
     GET  /v1/models/<name>[<which>]/metadata    signature
     POST /v1/models/<name>[<which>]:predict     rows ("instances") or columns ("inputs")
+    GET  /metrics                   Prometheus text format
 
 <which> is /versions/<v> or /labels/<alias>; without it the traffic split chooses.
 
-Every error is a JSON `{"error": "..."}` with a 4xx/5xx status; the server
-never lets a request's failure reach the connection loop.
+Every error is a JSON `{"error": "..."}` with a 4xx/5xx status (429 and 503
+with Retry-After); the app never lets a request's failure reach uvicorn. A
+predict request is admitted (admission.py), its body read within limits
+(http_body.py), parsed, checked (request_limits.py) and queued for the
+model's batcher with the request's deadline; if the client goes away first,
+its instances are taken off the queue.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from dataclasses import dataclass
 
 import tensorflow as tf
 
+from serving.server import metrics
+from serving.server.access_log import AccessLog
+from serving.server.http_body import ClientGone, declared_length, read_body
 from serving.server.model_server import ModelServer
 from serving.server.request_format import (
     RequestError,
@@ -30,6 +41,9 @@ from serving.server.request_format import (
     parse_predict,
     predictions,
 )
+from serving.server.request_limits import check_batch, check_response_size
+from serving.server.request_log import RequestLog
+from serving.server.status_routes import health, version_status
 
 log = logging.getLogger(__name__)
 
@@ -38,57 +52,124 @@ TF_SERVING_PATH = re.compile(
     r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
     r"(?P<suffix>:predict|/metadata)?$"
 )
+METRICS_ROUTE = "/metrics"
+OFFLOAD_BYTES = 256 * 2**10  # larger bodies are parsed and answered off the event loop
+RETRY_AFTER = {429: b"1", 503: b"1"}
 
 
-class PredictionHTTPServer(ThreadingHTTPServer):
-    """A thread per connection; a listen backlog deep enough for many clients connecting at once
-    (the default of 5 drops connections, which clients retry only after a second)."""
+@dataclass
+class Exchange:
+    """One request as the access log and metrics see it."""
 
-    daemon_threads = True
-    request_queue_size = 128
-
-
-def handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
-    """A request handler class bound to `server`."""
-
-    class Handler(_Handler):
-        model_server = server
-
-    return Handler
+    method: str
+    path: str
+    route: str = "other"
+    model: str = ""
+    version: str = ""
+    close: bool = False
+    request_bytes: int = 0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    model_server: ModelServer
-    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
-    # TCP_NODELAY: headers and body go out at once, not 40 ms apart (Nagle + delayed ACK).
-    disable_nagle_algorithm = True
-    timeout = 60  # seconds a connection may stay silent mid-request
+class PredictionApp:
+    """The ASGI app serving `server`; `request_timeout_s` is each request's deadline."""
 
-    def do_GET(self) -> None:
-        self._answer(self._get)
+    def __init__(
+        self,
+        server: ModelServer,
+        request_timeout_s: float = 30.0,
+        access_log: AccessLog | None = None,
+        request_log: RequestLog | None = None,
+    ) -> None:
+        self.server, self.request_timeout_s = server, request_timeout_s
+        self.access_log, self.request_log = access_log, request_log
 
-    def do_POST(self) -> None:
-        self._answer(self._post)
+    async def __call__(self, scope: dict, receive, send) -> None:
+        if scope["type"] != "http":  # lifespan is off; websockets are not served
+            return
+        started = time.monotonic()
+        exchange = Exchange(scope["method"], scope["path"])
+        content_type = b"application/json"
+        try:
+            status, body = await self._route(scope, receive, exchange, started)
+            if isinstance(body, bytes):  # /metrics
+                data, content_type = body, metrics.CONTENT_TYPE
+            else:
+                data = json.dumps(body).encode("utf-8")
+        except ClientGone:
+            metrics.refused(exchange.model, "client_gone")
+            self._done(scope, exchange, 499, 0, started)
+            return
+        except RequestError as exc:
+            status, data = exc.status, json.dumps({"error": str(exc)}).encode("utf-8")
+            exchange.close = exchange.close or status in (400, 408, 411, 413) or status >= 500
+        except Exception as exc:  # a bug must not reach uvicorn: log it, answer 500
+            log.exception("Unexpected error on %s %s", exchange.method, exchange.path)
+            body = {"error": f"Internal error: {type(exc).__name__}: {exc}"}
+            status, data, exchange.close = 500, json.dumps(body).encode("utf-8"), True
+        headers = [(b"content-type", content_type), (b"content-length", str(len(data)).encode())]
+        if status in RETRY_AFTER:
+            headers.append((b"retry-after", RETRY_AFTER[status]))
+        if exchange.close or self.server.draining:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+        self._done(scope, exchange, status, len(data), started)
 
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+    async def _route(self, scope: dict, receive, exchange: Exchange, started: float):
+        server, path, method = self.server, exchange.path, exchange.method
+        headers = scope["headers"]
+        try:
+            length = declared_length(headers, method)
+        except RequestError:
+            exchange.close = True
+            raise
+        if method == "GET":
+            if length:  # a GET must not carry a body we would leave unread
+                raise RequestError(400, "A GET request has no body.")
+            return self._get(path, exchange)
+        if method != "POST":
+            exchange.close = True
+            raise RequestError(501, f"Method {method} is not served: use GET or POST.")
+        if path != server.contract.predict_route and not _is_predict(path):
+            exchange.close = True
+            raise RequestError(404 if not TF_SERVING_PATH.match(path) else 405,
+                               f"No POST route {path}.")
+        exchange.route = "predict"
+        server.admission.enter()
+        try:
+            deadline = started + self.request_timeout_s
+            expects = (b"expect", b"100-continue") in headers
+            body = await read_body(receive, length, server.max_body_bytes, deadline, expects)
+            exchange.request_bytes = len(body)
+            return await self._predict(path, body, receive, exchange, deadline)
+        finally:
+            server.admission.leave()
 
-    def _get(self) -> tuple[int, dict]:
-        server, path = self.model_server, self.path.split("?")[0]
+    def _get(self, path: str, exchange: Exchange) -> tuple[int, object]:
+        server = self.server
         if path == server.contract.health_route:
-            return self._health()
+            exchange.route = "health"
+            return 200, health(server)
+        if path == METRICS_ROUTE:
+            exchange.route = "metrics"
+            return 200, metrics.render()[0]
         match = TF_SERVING_PATH.match(path)
         if not match or match["suffix"] == ":predict":
             raise RequestError(404 if not match else 405, f"No GET route {path}.")
         name, version, label = match["name"], match["version"] or "", match["label"] or ""
+        exchange.model = name
         if match["suffix"] == "/metadata":
-            return 200, server.version_for(name, version, label).model.metadata_response()
-        return 200, self._status(name, version, label)
+            exchange.route = "metadata"
+            served = server.version_for(name, version, label)
+            exchange.version = str(served.model.version)
+            return 200, served.model.metadata_response()
+        exchange.route = "status"
+        return 200, version_status(server, name, version, label)
 
-    def _post(self) -> tuple[int, dict]:
-        server, path = self.model_server, self.path.split("?")[0]
-        body = self._read_body()  # first, so a refused request leaves the connection usable
-        if path == server.contract.predict_route:
+    async def _predict(self, path: str, body: bytes, receive, exchange, deadline: float):
+        server = self.server
+        vertex = path == server.contract.predict_route
+        if vertex:
             if not server.vertex_model:
                 raise RequestError(
                     400,
@@ -96,117 +177,97 @@ class _Handler(BaseHTTPRequestHandler):
                     f"({', '.join(server.deployments)}): start it with --model NAME, or POST to "
                     "/v1/models/<name>:predict.",
                 )
+            exchange.model = server.vertex_model
             served = server.version_for(server.vertex_model)
-            request = parse_predict(parse_json(body), served.model.input, False)
-            outputs = _predict(served, request.batch)
-            return 200, {
+        else:
+            match = TF_SERVING_PATH.match(path)
+            exchange.model = match["name"]
+            served = server.version_for(match["name"], match["version"] or "", match["label"] or "")
+        exchange.version = str(served.model.version)
+        offload = len(body) > OFFLOAD_BYTES
+        payload, request = await _maybe_offload(offload, _parse, body, served, not vertex, server)
+        future = served.batcher.submit(request.batch, deadline)
+        outputs = await _answer_or_client_gone(future, receive)
+        if vertex:
+            answer = {
                 "predictions": predictions(outputs),
                 "deployedModelId": server.deployed_model_id(served),
             }
-        match = TF_SERVING_PATH.match(path)
-        if not match or match["suffix"] != ":predict":
-            raise RequestError(404 if not match else 405, f"No POST route {path}.")
-        served = server.version_for(match["name"], match["version"] or "", match["label"] or "")
-        request = parse_predict(parse_json(body), served.model.input, True)
-        outputs = _predict(served, request.batch)
-        if request.columnar:
-            return 200, {"outputs": columns(outputs)}
-        return 200, {"predictions": predictions(outputs)}
-
-    def _read_body(self) -> bytes:
-        """The request body; on any refusal the connection is closed, as its body is unread."""
-        length = self.headers.get("Content-Length")
-        if length is None or not (length.isascii() and length.isdigit()):
-            self.close_connection = True
-            if length is None:
-                raise RequestError(411, "The request needs a Content-Length header.")
-            raise RequestError(400, f"Content-Length {length!r} is not a number.")
-        if len(length) > 18 or int(length) > self.model_server.max_body_bytes:
-            self.close_connection = True
-            raise RequestError(
-                413,
-                f"The request body is {length if len(length) <= 18 else 'over 10^18'} bytes; "
-                "the limit is "
-                f"{self.model_server.max_body_bytes} (--max-body-bytes): send fewer instances "
-                "per request.",
-            )
-        try:
-            body = self.rfile.read(int(length))
-        except OSError:  # a socket timeout: the client stopped sending
-            body = b""
-        if len(body) != int(length):
-            self.close_connection = True
-            raise RequestError(400, f"The body ended after {len(body)} of {length} bytes.")
-        return body
-
-    def _health(self) -> tuple[int, dict]:
-        """200 while the models serve (even the last good versions of a broken registry)."""
-        server = self.model_server
-        states = {name: d.state for name, d in server.deployments.items()}
-        problems = server.problems()
-        if not server.ready:
-            loading = [name for name, state in states.items() if state == "loading"]
-            if loading:
-                raise RequestError(503, f"Not ready: loading {', '.join(loading)}.")
-            failed = "; ".join(f"{n}: {p}" for n, p in problems.items() if states[n] == "failed")
-            raise RequestError(503, f"Not ready: cannot serve {failed}")
-        versions = {
-            name: sorted(d.split.versions)
-            for name, d in server.deployments.items()
-            if d.split is not None
-        }
-        status = "degraded" if problems else "ready"
-        return 200, {"status": status, "models": versions, "problems": problems}
-
-    def _status(self, name: str, version: str, label: str) -> dict:
-        deployment = self.model_server.deployment(name)
-        watch = {"registry_watch": deployment.watch.snapshot()} if deployment.error else {}
-        if deployment.split is None:
-            state = "END" if deployment.error else "LOADING"
-            code = "UNAVAILABLE" if deployment.error else "OK"
-            status = {"error_code": code, "error_message": deployment.error}
-            versions = [{"version": version or "0", "state": state, "status": status}]
-            return {"model_version_status": versions, **watch}
-        if version or label:
-            versions = [self.model_server.version_for(name, version, label).model.version]
+        elif request.columnar:
+            answer = {"outputs": columns(outputs)}
         else:
-            versions = sorted(deployment.split.versions)
-        available = [
-            {
-                "version": str(v),
-                "state": "AVAILABLE",
-                "status": {"error_code": "OK", "error_message": ""},
-            }
-            for v in versions
-        ]
-        return {"model_version_status": available, **watch}
+            answer = {"predictions": predictions(outputs)}
+        if self.request_log is not None:
+            self.request_log.record(
+                exchange.model,
+                exchange.version,
+                server.deployed_model_id(served),
+                payload.get("instances", payload.get("inputs")),
+                answer.get("predictions", answer.get("outputs")),
+            )
+        return 200, answer
 
-    def _answer(self, route) -> None:
-        try:
-            status, body = route()
-        except RequestError as exc:
-            status, body = exc.status, {"error": str(exc)}
-        except Exception as exc:  # a bug must not take the server down: log it, answer 500
-            log.exception("Unexpected error on %s %s", self.command, self.path)
-            status, body = 500, {"error": f"Internal error: {type(exc).__name__}: {exc}"}
-            self.close_connection = True  # the request may not have been read to its end
-        data = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
+    def _done(self, scope: dict, exchange: Exchange, status: int, size: int, started: float):
+        seconds = time.monotonic() - started
+        metrics.request_done(exchange.model, exchange.version, exchange.route, status, seconds)
+        if self.access_log is not None:
+            self.access_log.record(
+                method=exchange.method,
+                url=exchange.path + (f"?{scope['query_string'].decode('latin-1')}"
+                                     if scope.get("query_string") else ""),
+                status=status,
+                request_size=exchange.request_bytes,
+                response_size=size,
+                seconds=seconds,
+                remote_ip=(scope.get("client") or ("", 0))[0],
+                user_agent=_header(scope, b"user-agent"),
+                protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+                model=exchange.model,
+                version=exchange.version,
+            )
 
 
-def _predict(served, batch) -> dict:
+def _is_predict(path: str) -> bool:
+    match = TF_SERVING_PATH.match(path)
+    return bool(match and match["suffix"] == ":predict")
+
+
+def _header(scope: dict, name: bytes) -> str:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k == name), "")
+
+
+def _parse(body: bytes, served, columnar_allowed: bool, server: ModelServer):
+    """(the JSON payload, the checked batch); nesting too deep for Python is a 400."""
     try:
-        return served.batcher.predict(batch)
-    except tf.errors.InvalidArgumentError as exc:
-        reason = exc.message.strip().splitlines()[0][:300]
+        payload = parse_json(body)
+        request = parse_predict(payload, served.model.input, columnar_allowed)
+    except RecursionError:
         raise RequestError(
-            400,
-            f"{served.model.label} could not use the instances "
-            f"({served.model.input.describe()}): {reason}",
+            400, "The request body nests lists or objects too deeply: send the instances flat."
         ) from None
+    check_batch(server.limits, served.model, request.batch)
+    return payload, request
+
+
+async def _maybe_offload(offload: bool, function, *args):
+    return await asyncio.to_thread(function, *args) if offload else function(*args)
+
+
+async def _answer_or_client_gone(future, receive) -> dict:
+    """The batcher's outputs; if the client disconnects first, its request leaves the queue."""
+    answer = asyncio.wrap_future(future)
+    gone = asyncio.ensure_future(receive())
+    try:
+        done, _ = await asyncio.wait({answer, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if answer not in done:
+            if gone.result()["type"] == "http.disconnect":
+                future.cancel()
+                raise ClientGone()
+            await answer  # anything else after the body: answer as usual
+        try:
+            return answer.result()
+        except tf.errors.InvalidArgumentError as exc:
+            reason = exc.message.strip().splitlines()[0][:300]
+            raise RequestError(400, f"The model could not use the instances: {reason}") from None
+    finally:
+        gone.cancel()

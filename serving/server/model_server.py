@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from serving.contracts.errors import InputError
+from serving.server.admission import Admission
 from serving.server.deployments import Deployment, ServedVersion
 from serving.server.request_format import RequestError
+from serving.server.request_limits import RequestLimits
 from serving.server.settings import MAX_BODY_BYTES, POLL_SECONDS
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class ModelServer:
         vertex_model: str = "",
         max_body_bytes: int = 10 * 2**20,
         seed: int | None = None,
+        limits: RequestLimits = RequestLimits(),
+        admission: Admission | None = None,
     ) -> None:
         self.deployments, self.contract = deployments, contract
         self.vertex_model = vertex_model or (
@@ -73,6 +77,8 @@ class ModelServer:
         )
         MAX_BODY_BYTES.check(max_body_bytes)
         self.max_body_bytes = max_body_bytes
+        self.limits = limits
+        self.admission = admission or Admission()
         self._rng = random.Random(seed)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -92,6 +98,11 @@ class ModelServer:
         if self.vertex_model:
             return states[self.vertex_model] == "serving"
         return "serving" in states.values()
+
+    @property
+    def draining(self) -> bool:
+        """True once a drain began (SIGTERM): health and new requests answer 503."""
+        return self.admission.draining
 
     def problems(self) -> dict[str, str]:
         """Model name -> why the registry watcher cannot use its registry now (only those)."""

@@ -6,8 +6,8 @@ last good versions serving. The problem is logged when it appears or changes, no
 every poll, and once more when the registry is usable again. The problem and the
 counters (polls made, polls that could not use the registry) are kept in this process:
 /health's "problems" shows the problem, and /v1/models/<name> shows `snapshot()` as
-"registry_watch" while it lasts. Exporting the counters as metrics is left to the
-serving issue (#16); there is no /metrics route yet.
+"registry_watch" while it lasts. Each poll is also counted in the Prometheus metrics
+serving_registry_polls_total and serving_registry_failed_polls_total (metrics.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+
+from serving.server import metrics
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,12 @@ class RegistryWatch:
                     "%s: the registry is usable again (was: %s)", self.model_name, self.problem
                 )
             self.problem, self.since = "", ""
+        metrics.registry_polled(self.model_name, ok=True)
 
     def failed(self, problem: str, serving: str) -> None:
         """Record a failed poll; `serving` says what keeps serving (logged with a new problem)."""
         problem = one_line(problem)
+        metrics.registry_polled(self.model_name, ok=False)
         with self._lock:
             self.polls += 1
             self.failed_polls += 1

@@ -80,3 +80,49 @@ POLL_SECONDS = Setting(
     Limit(0.01, 86_400, advice="or 0: never re-read the registry"),
     off=0,
 )
+MAX_INSTANCES = Setting(
+    "--max-instances",
+    Limit(1, 1_000_000, advice="instances per request; larger requests get 413"),
+    whole=True,
+)
+MAX_IMAGE_PIXELS = Setting(
+    "--max-image-pixels",
+    Limit(1, 2**31, advice="width x height an image's header may declare; larger ones get 400"),
+    whole=True,
+)
+MAX_RESPONSE_BYTES = Setting(
+    "--max-response-bytes",
+    Limit(1024, 2**31, advice="larger answers get 413"),
+    whole=True,
+)
+MAX_CONCURRENT_REQUESTS = Setting(
+    "--max-concurrent-requests",
+    Limit(1, 100_000, advice="predict requests in progress per worker; more get 429"),
+    whole=True,
+)
+MAX_ENQUEUED_BATCHES = Setting(
+    "--max-enqueued-batches",
+    Limit(1, 100_000, advice="batches a model's queue holds; when full, requests get 429"),
+    whole=True,
+)
+REQUEST_TIMEOUT_MS = Setting(
+    "--request-timeout-ms",
+    Limit(1, 3_600_000, advice="a request not answered by then gets 504 and uses no model"),
+)
+DRAIN_SECONDS = Setting(
+    "--drain-seconds",
+    Limit(0, 3600, advice="after SIGTERM, how long requests in flight may take to finish"),
+)
+WORKERS = Setting(
+    "--workers",
+    Limit(1, 256, advice="server processes, each with its own copy of the models"),
+    whole=True,
+)
+ACCESS_LOG_SAMPLE = Setting(
+    "--access-log-sample",
+    Limit(0, 1, advice="share of requests written to the access log; errors always are"),
+)
+REQUEST_LOG_SAMPLE = Setting(
+    "--request-log-sample",
+    Limit(0, 1, advice="share of predict requests written to the --request-log sink"),
+)
