@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import logging
 import os
-import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -29,10 +28,31 @@ from serving.contracts.errors import InputError
 from serving.contracts.logs import setup_logging
 from serving.contracts.storage import copy_source_tree
 from serving.registry.local_registry import LocalModelRegistry, check_model_name, export_problem
+from serving.server.access_log import AccessLog
+from serving.server.admission import Admission
 from serving.server.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
-from serving.server.http_api import PredictionHTTPServer, handler_for
+from serving.server.grpc_api import start_grpc_server
+from serving.server.http_api import PredictionApp
+from serving.server.http_server import listen, serve
 from serving.server.model_server import ModelServer, VertexContract, port_number
-from serving.server.settings import BATCH_TIMEOUT_MS, MAX_BATCH_SIZE, MAX_BODY_BYTES, POLL_SECONDS
+from serving.server.request_limits import RequestLimits
+from serving.server.request_log import RequestLog
+from serving.server.settings import (
+    ACCESS_LOG_SAMPLE,
+    BATCH_TIMEOUT_MS,
+    DRAIN_SECONDS,
+    MAX_BATCH_SIZE,
+    MAX_BODY_BYTES,
+    MAX_CONCURRENT_REQUESTS,
+    MAX_ENQUEUED_BATCHES,
+    MAX_IMAGE_PIXELS,
+    MAX_INSTANCES,
+    MAX_RESPONSE_BYTES,
+    POLL_SECONDS,
+    REQUEST_LOG_SAMPLE,
+    REQUEST_TIMEOUT_MS,
+    Setting,
+)
 
 PROG = "python -m serving"
 STORAGE_URI_VAR = "AIP_STORAGE_URI"
@@ -89,6 +109,55 @@ def parser() -> argparse.ArgumentParser:
         default=10 * 2**20,
         help=f"larger request bodies get 413; {MAX_BODY_BYTES.limit.describe()} (%(default)s)",
     )
+    _numeric(
+        p,
+        MAX_ENQUEUED_BATCHES,
+        8,
+        "batches a model's queue holds (as TF Serving's "
+        "max_enqueued_batches); when full, a request gets 429 with Retry-After at once",
+    )
+    _numeric(p, MAX_CONCURRENT_REQUESTS, 256, "predict requests in progress; more get 429")
+    _numeric(
+        p,
+        REQUEST_TIMEOUT_MS,
+        30_000.0,
+        "each request's deadline in ms: one still "
+        "waiting for the model then gets 504 and uses no model",
+    )
+    _numeric(p, MAX_INSTANCES, 1024, "instances per request; more get 413")
+    _numeric(
+        p,
+        MAX_IMAGE_PIXELS,
+        4096 * 4096,
+        "pixels an image's header may declare (read before decoding); more get 400",
+    )
+    _numeric(p, MAX_RESPONSE_BYTES, 32 * 2**20, "larger answers get 413")
+    _numeric(
+        p,
+        DRAIN_SECONDS,
+        10.0,
+        "after SIGTERM: how long requests in flight may take to finish while new ones get 503",
+    )
+    _numeric(
+        p,
+        ACCESS_LOG_SAMPLE,
+        1.0,
+        "share of requests in the JSON access log on stdout (errors always)",
+    )
+    p.add_argument(
+        "--request-log",
+        default="",
+        metavar="DIR_OR_GS_URI",
+        help="write a sample of predict requests and their predictions as JSONL files here "
+        "(docs/request-log.md); default: off",
+    )
+    _numeric(p, REQUEST_LOG_SAMPLE, 1.0, "share of predict requests written to --request-log")
+    p.add_argument(
+        "--grpc-port",
+        type=_grpc_port,
+        default=8500,
+        help="port of TF Serving's gRPC API (PredictionService); 0 turns it off (%(default)s)",
+    )
     p.add_argument(
         "--poll-seconds",
         type=POLL_SECONDS.parse,
@@ -104,7 +173,9 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
     contract = VertexContract.from_environ()
     if args.port:
         contract = dataclasses.replace(contract, port=args.port)
-    batching = Batching(args.max_batch_size, args.batch_timeout_ms / 1000)
+    batching = Batching(
+        args.max_batch_size, args.batch_timeout_ms / 1000, args.max_enqueued_batches
+    )
     model_dir = args.model_dir or os.environ.get(STORAGE_URI_VAR, "").strip()
     if model_dir:
         name = (args.model or ["model"])[0]
@@ -132,7 +203,28 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
             f"No model of {registry.root} can be served: "
             + " ".join(f"{name}: {d.error}" for name, d in deployments.items())
         )
-    return ModelServer(deployments, contract, names[0] if args.model else "", args.max_body_bytes)
+    limits = RequestLimits(args.max_instances, args.max_image_pixels, args.max_response_bytes)
+    return ModelServer(
+        deployments,
+        contract,
+        names[0] if args.model else "",
+        args.max_body_bytes,
+        limits=limits,
+        admission=Admission(args.max_concurrent_requests),
+    )
+
+
+def _numeric(p: argparse.ArgumentParser, setting: Setting, default: float, help: str) -> None:
+    p.add_argument(
+        setting.flag,
+        type=setting.parse,
+        default=default,
+        help=f"{help}; {setting.limit.describe()} (%(default)s)",
+    )
+
+
+def _grpc_port(text: str) -> int:
+    return 0 if text.strip() == "0" else _port(text)
 
 
 def _port(text: str) -> int:
@@ -148,31 +240,47 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="serving-") as scratch:
         try:
             server = build_server(args, Path(scratch))
+            request_log = (
+                RequestLog(args.request_log, args.request_log_sample) if args.request_log else None
+            )
+            sock = _listen(args.host, server.contract.port)
+            grpc_server = None
+            if args.grpc_port:
+                grpc_server, _ = start_grpc_server(server, args.host, args.grpc_port)
         except InputError as exc:
             raise SystemExit(f"{PROG}: error: {exc}") from None
-        try:
-            httpd = PredictionHTTPServer((args.host, server.contract.port), handler_for(server))
-        except OSError as exc:
-            raise SystemExit(
-                f"{PROG}: error: cannot listen on {args.host}:{server.contract.port} "
-                f"({exc.strerror}): pass another --port or set AIP_HTTP_PORT."
-            ) from None
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # Vertex AI stops with SIGTERM
+        app = PredictionApp(
+            server, args.request_timeout_ms / 1000, AccessLog(args.access_log_sample), request_log
+        )
         server.start(poll_s=0 if args.model_dir else args.poll_seconds)
-        host, port = httpd.server_address[:2]
+        host, port = sock.getsockname()[:2]
+        grpc = f", gRPC on {args.host}:{args.grpc_port}" if args.grpc_port else ""
         print(
             f"Serving {', '.join(server.deployments)} on http://{host}:{port} "
             f"(health {server.contract.health_route}, predict {server.contract.predict_route}, "
-            f"/v1/models/<name>:predict); loading...",
+            f"/v1/models/<name>:predict, /metrics{grpc}); loading...",
             flush=True,
         )
         try:
-            httpd.serve_forever(poll_interval=0.2)
-        except (KeyboardInterrupt, SystemExit):
+            serve(app, sock, args.drain_seconds)
+        except KeyboardInterrupt:
             pass
         finally:
-            httpd.server_close()
+            if grpc_server is not None:
+                grpc_server.stop(grace=1).wait(5)
             server.stop()
+            if request_log is not None:
+                request_log.close()
+
+
+def _listen(host: str, port: int):
+    try:
+        return listen(host, port)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port or set "
+            "AIP_HTTP_PORT."
+        ) from None
 
 
 def _registered(registry: LocalModelRegistry) -> list[str]:

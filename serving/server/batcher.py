@@ -271,7 +271,7 @@ def _joined(parts: list[Future]) -> Future:
                 RequestError(
                     500,
                     "The model's outputs are not one row per instance, so a "
-                    "request larger than --max-batch-size cannot be answered: send fewer instances.",
+                    "request larger than --max-batch-size cannot be answered: send fewer.",
                 )
             )
             return

@@ -36,10 +36,10 @@ from serving.registry.local_registry import (
     LocalModelRegistry,
     check_model_name,
 )
+from serving.server import metrics
 from serving.server.batcher import DynamicBatcher
 from serving.server.loaded_model import LoadedModel
 from serving.server.registry_watch import RegistryWatch
-from serving.server import metrics
 from serving.server.settings import BATCH_TIMEOUT_MS, MAX_BATCH_SIZE, MAX_ENQUEUED_BATCHES
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ from serving.server.request_format import (
     parse_predict,
     predictions,
 )
-from serving.server.request_limits import check_batch, check_response_size
+from serving.server.request_limits import check_batch
 from serving.server.request_log import RequestLog
 from serving.server.status_routes import health, version_status
 
@@ -132,8 +132,9 @@ class PredictionApp:
             raise RequestError(501, f"Method {method} is not served: use GET or POST.")
         if path != server.contract.predict_route and not _is_predict(path):
             exchange.close = True
-            raise RequestError(404 if not TF_SERVING_PATH.match(path) else 405,
-                               f"No POST route {path}.")
+            raise RequestError(
+                404 if not TF_SERVING_PATH.match(path) else 405, f"No POST route {path}."
+            )
         exchange.route = "predict"
         server.admission.enter()
         try:
@@ -187,7 +188,7 @@ class PredictionApp:
         offload = len(body) > OFFLOAD_BYTES
         payload, request = await _maybe_offload(offload, _parse, body, served, not vertex, server)
         future = served.batcher.submit(request.batch, deadline)
-        outputs = await _answer_or_client_gone(future, receive)
+        outputs = await _answer_or_client_gone(future, receive, served)
         if vertex:
             answer = {
                 "predictions": predictions(outputs),
@@ -213,8 +214,12 @@ class PredictionApp:
         if self.access_log is not None:
             self.access_log.record(
                 method=exchange.method,
-                url=exchange.path + (f"?{scope['query_string'].decode('latin-1')}"
-                                     if scope.get("query_string") else ""),
+                url=exchange.path
+                + (
+                    f"?{scope['query_string'].decode('latin-1')}"
+                    if scope.get("query_string")
+                    else ""
+                ),
                 status=status,
                 request_size=exchange.request_bytes,
                 response_size=size,
@@ -253,7 +258,7 @@ async def _maybe_offload(offload: bool, function, *args):
     return await asyncio.to_thread(function, *args) if offload else function(*args)
 
 
-async def _answer_or_client_gone(future, receive) -> dict:
+async def _answer_or_client_gone(future, receive, served) -> dict:
     """The batcher's outputs; if the client disconnects first, its request leaves the queue."""
     answer = asyncio.wrap_future(future)
     gone = asyncio.ensure_future(receive())
@@ -268,6 +273,10 @@ async def _answer_or_client_gone(future, receive) -> dict:
             return answer.result()
         except tf.errors.InvalidArgumentError as exc:
             reason = exc.message.strip().splitlines()[0][:300]
-            raise RequestError(400, f"The model could not use the instances: {reason}") from None
+            raise RequestError(
+                400,
+                f"{served.model.label} could not use the instances "
+                f"({served.model.input.describe()}): {reason}",
+            ) from None
     finally:
         gone.cancel()

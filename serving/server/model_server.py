@@ -23,6 +23,8 @@ from serving.server.settings import MAX_BODY_BYTES, POLL_SECONDS
 
 log = logging.getLogger(__name__)
 
+DEFAULT_LIMITS = RequestLimits()
+
 
 @dataclass(frozen=True)
 class VertexContract:
@@ -68,7 +70,7 @@ class ModelServer:
         vertex_model: str = "",
         max_body_bytes: int = 10 * 2**20,
         seed: int | None = None,
-        limits: RequestLimits = RequestLimits(),
+        limits: RequestLimits = DEFAULT_LIMITS,
         admission: Admission | None = None,
     ) -> None:
         self.deployments, self.contract = deployments, contract

@@ -22,9 +22,9 @@ import tensorflow as tf
 
 from serving.registry.local_registry import LocalModelRegistry
 from serving.server.deployments import Batching, Deployment
-from serving.server.http_api import PredictionHTTPServer, handler_for
+from serving.server.http_api import PredictionApp
+from serving.server.http_server import serving_in_thread
 from serving.server.model_server import ModelServer
-from tests.fakes.loopback import serving_on_loopback
 from trainer.saved_model import save_servable
 
 WINDOW = 3
@@ -60,9 +60,9 @@ def registry(tmp_path, scaler_exports) -> LocalModelRegistry:
 
 
 @contextlib.contextmanager
-def running_server(server: ModelServer, poll_s: float = 0) -> Iterator[str]:
+def running_server(server: ModelServer, poll_s: float = 0, **app_options) -> Iterator[str]:
     """Serve `server` on a free 127.0.0.1 port; yield the base URL; stop everything after."""
-    with serving_on_loopback(handler_for(server), PredictionHTTPServer) as base:
+    with serving_in_thread(PredictionApp(server, **app_options)) as (base, _):
         server.start(poll_s)
         try:
             yield base

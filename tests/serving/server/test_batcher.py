@@ -55,12 +55,12 @@ def test_concurrent_requests_share_calls_and_each_gets_its_own_rows():
     assert len(model.calls) < 24  # fewer calls than requests
 
 
-def test_a_request_larger_than_the_batch_runs_alone_and_whole():
+def test_a_request_larger_than_the_batch_is_cut_into_batches_and_joined():
     model = Model()
     batcher = DynamicBatcher(model, max_batch_size=4, max_wait_s=0.001)
     result = batcher.predict(np.arange(10))
     batcher.close()
-    assert model.calls == [10] and result["double"].tolist() == list(range(0, 20, 2))
+    assert model.calls == [4, 4, 2] and result["double"].tolist() == list(range(0, 20, 2))
 
 
 def test_a_bad_request_in_a_shared_batch_fails_alone():
@@ -76,16 +76,19 @@ def test_a_bad_request_in_a_shared_batch_fails_alone():
     assert max(model.calls) > 1  # a shared batch formed (and failed) before the retries
 
 
-def test_batching_off_calls_the_model_once_per_request_in_the_callers_thread():
-    seen = []
+def test_batching_off_calls_the_model_once_per_request_on_its_threads():
+    calls = []
 
     def model(batch):
-        seen.append(threading.current_thread())
+        calls.append((threading.current_thread().name, len(batch)))
         return {"x": batch}
 
-    batcher = DynamicBatcher(model, max_batch_size=1)
+    batcher = DynamicBatcher(model, max_batch_size=1, name="m")
     batcher.predict(np.array([1, 2]))
-    assert seen == [threading.current_thread()]
+    batcher.predict(np.array([3, 4, 5]))
+    batcher.close()
+    assert [size for _, size in calls] == [2, 3]  # whole requests, never cut
+    assert all(name.startswith("model m") for name, _ in calls)
 
 
 def test_close_answers_what_was_queued_and_later_requests_still_work():

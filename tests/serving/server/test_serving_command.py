@@ -115,7 +115,7 @@ def test_the_registrys_champions_answer_both_request_formats(registry, digits_di
         status, body = call(base, "/v1/models/text:predict", {"inputs": ["my invoice is wrong"]})
         assert status == 200 and body["outputs"]["label"][0] in body["outputs"]["class_names"][0]
         status, body = call(base, "/predict", {"instances": [_b64(b"not an image at all")]})
-        assert status == 400 and "vision version 1 could not use the instances" in body["error"]
+        assert status == 400 and "instance 0: the bytes are not a PNG, JPEG" in body["error"]
         assert call(base, "/predict", {"instances": [_b64(png)]})[0] == 200  # still serving
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
