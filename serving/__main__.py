@@ -56,6 +56,7 @@ from serving.server.settings import (
 
 PROG = "python -m serving"
 STORAGE_URI_VAR = "AIP_STORAGE_URI"
+GRPC_PORT = 8500  # TF Serving's
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--grpc-port",
         type=_grpc_port,
-        default=8500,
-        help="port of TF Serving's gRPC API (PredictionService); 0 turns it off (%(default)s)",
+        help=f"port of TF Serving's gRPC API (PredictionService); 0 turns it off (default "
+        f"{GRPC_PORT}; off in a Vertex AI container, where AIP_HTTP_PORT is set: an endpoint "
+        "sends only HTTP to the containerSpec's ports)",
     )
     p.add_argument(
         "--poll-seconds",
@@ -227,6 +229,12 @@ def _grpc_port(text: str) -> int:
     return 0 if text.strip() == "0" else _port(text)
 
 
+def _grpc_port_to_use(flag: int | None) -> int:
+    if flag is not None:
+        return flag
+    return 0 if os.environ.get("AIP_HTTP_PORT", "").strip() else GRPC_PORT
+
+
 def _port(text: str) -> int:
     port = port_number(text)
     if port is None:
@@ -244,9 +252,10 @@ def main(argv: list[str] | None = None) -> None:
                 RequestLog(args.request_log, args.request_log_sample) if args.request_log else None
             )
             sock = _listen(args.host, server.contract.port)
+            grpc_port = _grpc_port_to_use(args.grpc_port)
             grpc_server = None
-            if args.grpc_port:
-                grpc_server, _ = start_grpc_server(server, args.host, args.grpc_port)
+            if grpc_port:
+                grpc_server, _ = start_grpc_server(server, args.host, grpc_port)
         except InputError as exc:
             raise SystemExit(f"{PROG}: error: {exc}") from None
         app = PredictionApp(
@@ -254,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         server.start(poll_s=0 if args.model_dir else args.poll_seconds)
         host, port = sock.getsockname()[:2]
-        grpc = f", gRPC on {args.host}:{args.grpc_port}" if args.grpc_port else ""
+        grpc = f", gRPC on {args.host}:{grpc_port}" if grpc_port else ""
         print(
             f"Serving {', '.join(server.deployments)} on http://{host}:{port} "
             f"(health {server.contract.health_route}, predict {server.contract.predict_route}, "
