@@ -91,8 +91,8 @@ class PredictionApp:
         content_type = b"application/json"
         try:
             status, body = await self._route(scope, receive, exchange, started)
-            if isinstance(body, bytes):  # /metrics
-                data, content_type = body, metrics.CONTENT_TYPE
+            if isinstance(body, tuple):  # /metrics: (text, its content type)
+                data, content_type = body[0], body[1].encode("latin-1")
             else:
                 data = json.dumps(body).encode("utf-8")
         except ClientGone:
@@ -126,7 +126,7 @@ class PredictionApp:
         if method == "GET":
             if length:  # a GET must not carry a body we would leave unread
                 raise RequestError(400, "A GET request has no body.")
-            return self._get(path, exchange)
+            return self._get(scope, path, exchange)
         if method != "POST":
             exchange.close = True
             raise RequestError(501, f"Method {method} is not served: use GET or POST.")
@@ -146,14 +146,14 @@ class PredictionApp:
         finally:
             server.admission.leave()
 
-    def _get(self, path: str, exchange: Exchange) -> tuple[int, object]:
+    def _get(self, scope: dict, path: str, exchange: Exchange) -> tuple[int, object]:
         server = self.server
         if path == server.contract.health_route:
             exchange.route = "health"
             return 200, health(server)
         if path == METRICS_ROUTE:
             exchange.route = "metrics"
-            return 200, metrics.render()[0]
+            return 200, metrics.render(_header(scope, b"accept"))
         match = TF_SERVING_PATH.match(path)
         if not match or match["suffix"] == ":predict":
             raise RequestError(404 if not match else 405, f"No GET route {path}.")

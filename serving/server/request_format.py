@@ -39,7 +39,7 @@ class PredictRequest:
 def parse_json(body: bytes) -> dict:
     """The request body as a JSON object, or a 400 naming the problem."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RequestError(400, f"The request body is not valid JSON: {exc}.") from None
     if not isinstance(payload, dict):
@@ -47,6 +47,11 @@ def parse_json(body: bytes) -> dict:
             400, f"The request body must be a JSON object, got {type(payload).__name__}."
         )
     return payload
+
+
+def _no_constant(name: str) -> None:
+    """NaN, Infinity and -Infinity are not JSON (RFC 8259), though Python's parser takes them."""
+    raise ValueError(f"{name} is not a JSON value (send null for a missing number)")
 
 
 def parse_predict(payload: dict, spec: InputSpec, columnar_allowed: bool) -> PredictRequest:

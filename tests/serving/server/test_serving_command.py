@@ -12,9 +12,11 @@ import contextlib
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,12 +97,39 @@ def _b64(data: bytes) -> dict:
     return {"b64": base64.b64encode(data).decode()}
 
 
+def _png_declaring(width: int, height: int) -> bytes:
+    """A small PNG whose header declares width x height pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data).to_bytes(4, "big")
+        return len(data).to_bytes(4, "big") + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 65536, 9)  # decodes to far more than it weighs
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def _grpc_text_labels(port: int, texts: list[str]) -> list[str]:
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "text"
+    request.inputs["text"].CopyFrom(tf.make_tensor_proto(texts))
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        response = stub.Predict(request, timeout=30)
+    return [label.decode() for label in tf.make_ndarray(response.outputs["label"]).tolist()]
+
+
 def test_the_registrys_champions_answer_both_request_formats(registry, digits_dir):
     png = _digit_png(digits_dir)
-    with serving(["--registry", str(registry.root), "--model", "vision", "--model", "text"]) as (
-        base,
-        process,
-    ):
+    grpc_port = free_ports(1)[0]
+    args = ["--registry", str(registry.root), "--model", "vision", "--model", "text"]
+    with serving([*args, "--grpc-port", str(grpc_port)]) as (base, process):
         wait_ready(base, timeout_s=120)
         status, body = call(base, "/predict", {"instances": [_b64(png), _b64(png)]})
         assert status == 200, body
@@ -116,7 +145,12 @@ def test_the_registrys_champions_answer_both_request_formats(registry, digits_di
         assert status == 200 and body["outputs"]["label"][0] in body["outputs"]["class_names"][0]
         status, body = call(base, "/predict", {"instances": [_b64(b"not an image at all")]})
         assert status == 400 and "instance 0: the bytes are not a PNG, JPEG" in body["error"]
+        bombs = {"instances": [_b64(png), _b64(_png_declaring(23000, 23000))] * 50}
+        status, body = call(base, "/predict", bombs)
+        assert status == 400 and "instance 1: the image declares more pixels" in body["error"]
         assert call(base, "/predict", {"instances": [_b64(png)]})[0] == 200  # still serving
+        status, body = call(base, "/v1/models/text:predict", {"instances": ["my invoice"]})
+        assert _grpc_text_labels(grpc_port, ["my invoice"]) == [body["predictions"][0]["label"]]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
 
