@@ -66,41 +66,15 @@ class AccessLog:
         self._lock = threading.Lock()
         self._write_failed = False
 
-    def record(
-        self,
-        method: str,
-        url: str,
-        status: int,
-        seconds: float,
-        *,
-        request_size: int | None = None,
-        response_size: int | None = None,
-        user_agent: str = "",
-        remote_ip: str = "",
-        protocol: str = "HTTP/1.1",
-        model: str = "",
-        version: str = "",
-    ) -> bool:
-        """Log one answered request unless the sample leaves it out; True if it was written."""
+    def record(self, method: str, url: str, status: int, seconds: float, **fields: object) -> bool:
+        """Log one answered request unless the sample leaves it out; True if it was written.
+
+        `fields` are entry()'s keywords (sizes, user agent, remote IP, protocol, model, version).
+        """
         try:
             if status < 500 and not self.rng.random() < self.sample:
                 return False
-            line = json.dumps(
-                entry(
-                    method,
-                    url,
-                    status,
-                    seconds,
-                    request_size=request_size,
-                    response_size=response_size,
-                    user_agent=user_agent,
-                    remote_ip=remote_ip,
-                    protocol=protocol,
-                    model=model,
-                    version=version,
-                ),
-                ensure_ascii=False,
-            )
+            line = json.dumps(entry(method, url, status, seconds, **fields), ensure_ascii=False)
             with self._lock:
                 self.stream.write(line + "\n")
                 self.stream.flush()

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tensorflow as tf
+
 from serving.contracts.errors import InputError
 from serving.registry.local_registry import (
     ALIASES,
@@ -40,6 +42,7 @@ from serving.server import metrics
 from serving.server.batcher import DynamicBatcher
 from serving.server.loaded_model import LoadedModel
 from serving.server.registry_watch import RegistryWatch
+from serving.server.request_format import RequestError
 from serving.server.settings import BATCH_TIMEOUT_MS, MAX_BATCH_SIZE, MAX_ENQUEUED_BATCHES
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,15 @@ class Batching:
 class ServedVersion:
     model: LoadedModel
     batcher: DynamicBatcher
+
+    def refusal(self, exc: tf.errors.InvalidArgumentError) -> RequestError:
+        """The model's refusal of a request's instances, as the 400 both APIs answer."""
+        reason = exc.message.strip().splitlines()[0][:300]
+        return RequestError(
+            400,
+            f"{self.model.label} could not use the instances "
+            f"({self.model.input.describe()}): {reason}",
+        )
 
 
 @dataclass(frozen=True)

@@ -255,12 +255,7 @@ def _model_outputs(
     try:
         return served.batcher.predict(batch, deadline)
     except tf.errors.InvalidArgumentError as exc:
-        reason = exc.message.strip().splitlines()[0][:300]
-        raise RequestError(
-            400,
-            f"{served.model.label} could not use the instances "
-            f"({served.model.input.describe()}): {reason}",
-        ) from None
+        raise served.refusal(exc) from None
 
 
 def _spec(served: ServedVersion) -> model_pb2.ModelSpec:

@@ -272,11 +272,6 @@ async def _answer_or_client_gone(future, receive, served) -> dict:
         try:
             return answer.result()
         except tf.errors.InvalidArgumentError as exc:
-            reason = exc.message.strip().splitlines()[0][:300]
-            raise RequestError(
-                400,
-                f"{served.model.label} could not use the instances "
-                f"({served.model.input.describe()}): {reason}",
-            ) from None
+            raise served.refusal(exc) from None
     finally:
         gone.cancel()
