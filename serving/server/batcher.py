@@ -11,7 +11,9 @@ the requests that queued while the model was busy form the next batch
 Bounds, as TF Serving's batching has them:
 - the queue holds at most `max_enqueued_batches` x `max_batch_size`
   instances; a request that does not fit is refused at once (RequestError
-  429), so under overload latency stays bounded instead of growing;
+  429), so under overload latency stays bounded instead of growing. A
+  request larger than the whole queue (--max-instances bounds it) is taken
+  only when the queue is empty;
 - a request larger than `max_batch_size` is cut into batches of that size
   that queue like any other, so one large request never holds the model
   for long while others wait;
@@ -108,13 +110,7 @@ class DynamicBatcher:
                 future: Future = Future()
                 _answer(self._predict, (batch, future, None))
                 return future
-            if size > self.capacity:
-                raise RequestError(
-                    413,
-                    f"The request has {len(batch)} instances; this model's queue holds "
-                    f"{self.capacity} (--max-enqueued-batches x --max-batch-size): send fewer.",
-                )
-            if self._queued + size > self.capacity:
+            if self._queued and self._queued + size > self.capacity:
                 metrics.refused(self.labels[0], "queue_full")
                 raise RequestError(
                     429,

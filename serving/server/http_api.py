@@ -41,7 +41,7 @@ from serving.server.request_format import (
     parse_predict,
     predictions,
 )
-from serving.server.request_limits import check_batch
+from serving.server.request_limits import check_batch, check_response_size
 from serving.server.request_log import RequestLog
 from serving.server.status_routes import health, version_status
 
@@ -54,6 +54,8 @@ TF_SERVING_PATH = re.compile(
 )
 METRICS_ROUTE = "/metrics"
 OFFLOAD_BYTES = 256 * 2**10  # larger bodies are parsed and answered off the event loop
+OFFLOAD_INSTANCES = 256  # so are answers to more instances
+JSON = "application/json"
 RETRY_AFTER = {429: b"1", 503: b"1"}
 
 
@@ -88,10 +90,10 @@ class PredictionApp:
             return
         started = time.monotonic()
         exchange = Exchange(scope["method"], scope["path"])
-        content_type = b"application/json"
+        content_type = JSON.encode("latin-1")
         try:
             status, body = await self._route(scope, receive, exchange, started)
-            if isinstance(body, tuple):  # /metrics: (text, its content type)
+            if isinstance(body, tuple):  # already encoded: (bytes, their content type)
                 data, content_type = body[0], body[1].encode("latin-1")
             else:
                 data = json.dumps(body).encode("utf-8")
@@ -206,7 +208,10 @@ class PredictionApp:
                 payload.get("instances", payload.get("inputs")),
                 answer.get("predictions", answer.get("outputs")),
             )
-        return 200, answer
+        offload = offload or len(request.batch) > OFFLOAD_INSTANCES
+        data = await _maybe_offload(offload, _encoded, answer)
+        check_response_size(server.limits, len(data), len(request.batch))
+        return 200, (data, JSON)
 
     def _done(self, scope: dict, exchange: Exchange, status: int, size: int, started: float):
         seconds = time.monotonic() - started
@@ -239,6 +244,10 @@ def _is_predict(path: str) -> bool:
 
 def _header(scope: dict, name: bytes) -> str:
     return next((v.decode("latin-1") for k, v in scope["headers"] if k == name), "")
+
+
+def _encoded(answer: dict) -> bytes:
+    return json.dumps(answer).encode("utf-8")
 
 
 def _parse(body: bytes, served, columnar_allowed: bool, server: ModelServer):

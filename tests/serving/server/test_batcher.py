@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from serving.server.batcher import DynamicBatcher
+from serving.server.request_format import RequestError
 
 
 class Model:
@@ -135,3 +136,31 @@ def test_a_failing_batcher_fails_its_requests_and_keeps_serving():
     assert all(not isinstance(r, Exception) for r in results)  # each ran alone instead
     assert batcher.predict(np.array([5]))["double"].tolist() == [10]
     batcher.close()
+
+
+def test_a_full_queue_refuses_at_once_and_a_cancelled_request_uses_no_model():
+    gate = threading.Event()
+    calls = []
+
+    def model(batch):
+        calls.append(batch.tolist())
+        assert gate.wait(10)
+        return {"x": batch}
+
+    batcher = DynamicBatcher(model, max_batch_size=2, max_enqueued_batches=1)  # holds 2
+    running = batcher.submit(np.array([0]))
+    deadline = time.monotonic() + 10
+    while not calls:  # the first is in the model, out of the queue
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    queued = batcher.submit(np.array([1, 2]))
+    with pytest.raises(RequestError) as refused:
+        batcher.submit(np.array([3]))
+    assert refused.value.status == 429 and "the queue holds 2" in str(refused.value)
+    assert queued.cancel()  # its client went away
+    gate.set()
+    assert running.result(10)["x"].tolist() == [0]
+    larger = batcher.submit(np.arange(5))  # larger than the queue: taken when it is empty
+    assert larger.result(10)["x"].tolist() == [0, 1, 2, 3, 4]
+    batcher.close()
+    assert calls == [[0], [0, 1], [2, 3], [4]]  # the cancelled [1, 2] never ran

@@ -229,3 +229,21 @@ def test_metrics_count_requests_by_model_version_and_code(base):
     )
     assert 'version="1"' in line and float(line.rsplit(" ", 1)[1]) >= 1
     assert "serving_batch_size_bucket" in text and "serving_queue_instances" in text
+
+
+def test_too_many_instances_and_too_large_an_answer_are_413(tmp_path, scaler_exports):
+    from serving.registry.local_registry import LocalModelRegistry
+    from serving.server.request_limits import RequestLimits
+
+    registry = LocalModelRegistry(tmp_path / "registry")
+    registry.register("scaler", scaler_exports[0])
+    limits = RequestLimits(max_instances=100, max_response_bytes=2000)
+    with running_server(scaler_server(registry, limits=limits)) as url:
+        wait_ready(url)
+        status, body = call(url, "/v1/models/scaler:predict", {"instances": [ROW] * 101})
+        assert (
+            status == 413 and "101 instances; the limit is 100 (--max-instances)" in body["error"]
+        )
+        status, body = call(url, "/v1/models/scaler:predict", {"instances": [ROW] * 100})
+        assert status == 413 and "the limit is 2000 (--max-response-bytes)" in body["error"]
+        assert call(url, "/v1/models/scaler:predict", {"instances": [ROW] * 10})[0] == 200
