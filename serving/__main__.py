@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -28,15 +29,12 @@ from serving.contracts.errors import InputError
 from serving.contracts.logs import setup_logging
 from serving.contracts.storage import copy_source_tree
 from serving.registry.local_registry import LocalModelRegistry, check_model_name, export_problem
-from serving.server.access_log import AccessLog
 from serving.server.admission import Admission
 from serving.server.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
 from serving.server.grpc_api import start_grpc_server
-from serving.server.http_api import PredictionApp
-from serving.server.http_server import listen, serve
+from serving.server.http_server import listen, reserve_port
 from serving.server.model_server import ModelServer, VertexContract, port_number
 from serving.server.request_limits import RequestLimits
-from serving.server.request_log import RequestLog
 from serving.server.settings import (
     ACCESS_LOG_SAMPLE,
     BATCH_TIMEOUT_MS,
@@ -51,11 +49,19 @@ from serving.server.settings import (
     POLL_SECONDS,
     REQUEST_LOG_SAMPLE,
     REQUEST_TIMEOUT_MS,
+    WORKERS,
     Setting,
 )
+from serving.server.workers import Supervisor
+from serving.worker_process import (
+    PROG,
+    STORAGE_URI_VAR,
+    model_dir_of,
+    request_log_of,
+    run_worker,
+    serve_until_stopped,
+)
 
-PROG = "python -m serving"
-STORAGE_URI_VAR = "AIP_STORAGE_URI"
 GRPC_PORT = 8500  # TF Serving's
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -160,6 +166,13 @@ def parser() -> argparse.ArgumentParser:
         f"{GRPC_PORT}; off in a Vertex AI container, where AIP_HTTP_PORT is set: an endpoint "
         "sends only HTTP to the containerSpec's ports)",
     )
+    _numeric(
+        p,
+        WORKERS,
+        1,
+        "server processes sharing the port, each loading its own copy of the models and "
+        "batching its own requests (serving/server/workers.py)",
+    )
     p.add_argument(
         "--poll-seconds",
         type=POLL_SECONDS.parse,
@@ -178,7 +191,7 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
     batching = Batching(
         args.max_batch_size, args.batch_timeout_ms / 1000, args.max_enqueued_batches
     )
-    model_dir = args.model_dir or os.environ.get(STORAGE_URI_VAR, "").strip()
+    model_dir = model_dir_of(args)
     if model_dir:
         name = (args.model or ["model"])[0]
         local = scratch / "download"
@@ -248,38 +261,55 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="serving-") as scratch:
         try:
             server = build_server(args, Path(scratch))
-            request_log = (
-                RequestLog(args.request_log, args.request_log_sample) if args.request_log else None
-            )
             sock = _listen(args.host, server.contract.port)
             grpc_port = _grpc_port_to_use(args.grpc_port)
-            grpc_server = None
-            if grpc_port:
-                grpc_server, _ = start_grpc_server(server, args.host, grpc_port)
+            if args.workers == 1:
+                request_log = request_log_of(args)
+                grpc_server = None
+                if grpc_port:
+                    grpc_server = start_grpc_server(server, args.host, grpc_port)[0]
+            else:
+                if args.request_log:  # the directory is checked here, and written by workers
+                    request_log_of(args).close()
+                held_grpc_port = reserve_port(args.host, grpc_port) if grpc_port else None
         except InputError as exc:
             raise SystemExit(f"{PROG}: error: {exc}") from None
-        app = PredictionApp(
-            server, args.request_timeout_ms / 1000, AccessLog(args.access_log_sample), request_log
-        )
-        server.start(poll_s=0 if args.model_dir else args.poll_seconds)
-        host, port = sock.getsockname()[:2]
-        grpc = f", gRPC on {args.host}:{grpc_port}" if grpc_port else ""
-        print(
-            f"Serving {', '.join(server.deployments)} on http://{host}:{port} "
-            f"(health {server.contract.health_route}, predict {server.contract.predict_route}, "
-            f"/v1/models/<name>:predict, /metrics{grpc}); loading...",
-            flush=True,
-        )
-        try:
-            serve(app, sock, args.drain_seconds)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if grpc_server is not None:
-                grpc_server.stop(grace=1).wait(5)
-            server.stop()
-            if request_log is not None:
-                request_log.close()
+        _announce(server, sock, args, grpc_port)
+        if args.workers == 1:
+            serve_until_stopped(server, sock, grpc_server, request_log, args)
+            return
+        worker_args = _worker_arguments(args, server)
+        status = Supervisor(
+            args.workers, run_worker, (worker_args, sock, grpc_port), args.drain_seconds
+        ).run()
+        if held_grpc_port is not None:
+            held_grpc_port.close()
+        if status:
+            raise SystemExit(f"{PROG}: error: a worker could not start (its error is above).")
+
+
+def _worker_arguments(args: argparse.Namespace, server: ModelServer) -> argparse.Namespace:
+    """The arguments of a worker: the models the supervisor resolved, none to download."""
+    worker = argparse.Namespace(**vars(args))
+    first = next(iter(server.deployments.values()))
+    worker.registry = str(first.registry.root)
+    if model_dir_of(args):  # a copy, registered in the supervisor's scratch registry
+        worker.model = list(server.deployments)
+        worker.poll_seconds = 0
+    worker.model_dir = ""
+    return worker
+
+
+def _announce(server: ModelServer, sock: socket.socket, args: argparse.Namespace, grpc_port: int):
+    host, port = sock.getsockname()[:2]
+    grpc = f", gRPC on {args.host}:{grpc_port}" if grpc_port else ""
+    workers = f" with {args.workers} workers" if args.workers > 1 else ""
+    print(
+        f"Serving {', '.join(server.deployments)} on http://{host}:{port}{workers} "
+        f"(health {server.contract.health_route}, predict {server.contract.predict_route}, "
+        f"/v1/models/<name>:predict, /metrics{grpc}); loading...",
+        flush=True,
+    )
 
 
 def _listen(host: str, port: int):

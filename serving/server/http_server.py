@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from serving.contracts.errors import InputError
 from serving.server.admission import Admission
 from serving.server.http_api import PredictionApp
 from serving.server.http_protocol import JsonErrorsProtocol
@@ -82,6 +83,23 @@ def listen(host: str, port: int) -> socket.socket:
         raise
     sock.listen(2048)
     sock.set_inheritable(True)
+    return sock
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Hold `port` for workers that bind it with SO_REUSEPORT (gRPC): an InputError when
+    another process holds it, rather than workers that silently fail to listen."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InputError(
+            f"cannot listen on {host}:{port} for gRPC ({exc.strerror}): pass another "
+            "--grpc-port, or 0 to turn gRPC off."
+        ) from None
     return sock
 
 

@@ -1,0 +1,82 @@
+"""The body of `python -m serving`'s server process, and of each of its --workers.
+
+A module of its own because a worker is started by multiprocessing's spawn, which
+finds its function by module name: `__main__` is not importable in the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import grpc
+
+from serving.contracts.errors import InputError
+from serving.contracts.logs import setup_logging
+from serving.server.access_log import AccessLog
+from serving.server.grpc_api import start_grpc_server
+from serving.server.http_api import PredictionApp
+from serving.server.http_server import serve
+from serving.server.model_server import ModelServer
+from serving.server.request_log import RequestLog
+from serving.server.workers import STARTUP_FAILURE
+
+PROG = "python -m serving"
+STORAGE_URI_VAR = "AIP_STORAGE_URI"
+
+
+def run_worker(args: argparse.Namespace, sock: socket.socket, grpc_port: int) -> None:
+    """One of --workers N processes: what a single process does, on the supervisor's socket."""
+    setup_logging(timestamps=True)
+    with tempfile.TemporaryDirectory(prefix="serving-worker-") as scratch:
+        try:
+            from serving.__main__ import build_server  # imports this module
+
+            server = build_server(args, Path(scratch))
+            request_log = request_log_of(args)
+            grpc_server = None
+            if grpc_port:
+                grpc_server = start_grpc_server(server, args.host, grpc_port, reuse_port=True)[0]
+        except InputError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+            sys.exit(STARTUP_FAILURE)
+        serve_until_stopped(server, sock, grpc_server, request_log, args)
+
+
+def serve_until_stopped(
+    server: ModelServer,
+    sock: socket.socket,
+    grpc_server: grpc.Server | None,
+    request_log: RequestLog | None,
+    args: argparse.Namespace,
+) -> None:
+    """Load the models and serve until SIGTERM (drained) or Ctrl-C; then stop everything."""
+    app = PredictionApp(
+        server, args.request_timeout_ms / 1000, AccessLog(args.access_log_sample), request_log
+    )
+    server.start(poll_s=0 if model_dir_of(args) else args.poll_seconds)
+    try:
+        serve(app, sock, args.drain_seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if grpc_server is not None:
+            grpc_server.stop(grace=1).wait(5)
+        server.stop()
+        if request_log is not None:
+            request_log.close()
+
+
+def model_dir_of(args: argparse.Namespace) -> str:
+    """--model-dir, else $AIP_STORAGE_URI; "" for a worker (its supervisor copied the model)."""
+    if args.model_dir is None:
+        return os.environ.get(STORAGE_URI_VAR, "").strip()
+    return args.model_dir.strip()
+
+
+def request_log_of(args: argparse.Namespace) -> RequestLog | None:
+    return RequestLog(args.request_log, args.request_log_sample) if args.request_log else None
