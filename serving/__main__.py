@@ -17,7 +17,6 @@ can be served, the server does not start.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import socket
@@ -27,14 +26,9 @@ from pathlib import Path
 
 from serving.contracts.errors import InputError
 from serving.contracts.logs import setup_logging
-from serving.contracts.storage import copy_source_tree
-from serving.registry.local_registry import LocalModelRegistry, check_model_name, export_problem
-from serving.server.admission import Admission
-from serving.server.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
 from serving.server.grpc_api import start_grpc_server
 from serving.server.http_server import listen, reserve_port
-from serving.server.model_server import ModelServer, VertexContract, port_number
-from serving.server.request_limits import RequestLimits
+from serving.server.model_server import ModelServer, port_number
 from serving.server.settings import (
     ACCESS_LOG_SAMPLE,
     BATCH_TIMEOUT_MS,
@@ -53,13 +47,13 @@ from serving.server.settings import (
     Setting,
 )
 from serving.server.workers import Supervisor
+from serving.server_from_args import STORAGE_URI_VAR, build_server, model_dir_of
 from serving.worker_process import (
     PROG,
-    STORAGE_URI_VAR,
-    model_dir_of,
     request_log_of,
     run_worker,
     serve_until_stopped,
+    start_models,
 )
 
 GRPC_PORT = 8500  # TF Serving's
@@ -183,52 +177,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
-    """The ModelServer the arguments describe; bad settings raise InputError before any load."""
-    contract = VertexContract.from_environ()
-    if args.port:
-        contract = dataclasses.replace(contract, port=args.port)
-    batching = Batching(
-        args.max_batch_size, args.batch_timeout_ms / 1000, args.max_enqueued_batches
-    )
-    model_dir = model_dir_of(args)
-    if model_dir:
-        name = (args.model or ["model"])[0]
-        local = scratch / "download"
-        copy_source_tree(model_dir, local)
-        registry = LocalModelRegistry(scratch / "registry")
-        problem = export_problem(local)
-        if problem:
-            raise InputError(
-                f"{model_dir} holds no complete exported model: it {problem}; pass the model "
-                "directory a training step wrote."
-            )
-        registry.register(name, local)
-        names = [name]
-    else:
-        registry = LocalModelRegistry(args.registry)
-        names = args.model or _registered(registry)
-    traffic = dict(_traffic(text, names) for text in args.traffic)
-    deployments = {
-        name: Deployment(registry, name, traffic.get(name, DEFAULT_TRAFFIC), batching)
-        for name in names
-    }
-    if all(d.error for d in deployments.values()):  # the others are served, and named in /health
-        raise InputError(
-            f"No model of {registry.root} can be served: "
-            + " ".join(f"{name}: {d.error}" for name, d in deployments.items())
-        )
-    limits = RequestLimits(args.max_instances, args.max_image_pixels, args.max_response_bytes)
-    return ModelServer(
-        deployments,
-        contract,
-        names[0] if args.model else "",
-        args.max_body_bytes,
-        limits=limits,
-        admission=Admission(args.max_concurrent_requests),
-    )
-
-
 def _numeric(p: argparse.ArgumentParser, setting: Setting, default: float, help: str) -> None:
     p.add_argument(
         setting.flag,
@@ -275,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
         except InputError as exc:
             raise SystemExit(f"{PROG}: error: {exc}") from None
         _announce(server, sock, args, grpc_port)
-        if args.workers == 1:
+        if args.workers == 1:  # it accepts at once: health answers 503 while it loads
+            start_models(server, args)
             serve_until_stopped(server, sock, grpc_server, request_log, args)
             return
         worker_args = _worker_arguments(args, server)
@@ -320,38 +269,6 @@ def _listen(host: str, port: int):
             f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port or set "
             "AIP_HTTP_PORT."
         ) from None
-
-
-def _registered(registry: LocalModelRegistry) -> list[str]:
-    """The models with a champion, and those whose registry files cannot say (to be named)."""
-    names = []
-    for path in sorted(p for p in registry.root.glob("*") if p.is_dir()):
-        try:
-            check_model_name(path.name)
-        except InputError as exc:
-            log.warning("Skipping %s, which is no model: %s", path, exc)
-            continue
-        try:
-            if registry.champion(path.name):
-                names.append(path.name)
-        except (InputError, OSError):  # its Deployment names the problem, and watches for a fix
-            names.append(path.name)
-    if not names:
-        raise InputError(
-            f"The registry {registry.root} has no model with a champion: run `make run` first, "
-            "or pass --registry DIR or --model-dir DIR."
-        )
-    return names
-
-
-def _traffic(text: str, names: list[str]) -> tuple[str, tuple[tuple[str, int], ...]]:
-    name, sep, split = text.partition("=")
-    if not sep or name not in names:
-        raise InputError(
-            f"--traffic {text!r} must be MODEL=SPLIT for a served model ({', '.join(names)}), "
-            "e.g. vision=champion:90,3:10."
-        )
-    return name, parse_traffic(split)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ finds its function by module name: `__main__` is not importable in the worker.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 import tempfile
@@ -24,27 +23,41 @@ from serving.server.http_server import serve
 from serving.server.model_server import ModelServer
 from serving.server.request_log import RequestLog
 from serving.server.workers import STARTUP_FAILURE
+from serving.server_from_args import build_server, model_dir_of
 
 PROG = "python -m serving"
-STORAGE_URI_VAR = "AIP_STORAGE_URI"
 
 
 def run_worker(args: argparse.Namespace, sock: socket.socket, grpc_port: int) -> None:
-    """One of --workers N processes: what a single process does, on the supervisor's socket."""
+    """One of --workers N processes: what a single process does, on the supervisor's socket.
+
+    A worker accepts (HTTP and gRPC) only once its models are loaded, so that the kernel
+    gives the shared sockets' connections to the workers that can answer them, never to
+    one still loading; while all are, connections wait in the sockets' backlogs.
+    """
     setup_logging(timestamps=True)
     with tempfile.TemporaryDirectory(prefix="serving-worker-") as scratch:
         try:
-            from serving.__main__ import build_server  # imports this module
-
             server = build_server(args, Path(scratch))
             request_log = request_log_of(args)
-            grpc_server = None
-            if grpc_port:
-                grpc_server = start_grpc_server(server, args.host, grpc_port, reuse_port=True)[0]
         except InputError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
             sys.exit(STARTUP_FAILURE)
+        start_models(server, args)
+        try:
+            server.wait_loaded()
+        except KeyboardInterrupt:  # Ctrl-C reaches every process of the terminal
+            server.stop()
+            return
+        grpc_server = None
+        if grpc_port:
+            grpc_server = start_grpc_server(server, args.host, grpc_port, reuse_port=True)[0]
         serve_until_stopped(server, sock, grpc_server, request_log, args)
+
+
+def start_models(server: ModelServer, args: argparse.Namespace) -> None:
+    """Load the models in the background, then watch the registry (not a copied model)."""
+    server.start(poll_s=0 if model_dir_of(args) else args.poll_seconds)
 
 
 def serve_until_stopped(
@@ -54,11 +67,10 @@ def serve_until_stopped(
     request_log: RequestLog | None,
     args: argparse.Namespace,
 ) -> None:
-    """Load the models and serve until SIGTERM (drained) or Ctrl-C; then stop everything."""
+    """Serve the started server until SIGTERM (drained) or Ctrl-C; then stop everything."""
     app = PredictionApp(
         server, args.request_timeout_ms / 1000, AccessLog(args.access_log_sample), request_log
     )
-    server.start(poll_s=0 if model_dir_of(args) else args.poll_seconds)
     try:
         serve(app, sock, args.drain_seconds)
     except KeyboardInterrupt:
@@ -69,13 +81,6 @@ def serve_until_stopped(
         server.stop()
         if request_log is not None:
             request_log.close()
-
-
-def model_dir_of(args: argparse.Namespace) -> str:
-    """--model-dir, else $AIP_STORAGE_URI; "" for a worker (its supervisor copied the model)."""
-    if args.model_dir is None:
-        return os.environ.get(STORAGE_URI_VAR, "").strip()
-    return args.model_dir.strip()
 
 
 def request_log_of(args: argparse.Namespace) -> RequestLog | None:

@@ -83,6 +83,7 @@ class ModelServer:
         self.admission = admission or Admission()
         self._rng = random.Random(seed)
         self._stop = threading.Event()
+        self._loaded = threading.Event()
         self._threads: list[threading.Thread] = []
         self.watcher_errors = 0  # refreshes that raised (refresh() catches what it expects)
 
@@ -116,6 +117,7 @@ class ModelServer:
 
         def load_then_watch() -> None:
             self._refresh_all()
+            self._loaded.set()
             failed = [name for name, d in self.deployments.items() if d.split is None]
             log.info(
                 "Ready: %s%s",
@@ -128,6 +130,11 @@ class ModelServer:
         thread = threading.Thread(target=load_then_watch, name="model loader", daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def wait_loaded(self) -> None:
+        """Block until start()'s first load has settled, served or named in problems()."""
+        while not self._loaded.wait(1.0):  # a timed wait, so that Ctrl-C interrupts it
+            pass
 
     def _refresh_all(self) -> None:
         """Refresh every deployment; whatever one raises is reported, never ends the watcher."""

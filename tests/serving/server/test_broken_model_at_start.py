@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from serving.__main__ import build_server, parser
 from serving.__main__ import main as serving_main
+from serving.__main__ import parser
 from serving.registry.registry_check import repair_model
+from serving.server_from_args import build_server
 from tests.serving.conftest import call, running_server, wait_ready
 from trainer.launch import free_ports
 

@@ -1,4 +1,5 @@
-"""`python -m serving --workers 2`: two real processes on one port, under the supervisor."""
+"""`python -m serving --workers 2`: two real processes on one port, under the supervisor;
+and the supervisor itself, on a worker that cannot start."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from serving.server.workers import STARTUP_FAILURE, Supervisor
 from tests.conftest import REPO
 from tests.serving.conftest import call, wait_ready
 from trainer.launch import free_ports
@@ -25,9 +28,10 @@ def _workers(pid: int) -> set[int]:
     return found
 
 
-def test_two_workers_serve_sum_their_metrics_and_drain_on_sigterm(registry):
+def test_two_workers_serve_swap_sum_their_metrics_and_drain_on_sigterm(registry, scaler_exports):
     port = free_ports(1)[0]
     args = ["--registry", str(registry.root), "--workers", "2", "--grpc-port", "0"]
+    args += ["--poll-seconds", "0.2"]
     env = {**os.environ, "AIP_HTTP_PORT": str(port)}
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
@@ -41,6 +45,11 @@ def test_two_workers_serve_sum_their_metrics_and_drain_on_sigterm(registry):
                 status, body = call(base, "/v1/models/scaler:predict", {"instances": [[1, 2, 3]]})
                 assert status == 200 and body["predictions"][0]["total"] == 12.0  # champion 2
             assert _predicts(base) - before == 10  # summed over both workers' counts
+            registry.register("scaler", scaler_exports[2])  # version 3: the new champion
+            _wait_for_total(base, 18.0, timeout_s=30)
+            for _ in range(20):  # once one worker swapped, the other did within its poll
+                time.sleep(0.01)
+                assert _total(base) == 18.0
             workers = _workers(process.pid)
             assert len(workers) == 2
             process.send_signal(signal.SIGTERM)
@@ -54,6 +63,26 @@ def test_two_workers_serve_sum_their_metrics_and_drain_on_sigterm(registry):
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_a_worker_that_cannot_start_stops_the_supervisor():
+    """Both workers exit STARTUP_FAILURE: run() answers 1 at once rather than restarting."""
+    started = time.monotonic()
+    assert Supervisor(2, sys.exit, (STARTUP_FAILURE,), drain_s=1.0).run() == 1
+    assert time.monotonic() - started < 30
+
+
+def _total(base: str) -> float:
+    status, body = call(base, "/v1/models/scaler:predict", {"instances": [[1, 2, 3]]})
+    assert status == 200, body
+    return body["predictions"][0]["total"]
+
+
+def _wait_for_total(base: str, total: float, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _total(base) != total:
+        assert time.monotonic() < deadline, f"no worker answered {total} within {timeout_s} s"
+        time.sleep(0.05)
 
 
 def _predicts(base: str) -> float:
