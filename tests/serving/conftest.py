@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +30,8 @@ from serving.server.deployments import Batching, Deployment
 from serving.server.http_api import PredictionApp
 from serving.server.http_server import serving_in_thread
 from serving.server.model_server import ModelServer
+from tests.conftest import REPO
+from trainer.launch import free_ports
 from trainer.saved_model import save_servable
 
 WINDOW = 3
@@ -101,3 +108,39 @@ def call(base: str, path: str, body: object = None, raw: bytes | None = None) ->
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+@contextlib.contextmanager
+def serving_process(
+    args: list[str], env: dict[str, str] | None = None
+) -> Iterator[tuple[str, object]]:
+    """Start `python -m serving ARGS` on a free port; yield (base URL, the process).
+
+    Its output goes to a file, not a pipe nobody reads (a full pipe would block
+    the server), and is printed when the block fails.
+    """
+    port = free_ports(1)[0]
+    environ = {**os.environ, "AIP_HTTP_PORT": str(port), **(env or {})}
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serving", *args],
+            cwd=REPO,
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}", process
+        except BaseException:
+            log.seek(0)
+            print(log.read()[-5000:])
+            raise
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

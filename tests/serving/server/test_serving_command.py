@@ -8,16 +8,10 @@ HTTP exactly as the README's curl examples send them.
 from __future__ import annotations
 
 import base64
-import contextlib
-import os
 import signal
 import socket
 import struct
-import subprocess
-import sys
-import tempfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,8 +20,7 @@ from pipelines.local.gcs_emulator import upload_directory
 from serving.__main__ import main as serving_main
 from serving.__main__ import parser
 from serving.registry.local_registry import LocalModelRegistry
-from tests.conftest import REPO
-from tests.serving.conftest import call, wait_ready
+from tests.serving.conftest import call, serving_process, wait_ready
 from trainer.launch import free_ports
 
 
@@ -53,40 +46,6 @@ def registry(trained_model, trained_text_model, tmp_path_factory) -> LocalModelR
     registry.register("vision", trained_model[0])
     registry.register("text", trained_text_model)
     return registry
-
-
-@contextlib.contextmanager
-def serving(args: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, object]]:
-    """Start `python -m serving ARGS` on a free port; yield (base URL, the process).
-
-    Its output goes to a file, not a pipe nobody reads (a full pipe would block
-    the server), and is printed when the block fails.
-    """
-    port = free_ports(1)[0]
-    environ = {**os.environ, "AIP_HTTP_PORT": str(port), **(env or {})}
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "serving", *args],
-            cwd=REPO,
-            env=environ,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            yield f"http://127.0.0.1:{port}", process
-        except BaseException:
-            log.seek(0)
-            print(log.read()[-5000:])
-            raise
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
 
 
 def _digit_png(digits_dir: Path) -> bytes:
@@ -129,7 +88,7 @@ def test_the_registrys_champions_answer_both_request_formats(registry, digits_di
     png = _digit_png(digits_dir)
     grpc_port = free_ports(1)[0]
     args = ["--registry", str(registry.root), "--model", "vision", "--model", "text"]
-    with serving([*args, "--grpc-port", str(grpc_port)]) as (base, process):
+    with serving_process([*args, "--grpc-port", str(grpc_port)]) as (base, process):
         wait_ready(base, timeout_s=120)
         status, body = call(base, "/predict", {"instances": [_b64(png), _b64(png)]})
         assert status == 200, body
@@ -165,7 +124,7 @@ def test_a_model_in_cloud_storage_is_served_as_a_vertex_ai_container(trained_mod
         "AIP_HEALTH_ROUTE": "/v1/endpoints/123/deployedModels/456",
         "AIP_DEPLOYED_MODEL_ID": "456",
     }
-    with serving([], env) as (base, _):
+    with serving_process([], env) as (base, _):
         wait_ready(base, timeout_s=120, health=env["AIP_HEALTH_ROUTE"])
         status, body = call(base, env["AIP_PREDICT_ROUTE"], {"instances": [_b64(_png(32))]})
     assert status == 200, body

@@ -3,19 +3,14 @@ and the supervisor itself, on a worker that cannot start."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from serving.server.workers import STARTUP_FAILURE, Supervisor
-from tests.conftest import REPO
-from tests.serving.conftest import call, wait_ready
-from trainer.launch import free_ports
+from tests.serving.conftest import call, serving_process, wait_ready
 
 
 def _workers(pid: int) -> set[int]:
@@ -29,40 +24,23 @@ def _workers(pid: int) -> set[int]:
 
 
 def test_two_workers_serve_swap_sum_their_metrics_and_drain_on_sigterm(registry, scaler_exports):
-    port = free_ports(1)[0]
     args = ["--registry", str(registry.root), "--workers", "2", "--grpc-port", "0"]
-    args += ["--poll-seconds", "0.2"]
-    env = {**os.environ, "AIP_HTTP_PORT": str(port)}
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "serving", *args], cwd=REPO, env=env, stdout=log, stderr=log
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_ready(base, timeout_s=120)
-            before = _predicts(base)
-            for _ in range(10):  # new connections: the kernel spreads them over the workers
-                status, body = call(base, "/v1/models/scaler:predict", {"instances": [[1, 2, 3]]})
-                assert status == 200 and body["predictions"][0]["total"] == 12.0  # champion 2
-            assert _predicts(base) - before == 10  # summed over both workers' counts
-            registry.register("scaler", scaler_exports[2])  # version 3: the new champion
-            _wait_for_total(base, 18.0, timeout_s=30)
-            for _ in range(20):  # once one worker swapped, the other did within its poll
-                time.sleep(0.01)
-                assert _total(base) == 18.0
-            workers = _workers(process.pid)
-            assert len(workers) == 2
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=60) == 0
-            assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
-        except BaseException:
-            log.seek(0)
-            print(log.read()[-5000:])
-            raise
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    with serving_process([*args, "--poll-seconds", "0.2"]) as (base, process):
+        wait_ready(base, timeout_s=120)
+        before = _predicts(base)
+        for _ in range(10):  # new connections: the kernel spreads them over the workers
+            assert _total(base) == 12.0  # champion 2
+        assert _predicts(base) - before == 10  # summed over both workers' counts
+        registry.register("scaler", scaler_exports[2])  # version 3: the new champion
+        _wait_for_total(base, 18.0, timeout_s=30)
+        for _ in range(20):  # once one worker swapped, the other did within its poll
+            time.sleep(0.01)
+            assert _total(base) == 18.0
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor():
