@@ -12,14 +12,16 @@ answer arrives. OUT has the same fields as load_client.py's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import threading
-import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from tests.bench.load_client import closed_loop
 
 
 def predict_request(model: str, input_name: str, value: bytes) -> predict_pb2.PredictRequest:
@@ -39,37 +41,23 @@ def predict_request(model: str, input_name: str, value: bytes) -> predict_pb2.Pr
 def load(
     target: str, request: predict_pb2.PredictRequest, clients: int, seconds: float, warm_up_s: float
 ) -> dict:
-    """Run the load; latencies count only requests that started after the warm-up."""
-    start = time.perf_counter()
-    measure_from, stop_at = start + warm_up_s, start + warm_up_s + seconds
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
+    """Send `request` from `clients` channels."""
 
-    def client(index: int) -> None:
+    @contextlib.contextmanager
+    def connect() -> Iterator[Callable[[], bool]]:
         with grpc.insecure_channel(target) as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            while (sent := time.perf_counter()) < stop_at:
+
+            def send() -> bool:
                 try:
                     stub.Predict(request, timeout=60)
-                    ok = True
+                    return True
                 except grpc.RpcError:
-                    ok = False
-                if sent >= measure_from:
-                    if ok:
-                        latencies[index].append(time.perf_counter() - sent)
-                    else:
-                        errors[index] += 1
+                    return False
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return {
-        "latencies": [x for per_client in latencies for x in per_client],
-        "errors": sum(errors),
-        "seconds": seconds,
-    }
+            yield send
+
+    return closed_loop(clients, seconds, warm_up_s, connect)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import base64
 
 import kserve
 import tensorflow as tf
+from peer_outputs import per_instance  # tests/bench, this script's directory
 
 
 class SavedModelPredictor(kserve.Model):
@@ -54,21 +55,7 @@ class SavedModelPredictor(kserve.Model):
             base64.b64decode(i["b64"]) if isinstance(i, dict) else i for i in payload["instances"]
         ]
         outputs = self.signature(**{self.input_name: tf.constant(values)})
-        columns = {name: value.numpy().tolist() for name, value in outputs.items()}
-        count = len(values)
-        return {
-            "predictions": [
-                {name: _plain(column[i]) for name, column in columns.items()} for i in range(count)
-            ]
-        }
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+        return {"predictions": per_instance(outputs, len(values))}
 
 
 def main() -> None:
