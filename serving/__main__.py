@@ -39,6 +39,7 @@ from serving.server.settings import (
     MAX_ENQUEUED_BATCHES,
     MAX_IMAGE_PIXELS,
     MAX_INSTANCES,
+    MAX_QUEUE_MS,
     MAX_RESPONSE_BYTES,
     POLL_SECONDS,
     REQUEST_LOG_SAMPLE,
@@ -116,6 +117,13 @@ def parser() -> argparse.ArgumentParser:
         8,
         "batches a model's queue holds (as TF Serving's "
         "max_enqueued_batches); when full, a request gets 429 with Retry-After at once",
+    )
+    _numeric(
+        p,
+        MAX_QUEUE_MS,
+        100.0,
+        "once the oldest request in a model's queue has waited this long, new "
+        "requests get 429 at once, so the accepted ones' latency stays bounded under overload",
     )
     _numeric(p, MAX_CONCURRENT_REQUESTS, 256, "predict requests in progress; more get 429")
     _numeric(

@@ -28,7 +28,10 @@ def build_server(args: argparse.Namespace, scratch: Path) -> ModelServer:
     if args.port:
         contract = dataclasses.replace(contract, port=args.port)
     batching = Batching(
-        args.max_batch_size, args.batch_timeout_ms / 1000, args.max_enqueued_batches
+        args.max_batch_size,
+        args.batch_timeout_ms / 1000,
+        args.max_enqueued_batches,
+        args.max_queue_ms / 1000,
     )
     model_dir = model_dir_of(args)
     if model_dir:

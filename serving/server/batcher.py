@@ -14,6 +14,13 @@ Bounds, as TF Serving's batching has them:
   429), so under overload latency stays bounded instead of growing. A
   request larger than the whole queue (--max-instances bounds it) is taken
   only when the queue is empty;
+- the queue is also bounded in time, as CoDel bounds a network queue: once its
+  oldest request has waited `max_queue_s`, new requests are refused (429) until
+  it drains. The instance bound alone lets the wait grow with the model's
+  speed (a CPU shared with other work runs each batch slower), so under
+  overload the accepted requests' latency stays near `max_queue_s` plus one
+  model call, whatever the offered load. `admit()` asks the same before a
+  request's body is read, so a refusal costs almost nothing;
 - a request larger than `max_batch_size` is cut into batches of that size
   that queue like any other, so one large request never holds the model
   for long while others wait;
@@ -35,6 +42,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -61,6 +69,7 @@ class DynamicBatcher:
         name: str = "",
         max_enqueued_batches: int = 8,
         labels: tuple[str, str] = ("", ""),  # (model, version) for the metrics
+        max_queue_s: float | None = None,  # None: the queue is bounded in instances only
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}.")
@@ -69,10 +78,14 @@ class DynamicBatcher:
         if max_enqueued_batches < 1:
             raise ValueError(f"max_enqueued_batches must be at least 1, got {max_enqueued_batches}")
         self._predict, self.max_batch_size, self.max_wait_s = predict, max_batch_size, max_wait_s
+        if max_queue_s is not None and not max_queue_s > 0:
+            raise ValueError(f"max_queue_s must be more than 0, got {max_queue_s}")
         self.max_enqueued_batches, self.labels = max_enqueued_batches, labels
+        self.max_queue_s = max_queue_s
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()  # orders the last requests before the stop mark
         self._queued = 0  # instances (batching off: requests) waiting, under _lock
+        self._arrivals: deque[float] = deque()  # when each queued item came, oldest first
         self._closed = False
         self._failed: list[Item] = []  # the batch being formed or run
         self._stop_seen = False
@@ -110,18 +123,13 @@ class DynamicBatcher:
                 future: Future = Future()
                 _answer(self._predict, (batch, future, None))
                 return future
-            if self._queued and self._queued + size > self.capacity:
-                metrics.refused(self.labels[0], "queue_full")
-                raise RequestError(
-                    429,
-                    f"The server is busy: {self._queued} instances wait for "
-                    f"{self.labels[0] or 'the model'} (the queue holds {self.capacity}): "
-                    f"retry in {RETRY_AFTER_S} s.",
-                )
+            self._refuse_if_full(size)
             self._queued += size
             metrics.queue_changed(*self.labels, size)
+            now = time.monotonic()
             if self._pool:
                 future = Future()
+                self._arrivals.append(now)
                 self._pool.submit(self._run_alone, (batch, future, deadline))
                 return future
             chunks = [
@@ -129,8 +137,37 @@ class DynamicBatcher:
                 for start in range(0, len(batch), self.max_batch_size)
             ]
             for chunk in chunks:
+                self._arrivals.append(now)
                 self._queue.put(chunk)
         return chunks[0][1] if len(chunks) == 1 else _joined([f for _, f, _ in chunks])
+
+    def admit(self) -> None:
+        """RequestError 429 when a request would be refused now, before its body is read."""
+        with self._lock:
+            if not self._closed:
+                self._refuse_if_full(1)
+
+    def _refuse_if_full(self, size: int) -> None:
+        """RequestError 429 when `size` more instances do not fit the queue, in room or in time."""
+        if not self._arrivals:
+            return
+        model = self.labels[0] or "the model"
+        if self._queued + size > self.capacity:
+            metrics.refused(self.labels[0], "queue_full")
+            raise RequestError(
+                429,
+                f"The server is busy: {self._queued} instances wait for {model} "
+                f"(the queue holds {self.capacity}): retry in {RETRY_AFTER_S} s.",
+            )
+        waited = time.monotonic() - self._arrivals[0]
+        if self.max_queue_s is not None and waited > self.max_queue_s:
+            metrics.refused(self.labels[0], "queue_delay")
+            raise RequestError(
+                429,
+                f"The server is busy: requests for {model} have waited {waited * 1000:.0f} ms "
+                f"in its queue (the bound is {self.max_queue_s * 1000:g} ms, "
+                f"--max-queue-ms): retry in {RETRY_AFTER_S} s.",
+            )
 
     def close(self) -> None:
         """Finish the requests already queued, then stop; later requests run alone."""
@@ -150,6 +187,7 @@ class DynamicBatcher:
         size = 1 if self._pool else len(item[0])
         with self._lock:
             self._queued -= size
+            self._arrivals.popleft()
         metrics.queue_changed(*self.labels, -size)
         _, future, deadline = item
         if not future.set_running_or_notify_cancel():

@@ -43,7 +43,12 @@ from serving.server.batcher import DynamicBatcher
 from serving.server.loaded_model import LoadedModel
 from serving.server.registry_watch import RegistryWatch
 from serving.server.request_format import RequestError
-from serving.server.settings import BATCH_TIMEOUT_MS, MAX_BATCH_SIZE, MAX_ENQUEUED_BATCHES
+from serving.server.settings import (
+    BATCH_TIMEOUT_MS,
+    MAX_BATCH_SIZE,
+    MAX_ENQUEUED_BATCHES,
+    MAX_QUEUE_MS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +60,13 @@ class Batching:
     max_batch_size: int = 32
     max_wait_s: float = 0.0  # 0: batch what queued while the model was busy, wait for nothing
     max_enqueued_batches: int = 8  # the queue's bound: fuller, and requests get 429
+    max_queue_s: float = 0.1  # its bound in time: the oldest request waited longer, 429
 
     def __post_init__(self) -> None:
         MAX_BATCH_SIZE.check(self.max_batch_size)
         BATCH_TIMEOUT_MS.check(self.max_wait_s * 1000)
         MAX_ENQUEUED_BATCHES.check(self.max_enqueued_batches)
+        MAX_QUEUE_MS.check(self.max_queue_s * 1000)
 
 
 @dataclass
@@ -277,6 +284,7 @@ class Deployment:
             model.label,
             self.batching.max_enqueued_batches,
             (self.name, str(version)),
+            self.batching.max_queue_s,
         )
         return ServedVersion(model, batcher)
 

@@ -13,9 +13,10 @@
 
 Every error is a JSON `{"error": "..."}` with a 4xx/5xx status (429 and 503
 with Retry-After); the app never lets a request's failure reach uvicorn. A
-predict request is admitted (admission.py), its body read within limits
-(http_body.py), parsed, checked (request_limits.py) and queued for the
-model's batcher with the request's deadline; if the client goes away first,
+predict request is admitted (admission.py) and by its model's batcher
+(refused at once while the model's queue is full or slow), its body read
+within limits (http_body.py), parsed, checked (request_limits.py) and queued
+for the batcher with the request's deadline; if the client goes away first,
 its instances are taken off the queue.
 """
 
@@ -140,11 +141,19 @@ class PredictionApp:
         exchange.route = "predict"
         server.admission.enter()
         try:
+            try:
+                served = self._version_for(path, exchange)
+            except RequestError as exc:  # answered once the body is read, so the client reads it
+                served = exc
+            else:
+                served.batcher.admit()  # a busy model refuses before the body is read
             deadline = started + self.request_timeout_s
             expects = (b"expect", b"100-continue") in headers
             body = await read_body(receive, length, server.max_body_bytes, deadline, expects)
             exchange.request_bytes = len(body)
-            return await self._predict(path, body, receive, exchange, deadline)
+            if isinstance(served, RequestError):
+                raise served
+            return await self._predict(path, served, body, receive, exchange, deadline)
         finally:
             server.admission.leave()
 
@@ -169,10 +178,10 @@ class PredictionApp:
         exchange.route = "status"
         return 200, version_status(server, name, version, label)
 
-    async def _predict(self, path: str, body: bytes, receive, exchange, deadline: float):
+    def _version_for(self, path: str, exchange: Exchange):
+        """The version a predict request on `path` goes to (the traffic split chooses)."""
         server = self.server
-        vertex = path == server.contract.predict_route
-        if vertex:
+        if path == server.contract.predict_route:
             if not server.vertex_model:
                 raise RequestError(
                     400,
@@ -187,6 +196,11 @@ class PredictionApp:
             exchange.model = match["name"]
             served = server.version_for(match["name"], match["version"] or "", match["label"] or "")
         exchange.version = str(served.model.version)
+        return served
+
+    async def _predict(self, path: str, served, body: bytes, receive, exchange, deadline: float):
+        server = self.server
+        vertex = path == server.contract.predict_route
         offload = len(body) > OFFLOAD_BYTES
         payload, request = await _maybe_offload(offload, _parse, body, served, not vertex, server)
         future = served.batcher.submit(request.batch, deadline)

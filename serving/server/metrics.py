@@ -26,7 +26,14 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 PREFIX = "serving_"
 ROUTES = ("predict", "metadata", "status", "health", "metrics", "other")
-REFUSAL_REASONS = ("overloaded", "queue_full", "deadline", "draining", "client_gone")
+REFUSAL_REASONS = (
+    "overloaded",
+    "queue_full",
+    "queue_delay",
+    "deadline",
+    "draining",
+    "client_gone",
+)
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 BATCH_BUCKETS = tuple(float(2**power) for power in range(13))  # 1, 2, 4, ..., 4096
 

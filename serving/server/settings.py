@@ -105,6 +105,10 @@ MAX_ENQUEUED_BATCHES = Setting(
     Limit(1, 100_000, advice="batches a model's queue holds; when full, requests get 429"),
     whole=True,
 )
+MAX_QUEUE_MS = Setting(
+    "--max-queue-ms",
+    Limit(1, 3_600_000, advice="a queue whose oldest request waited longer refuses with 429"),
+)
 REQUEST_TIMEOUT_MS = Setting(
     "--request-timeout-ms",
     Limit(1, 3_600_000, advice="a request not answered by then gets 504 and uses no model"),

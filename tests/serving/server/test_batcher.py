@@ -164,3 +164,33 @@ def test_a_full_queue_refuses_at_once_and_a_cancelled_request_uses_no_model():
     assert larger.result(10)["x"].tolist() == [0, 1, 2, 3, 4]
     batcher.close()
     assert calls == [[0], [0, 1], [2, 3], [4]]  # the cancelled [1, 2] never ran
+
+
+def test_a_queue_whose_oldest_request_waited_past_the_bound_refuses_until_it_drains():
+    """Room is left (the queue holds 32), but time is not: new requests get 429 at once."""
+    gate = threading.Event()
+    calls = []
+
+    def model(batch):
+        calls.append(batch.tolist())
+        assert gate.wait(10)
+        return {"x": batch}
+
+    batcher = DynamicBatcher(model, max_batch_size=4, max_queue_s=1.0)
+    running = batcher.submit(np.array([0]))
+    deadline = time.monotonic() + 10
+    while not calls:  # the first is in the model, out of the queue
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    queued = batcher.submit(np.array([1]))
+    batcher.admit()  # it has not waited long yet: more are welcome
+    time.sleep(1.1)
+    for refused_now in (batcher.admit, lambda: batcher.submit(np.array([2]))):
+        with pytest.raises(RequestError) as refused:
+            refused_now()
+        assert refused.value.status == 429 and "--max-queue-ms" in str(refused.value)
+    gate.set()
+    assert running.result(10)["x"].tolist() == [0] and queued.result(10)["x"].tolist() == [1]
+    assert batcher.submit(np.array([3])).result(10)["x"].tolist() == [3]  # drained: taken again
+    batcher.close()
+    assert calls == [[0], [1], [3]]

@@ -113,7 +113,7 @@ def test_the_traffic_split_sends_each_version_its_share(registry):
 
 
 def test_a_new_champion_is_swapped_in_under_load_without_a_failed_request(registry, scaler_exports):
-    server = scaler_server(registry, batching=Batching(16, 0.002))
+    server = scaler_server(registry, batching=Batching(16, 0.002, max_queue_s=10))
     stop, answers, failures = threading.Event(), [], []
 
     def client(base):
@@ -250,7 +250,7 @@ def test_a_mixed_stream_of_good_and_bad_requests_answers_every_good_one(registry
         else:
             rows = [[float(i), float(j), 1.0] for j in range(rng.randint(1, 4))]
             plan.append(("good", json.dumps({"instances": rows}).encode(), 200, rows))
-    server = scaler_server(registry, batching=Batching(16, 0.003))
+    server = scaler_server(registry, batching=Batching(16, 0.003, max_queue_s=10))
     with running_server(server) as base:
         wait_ready(base)
 

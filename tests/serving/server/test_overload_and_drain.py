@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -45,8 +46,10 @@ class GatedModel(LoadedModel):
 
 
 def _gated_server(registry, **options):
+    """The gate holds requests for as long as a test needs: the queue's time bound is far."""
     GatedModel.gate.clear()
     GatedModel.calls = []
+    options.setdefault("batching", Batching(8, 0.002, max_queue_s=60))
     return scaler_server(registry, load=GatedModel, **options)
 
 
@@ -85,7 +88,7 @@ def test_past_the_bound_in_flight_requests_get_429_with_retry_after_at_once(regi
 
 
 def test_a_full_batch_queue_refuses_and_a_request_past_its_deadline_uses_no_model(registry):
-    batching = Batching(max_batch_size=2, max_enqueued_batches=1)  # the queue holds 2
+    batching = Batching(max_batch_size=2, max_enqueued_batches=1, max_queue_s=60)  # holds 2
     server = _gated_server(registry, batching=batching)
     app = PredictionApp(server, request_timeout_s=1.0)
     with serving_in_thread(app) as (base, _), ThreadPoolExecutor(4) as pool:
@@ -102,6 +105,51 @@ def test_a_full_batch_queue_refuses_and_a_request_past_its_deadline_uses_no_mode
         assert running.result()[0] == 200  # it had started: it finishes
         assert [f.result()[0] for f in queued] == [504, 504]
         assert GatedModel.calls == [1]  # neither timed-out request reached the model
+
+
+def test_a_slow_queue_refuses_before_the_body_is_read_and_takes_requests_once_drained(registry):
+    batching = Batching(max_batch_size=2, max_queue_s=0.2)
+    server = _gated_server(registry, batching=batching)
+    with serving_in_thread(PredictionApp(server)) as (base, _), ThreadPoolExecutor(2) as pool:
+        server.start()
+        wait_ready(base)
+        running = pool.submit(_post, base)  # in the model, held by the gate
+        _wait_for(lambda: len(GatedModel.calls) == 1)
+        queued = pool.submit(_post, base)
+        _wait_for(lambda: server.deployments["scaler"].split.versions[2].batcher.queued == 1)
+        time.sleep(0.3)  # the queued request has now waited past --max-queue-ms
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as client:
+            client.sendall(  # the head of a request whose body never comes
+                f"POST /v1/models/scaler:predict HTTP/1.1\r\nHost: {host}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n".encode()
+            )
+            head, _, body = _read_answer(client)
+        assert head.startswith(b"HTTP/1.1 429") and b"retry-after: 1" in head.lower()
+        assert "--max-queue-ms" in json.loads(body)["error"]
+        GatedModel.gate.set()
+        assert [running.result()[0], queued.result()[0]] == [200, 200]
+        assert _post(base)[0] == 200  # the queue drained: requests are taken again
+
+
+def _read_answer(client: socket.socket) -> tuple[bytes, bytes, bytes]:
+    """(head, separator, body) of one HTTP answer with a Content-Length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = client.recv(65536)
+        assert chunk, f"the server closed the connection after {data!r}"
+        data += chunk
+    head, separator, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        chunk = client.recv(65536)
+        assert chunk, f"the server closed the connection after {len(body)} bytes of the body"
+        body += chunk
+    return head, separator, body
 
 
 def test_sigterm_drains_health_turns_503_and_accepted_requests_finish(registry):
