@@ -14,13 +14,15 @@ Bounds, as TF Serving's batching has them:
   429), so under overload latency stays bounded instead of growing. A
   request larger than the whole queue (--max-instances bounds it) is taken
   only when the queue is empty;
-- the queue is also bounded in time, as CoDel bounds a network queue: once its
-  oldest request has waited `max_queue_s`, new requests are refused (429) until
-  it drains. The instance bound alone lets the wait grow with the model's
-  speed (a CPU shared with other work runs each batch slower), so under
-  overload the accepted requests' latency stays near `max_queue_s` plus one
-  model call, whatever the offered load. `admit()` asks the same before a
-  request's body is read, so a refusal costs almost nothing;
+- the queue is also bounded in time, as CoDel bounds a network queue: a
+  request is refused (429) when those queued would take longer than
+  `max_queue_s` to reach the model, by the model's recent seconds per
+  instance (an EWMA over its batches), or when the oldest has already waited
+  that long (the model slowed down: a CPU shared with other work). The
+  instance bound alone lets the wait grow with the model's cost and speed,
+  so under overload the accepted requests' latency stays near `max_queue_s`
+  plus one model call, whatever the offered load. `admit()` asks the same
+  before a request's body is read, so a refusal costs almost nothing;
 - a request larger than `max_batch_size` is cut into batches of that size
   that queue like any other, so one large request never holds the model
   for long while others wait;
@@ -58,6 +60,7 @@ Item = tuple[np.ndarray, Future, float | None]  # (instances, their future, dead
 
 _STOP = object()
 RETRY_AFTER_S = 1
+SPEED_WEIGHT = 0.2  # of the latest batch in the EWMA of seconds per instance
 
 
 class DynamicBatcher:
@@ -86,6 +89,7 @@ class DynamicBatcher:
         self._lock = threading.Lock()  # orders the last requests before the stop mark
         self._queued = 0  # instances (batching off: requests) waiting, under _lock
         self._arrivals: deque[float] = deque()  # when each queued item came, oldest first
+        self._seconds_per_instance = 0.0  # the model's recent cost (batching on), an EWMA
         self._closed = False
         self._failed: list[Item] = []  # the batch being formed or run
         self._stop_seen = False
@@ -159,12 +163,15 @@ class DynamicBatcher:
                 f"The server is busy: {self._queued} instances wait for {model} "
                 f"(the queue holds {self.capacity}): retry in {RETRY_AFTER_S} s.",
             )
+        if self.max_queue_s is None:
+            return
         waited = time.monotonic() - self._arrivals[0]
-        if self.max_queue_s is not None and waited > self.max_queue_s:
+        wait = max(waited, self._queued * self._seconds_per_instance)
+        if wait > self.max_queue_s:
             metrics.refused(self.labels[0], "queue_delay")
             raise RequestError(
                 429,
-                f"The server is busy: requests for {model} have waited {waited * 1000:.0f} ms "
+                f"The server is busy: requests for {model} wait about {wait * 1000:.0f} ms "
                 f"in its queue (the bound is {self.max_queue_s * 1000:g} ms, "
                 f"--max-queue-ms): retry in {RETRY_AFTER_S} s.",
             )
@@ -251,6 +258,14 @@ class DynamicBatcher:
             return
         total = sum(len(batch) for batch, _, _ in pending)
         metrics.batch_run(*self.labels, total)
+        started = time.monotonic()
+        self._run_together(pending, total)
+        seconds_per_instance = (time.monotonic() - started) / total
+        previous = self._seconds_per_instance or seconds_per_instance
+        self._seconds_per_instance = previous + SPEED_WEIGHT * (seconds_per_instance - previous)
+
+    def _run_together(self, pending: list[Item], total: int) -> None:
+        """One model call for all of `pending`; each alone if that fails."""
         if len(pending) == 1:
             _answer(self._predict, pending[0])
             return

@@ -194,3 +194,33 @@ def test_a_queue_whose_oldest_request_waited_past_the_bound_refuses_until_it_dra
     assert batcher.submit(np.array([3])).result(10)["x"].tolist() == [3]  # drained: taken again
     batcher.close()
     assert calls == [[0], [1], [3]]
+
+
+def test_a_queue_that_would_take_too_long_refuses_before_anything_waited():
+    """The model's speed (20 ms an instance here) says 6 queued instances wait 120 ms."""
+    gate = threading.Event()
+    calls = []
+
+    def model(batch):
+        calls.append(batch.tolist())
+        time.sleep(0.02 * len(batch))
+        if len(calls) == 2:
+            assert gate.wait(10)
+        return {"x": batch}
+
+    batcher = DynamicBatcher(model, max_batch_size=8, max_queue_s=0.1)
+    assert batcher.predict(np.array([0]))["x"].tolist() == [0]  # 20 ms an instance, or more
+    held = batcher.submit(np.array([1]))
+    deadline = time.monotonic() + 10
+    while len(calls) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    queued = batcher.submit(np.arange(6))  # an empty queue takes it
+    for refused_now in (batcher.admit, lambda: batcher.submit(np.array([9]))):
+        with pytest.raises(RequestError) as refused:
+            refused_now()
+        assert refused.value.status == 429 and "--max-queue-ms" in str(refused.value)
+    gate.set()
+    assert held.result(10)["x"].tolist() == [1]
+    assert queued.result(10)["x"].tolist() == list(range(6))
+    batcher.close()
