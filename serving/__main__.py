@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import socket
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from serving.command_names import PROG, STORAGE_URI_VAR
 from serving.contracts.errors import InputError
 from serving.contracts.logs import setup_logging
-from serving.server.grpc_api import start_grpc_server
-from serving.server.http_server import listen, reserve_port
-from serving.server.model_server import ModelServer, port_number
 from serving.server.settings import (
     ACCESS_LOG_SAMPLE,
     BATCH_TIMEOUT_MS,
@@ -47,17 +48,13 @@ from serving.server.settings import (
     WORKERS,
     Setting,
 )
-from serving.server.workers import Supervisor
-from serving.server_from_args import STORAGE_URI_VAR, build_server, model_dir_of
-from serving.worker_process import (
-    PROG,
-    request_log_of,
-    run_worker,
-    serve_until_stopped,
-    start_models,
-)
+from serving.server.sockets import listen, port_number, reserve_port
+from serving.server.workers import Supervisor, available_cores
+from serving.worker_entry import plan_workers, run_worker
+from serving.worker_plan import WorkerPlan
 
 GRPC_PORT = 8500  # TF Serving's
+WORKERS_VAR = "WEB_CONCURRENCY"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger(__name__)
@@ -171,9 +168,10 @@ def parser() -> argparse.ArgumentParser:
     _numeric(
         p,
         WORKERS,
-        1,
-        "server processes sharing the port, each loading its own copy of the models and "
-        "batching its own requests (serving/server/workers.py)",
+        _default_workers(),
+        f"server processes sharing the port, each loading its own copy of the models and "
+        f"batching its own requests (serving/server/workers.py); default ${WORKERS_VAR}, else "
+        "one per core",
     )
     p.add_argument(
         "--poll-seconds",
@@ -192,6 +190,19 @@ def _numeric(p: argparse.ArgumentParser, setting: Setting, default: float, help:
         default=default,
         help=f"{help}; {setting.limit.describe()} (%(default)s)",
     )
+
+
+def _default_workers() -> int:
+    """$WEB_CONCURRENCY (which gunicorn and uvicorn read too), else one worker per core."""
+    text = os.environ.get(WORKERS_VAR, "").strip()
+    if not text:
+        return available_cores()
+    try:
+        return int(WORKERS.parse(text))
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(
+            f"{PROG}: error: ${WORKERS_VAR}={text!r} (the default of --workers): {exc}"
+        ) from None
 
 
 def _grpc_port(text: str) -> int:
@@ -215,55 +226,76 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     setup_logging(timestamps=True)
     with tempfile.TemporaryDirectory(prefix="serving-") as scratch:
-        try:
-            server = build_server(args, Path(scratch))
-            sock = _listen(args.host, server.contract.port)
-            grpc_port = _grpc_port_to_use(args.grpc_port)
-            if args.workers == 1:
-                request_log = request_log_of(args)
-                grpc_server = None
-                if grpc_port:
-                    grpc_server = start_grpc_server(server, args.host, grpc_port)[0]
-            else:
-                if args.request_log:  # the directory is checked here, and written by workers
-                    request_log_of(args).close()
-                held_grpc_port = reserve_port(args.host, grpc_port) if grpc_port else None
-        except InputError as exc:
-            raise SystemExit(f"{PROG}: error: {exc}") from None
-        _announce(server, sock, args, grpc_port)
-        if args.workers == 1:  # it accepts at once: health answers 503 while it loads
-            start_models(server, args)
-            serve_until_stopped(server, sock, grpc_server, request_log, args)
-            return
-        worker_args = _worker_arguments(args, server)
-        status = Supervisor(
-            args.workers, run_worker, (worker_args, sock, grpc_port), args.drain_seconds
-        ).run()
-        if held_grpc_port is not None:
-            held_grpc_port.close()
-        if status:
-            raise SystemExit(f"{PROG}: error: a worker could not start (its error is above).")
+        if args.workers == 1:
+            _serve_alone(args, Path(scratch))
+        else:
+            _supervise(args, Path(scratch))
 
 
-def _worker_arguments(args: argparse.Namespace, server: ModelServer) -> argparse.Namespace:
-    """The arguments of a worker: the models the supervisor resolved, none to download."""
-    worker = argparse.Namespace(**vars(args))
-    first = next(iter(server.deployments.values()))
-    worker.registry = str(first.registry.root)
-    if model_dir_of(args):  # a copy, registered in the supervisor's scratch registry
-        worker.model = list(server.deployments)
-        worker.poll_seconds = 0
-    worker.model_dir = ""
-    return worker
+def _serve_alone(args: argparse.Namespace, scratch: Path) -> None:
+    """This process serves; it accepts at once, and health answers 503 while it loads.
+
+    The serving stack (TensorFlow) is imported here, so that a supervisor never loads it.
+    """
+    from serving.server.grpc_api import start_grpc_server
+    from serving.server_from_args import build_server
+    from serving.worker_process import request_log_of, serve_until_stopped, start_models
+
+    try:
+        server = build_server(args, scratch)
+        sock = _listen(args.host, server.contract.port)
+        grpc_port = _grpc_port_to_use(args.grpc_port)
+        request_log = request_log_of(args)
+        grpc_server = start_grpc_server(server, args.host, grpc_port)[0] if grpc_port else None
+    except InputError as exc:
+        raise SystemExit(f"{PROG}: error: {exc}") from None
+    contract = server.contract
+    _announce(list(server.deployments), sock, args, grpc_port, contract)
+    start_models(server, args)
+    serve_until_stopped(server, sock, grpc_server, request_log, args)
 
 
-def _announce(server: ModelServer, sock: socket.socket, args: argparse.Namespace, grpc_port: int):
+def _supervise(args: argparse.Namespace, scratch: Path) -> None:
+    """--workers N: the settings and models are resolved in a child process that exits
+    (TensorFlow never enters the supervisor), then N workers serve the bound socket."""
+    try:
+        plan = _plan(args, scratch)
+        sock = _listen(args.host, plan.port)
+        grpc_port = _grpc_port_to_use(args.grpc_port)
+        held_grpc_port = reserve_port(args.host, grpc_port) if grpc_port else None
+    except InputError as exc:
+        raise SystemExit(f"{PROG}: error: {exc}") from None
+    _announce(plan.models, sock, args, grpc_port, plan)
+    status = Supervisor(
+        args.workers, run_worker, (plan.worker_args, sock, grpc_port), args.drain_seconds
+    ).run()
+    if held_grpc_port is not None:
+        held_grpc_port.close()
+    if status:
+        raise SystemExit(f"{PROG}: error: a worker could not start (its error is above).")
+
+
+def _plan(args: argparse.Namespace, scratch: Path) -> WorkerPlan:
+    spawn = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(1, mp_context=spawn) as child:
+            return child.submit(plan_workers, args, scratch).result()
+    except BrokenProcessPool:
+        raise SystemExit(
+            f"{PROG}: error: the process checking the models died (out of memory?): "
+            "try --workers 1 to see its error."
+        ) from None
+
+
+def _announce(models: list[str], sock: socket.socket, args, grpc_port: int, routes) -> None:
+    """The line that says where the server listens; `routes` has health_route and
+    predict_route (the server's VertexContract, or the workers' plan)."""
     host, port = sock.getsockname()[:2]
     grpc = f", gRPC on {args.host}:{grpc_port}" if grpc_port else ""
     workers = f" with {args.workers} workers" if args.workers > 1 else ""
     print(
-        f"Serving {', '.join(server.deployments)} on http://{host}:{port}{workers} "
-        f"(health {server.contract.health_route}, predict {server.contract.predict_route}, "
+        f"Serving {', '.join(models)} on http://{host}:{port}{workers} "
+        f"(health {routes.health_route}, predict {routes.predict_route}, "
         f"/v1/models/<name>:predict, /metrics{grpc}); loading...",
         flush=True,
     )

@@ -9,6 +9,7 @@ import logging
 import os
 from pathlib import Path
 
+from serving.command_names import STORAGE_URI_VAR
 from serving.contracts.errors import InputError
 from serving.contracts.storage import copy_source_tree
 from serving.registry.local_registry import LocalModelRegistry, check_model_name, export_problem
@@ -16,8 +17,6 @@ from serving.server.admission import Admission
 from serving.server.deployments import DEFAULT_TRAFFIC, Batching, Deployment, parse_traffic
 from serving.server.model_server import ModelServer, VertexContract
 from serving.server.request_limits import RequestLimits
-
-STORAGE_URI_VAR = "AIP_STORAGE_URI"
 
 log = logging.getLogger(__name__)
 

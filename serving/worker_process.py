@@ -1,7 +1,8 @@
 """The body of `python -m serving`'s server process, and of each of its --workers.
 
 A module of its own because a worker is started by multiprocessing's spawn, which
-finds its function by module name: `__main__` is not importable in the worker.
+finds its function by module name: `__main__` is not importable in the worker
+(serving/worker_entry.py names these functions to the supervisor).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import grpc
 
+from serving.command_names import PROG
 from serving.contracts.errors import InputError
 from serving.contracts.logs import setup_logging
 from serving.server.access_log import AccessLog
@@ -24,8 +26,7 @@ from serving.server.model_server import ModelServer
 from serving.server.request_log import RequestLog
 from serving.server.workers import STARTUP_FAILURE
 from serving.server_from_args import build_server, model_dir_of
-
-PROG = "python -m serving"
+from serving.worker_plan import WorkerPlan
 
 
 def run_worker(args: argparse.Namespace, sock: socket.socket, grpc_port: int) -> None:
@@ -53,6 +54,29 @@ def run_worker(args: argparse.Namespace, sock: socket.socket, grpc_port: int) ->
         if grpc_port:
             grpc_server = start_grpc_server(server, args.host, grpc_port, reuse_port=True)[0]
         serve_until_stopped(server, sock, grpc_server, request_log, args)
+
+
+def plan(args: argparse.Namespace, scratch: Path) -> WorkerPlan:
+    """What --workers N serve: the settings checked and the models resolved (a copied
+    model registered in `scratch`), as a single process would; InputError if bad."""
+    server = build_server(args, scratch)
+    if args.request_log:  # the directory is checked here, and written by workers
+        request_log_of(args).close()
+    worker = argparse.Namespace(**vars(args))
+    first = next(iter(server.deployments.values()))
+    worker.registry = str(first.registry.root)
+    if model_dir_of(args):  # a copy, registered in the scratch registry
+        worker.model = list(server.deployments)
+        worker.poll_seconds = 0
+    worker.model_dir = ""
+    contract = server.contract
+    return WorkerPlan(
+        worker,
+        list(server.deployments),
+        contract.port,
+        contract.health_route,
+        contract.predict_route,
+    )
 
 
 def start_models(server: ModelServer, args: argparse.Namespace) -> None:

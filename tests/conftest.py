@@ -13,6 +13,9 @@ from PIL import Image
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# every server a test starts is one process unless the test asks for --workers (the
+# default is one per core: two servers of four processes each would slow CI down)
+os.environ.setdefault("WEB_CONCURRENCY", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -21,10 +21,10 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from serving.contracts.errors import InputError
 from serving.server.admission import Admission
 from serving.server.http_api import PredictionApp
 from serving.server.http_protocol import JsonErrorsProtocol
+from serving.server.sockets import listen
 
 log = logging.getLogger(__name__)
 
@@ -69,38 +69,6 @@ def uvicorn_config(app: PredictionApp) -> uvicorn.Config:
         timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=5,
     )
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (0: a free port), with a deep backlog."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def reserve_port(host: str, port: int) -> socket.socket:
-    """Hold `port` for workers that bind it with SO_REUSEPORT (gRPC): an InputError when
-    another process holds it, rather than workers that silently fail to listen."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise InputError(
-            f"cannot listen on {host}:{port} for gRPC ({exc.strerror}): pass another "
-            "--grpc-port, or 0 to turn gRPC off."
-        ) from None
-    return sock
 
 
 def serve(app: PredictionApp, sock: socket.socket, drain_s: float) -> None:

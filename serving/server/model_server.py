@@ -20,6 +20,7 @@ from serving.server.deployments import Deployment, ServedVersion
 from serving.server.request_format import RequestError
 from serving.server.request_limits import RequestLimits
 from serving.server.settings import MAX_BODY_BYTES, POLL_SECONDS
+from serving.server.sockets import port_number
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,6 @@ class VertexContract:
             health_route=env.get("AIP_HEALTH_ROUTE", "").strip() or cls.health_route,
             deployed_model_id=env.get("AIP_DEPLOYED_MODEL_ID", "").strip(),
         )
-
-
-def port_number(text: str) -> int | None:
-    """`text` as a TCP port (1-65535), else None. ASCII digits only: '²' passes isdigit()."""
-    text = text.strip()
-    if text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536:
-        return int(text)
-    return None
 
 
 class ModelServer:

@@ -18,6 +18,7 @@ settings, no model it can serve) stops them all, as it would fail the same way a
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 import shutil
@@ -26,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from serving.server import metrics
 
@@ -34,8 +36,22 @@ GRACE_S = 10.0  # past the drain: uvicorn's own shutdown of connections, and the
 RESTART_DELAY_S = 1.0
 POLL_S = 0.2
 MIN_LIFE_S = 30.0
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 log = logging.getLogger(__name__)
+
+
+def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota
+    (what `docker run --cpus` and Kubernetes' CPU limits set), as Go's automaxprocs reads it."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 here, or not a quota we can read
+        pass
+    return cores
 
 
 class Supervisor:
@@ -57,7 +73,7 @@ class Supervisor:
         directory, owned = _metrics_directory()
         threads = os.environ.get("TF_NUM_INTRAOP_THREADS")
         os.environ.setdefault(
-            "TF_NUM_INTRAOP_THREADS", str(max(1, (os.cpu_count() or 1) // self.count))
+            "TF_NUM_INTRAOP_THREADS", str(max(1, available_cores() // self.count))
         )
         try:
             workers = [self._start() for _ in range(self.count)]

@@ -56,7 +56,8 @@ def open_loop(workdir: Path, url: str, body: bytes, rate: float, seconds: float)
         "offered": result["offered_per_s"],
         "rps": statuses.get("200", 0) / result["seconds"],
         "refused": refused / sent if sent else 0.0,
-        "errors": failed + result["not_sent"],
+        "errors": failed,
+        "not_sent": result["not_sent"],
         **_percentiles(result["latencies"]),
     }
 

@@ -3,13 +3,17 @@ and the supervisor itself, on a worker that cannot start."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
 import time
 from pathlib import Path
 
-from serving.server.workers import STARTUP_FAILURE, Supervisor
+import pytest
+
+from serving.__main__ import parser
+from serving.server.workers import STARTUP_FAILURE, Supervisor, available_cores
 from tests.serving.conftest import call, serving_process, wait_ready
 
 
@@ -38,6 +42,8 @@ def test_two_workers_serve_swap_sum_their_metrics_and_drain_on_sigterm(registry,
             assert _total(base) == 18.0
         workers = _workers(process.pid)
         assert len(workers) == 2
+        assert "tensorflow" not in _mapped_files(process.pid)  # the supervisor never loads it
+        assert all("tensorflow" in _mapped_files(pid) for pid in workers)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
@@ -48,6 +54,36 @@ def test_a_worker_that_cannot_start_stops_the_supervisor():
     started = time.monotonic()
     assert Supervisor(2, sys.exit, (STARTUP_FAILURE,), drain_s=1.0).run() == 1
     assert time.monotonic() - started < 30
+
+
+def test_the_default_is_web_concurrency_else_one_worker_per_core(monkeypatch, tmp_path):
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert parser().parse_args([]).workers == 3
+    assert parser().parse_args(["--workers", "1"]).workers == 1  # the flag wins
+    for bad in ("0", "many", "2.5"):
+        monkeypatch.setenv("WEB_CONCURRENCY", bad)
+        with pytest.raises(SystemExit) as stopped:
+            parser()
+        assert str(stopped.value).startswith(f"python -m serving: error: $WEB_CONCURRENCY='{bad}'")
+    monkeypatch.delenv("WEB_CONCURRENCY")
+    assert parser().parse_args([]).workers == available_cores()
+    affinity = len(os.sched_getaffinity(0))
+    cpu_max = tmp_path / "cpu.max"
+    for text, cores in [
+        ("max 100000", affinity),  # no quota
+        ("50000 100000", 1),  # half a core: one worker
+        (f"{affinity * 100000 + 1} 100000", affinity),  # never more than the affinity
+        ("not a quota", affinity),
+    ]:
+        cpu_max.write_text(text)
+        assert available_cores(cpu_max) == cores, text
+    if affinity > 1:
+        cpu_max.write_text("150000 100000")  # 1.5 cores: two workers
+        assert available_cores(cpu_max) == 2
+
+
+def _mapped_files(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
 
 
 def _total(base: str) -> float:
