@@ -139,20 +139,10 @@ def test_a_failing_batcher_fails_its_requests_and_keeps_serving():
 
 
 def test_a_full_queue_refuses_at_once_and_a_cancelled_request_uses_no_model():
-    gate = threading.Event()
-    calls = []
-
-    def model(batch):
-        calls.append(batch.tolist())
-        assert gate.wait(10)
-        return {"x": batch}
-
+    model, gate, calls = _held_model()
     batcher = DynamicBatcher(model, max_batch_size=2, max_enqueued_batches=1)  # holds 2
     running = batcher.submit(np.array([0]))
-    deadline = time.monotonic() + 10
-    while not calls:  # the first is in the model, out of the queue
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    _wait_for_calls(calls, 1)  # the first is in the model, out of the queue
     queued = batcher.submit(np.array([1, 2]))
     with pytest.raises(RequestError) as refused:
         batcher.submit(np.array([3]))
@@ -168,20 +158,10 @@ def test_a_full_queue_refuses_at_once_and_a_cancelled_request_uses_no_model():
 
 def test_a_queue_whose_oldest_request_waited_past_the_bound_refuses_until_it_drains():
     """Room is left (the queue holds 32), but time is not: new requests get 429 at once."""
-    gate = threading.Event()
-    calls = []
-
-    def model(batch):
-        calls.append(batch.tolist())
-        assert gate.wait(10)
-        return {"x": batch}
-
+    model, gate, calls = _held_model()
     batcher = DynamicBatcher(model, max_batch_size=4, max_queue_s=1.0)
     running = batcher.submit(np.array([0]))
-    deadline = time.monotonic() + 10
-    while not calls:  # the first is in the model, out of the queue
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    _wait_for_calls(calls, 1)  # the first is in the model, out of the queue
     queued = batcher.submit(np.array([1]))
     batcher.admit()  # it has not waited long yet: more are welcome
     time.sleep(1.1)
@@ -211,10 +191,7 @@ def test_a_queue_that_would_take_too_long_refuses_before_anything_waited():
     batcher = DynamicBatcher(model, max_batch_size=8, max_queue_s=0.1)
     assert batcher.predict(np.array([0]))["x"].tolist() == [0]  # 20 ms an instance, or more
     held = batcher.submit(np.array([1]))
-    deadline = time.monotonic() + 10
-    while len(calls) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    _wait_for_calls(calls, 2)
     queued = batcher.submit(np.arange(6))  # an empty queue takes it
     for refused_now in (batcher.admit, lambda: batcher.submit(np.array([9]))):
         with pytest.raises(RequestError) as refused:
@@ -224,3 +201,23 @@ def test_a_queue_that_would_take_too_long_refuses_before_anything_waited():
     assert held.result(10)["x"].tolist() == [1]
     assert queued.result(10)["x"].tolist() == list(range(6))
     batcher.close()
+
+
+def _held_model():
+    """(a model whose calls wait for the gate, the gate, the batches it was called with)."""
+    gate = threading.Event()
+    calls = []
+
+    def model(batch):
+        calls.append(batch.tolist())
+        assert gate.wait(10)
+        return {"x": batch}
+
+    return model, gate, calls
+
+
+def _wait_for_calls(calls: list, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(calls) < count:
+        assert time.monotonic() < deadline, f"{len(calls)} model calls, not {count}"
+        time.sleep(0.01)
