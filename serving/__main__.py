@@ -5,8 +5,10 @@
     python -m serving --model-dir gs://bucket/model    one exported model ($AIP_STORAGE_URI)
 
 Binds 127.0.0.1 by default (the container image passes --host 0.0.0.0). The
-port is --port, else AIP_HTTP_PORT, else 8080. It answers the health route
-with 503 until every model is loaded and warmed up, then 200; with a
+port is --port, else AIP_HTTP_PORT, else 8080. The health route answers 200
+once every model is loaded and warmed up: with --workers 1 it answers 503
+until then, with more workers connections wait in the socket's backlog until
+a worker has loaded (workers accept only then); with a
 registry it re-reads the aliases every --poll-seconds and swaps in a new
 champion without dropping requests. A model the registry cannot serve (a
 corrupt file, a missing champion directory) is named in the log and in the
@@ -55,7 +57,6 @@ from serving.worker_plan import WorkerPlan
 
 GRPC_PORT = 8500  # TF Serving's
 WORKERS_VAR = "WEB_CONCURRENCY"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,10 @@ def parser() -> argparse.ArgumentParser:
         p,
         MAX_QUEUE_MS,
         100.0,
-        "once the oldest request in a model's queue has waited this long, new "
-        "requests get 429 at once, so the accepted ones' latency stays bounded under overload",
+        "the wait a model's queue may hold: a request that would wait longer behind full "
+        "batches (at the model's recent speed), or that arrives once the oldest has waited "
+        "this long past one call, gets 429 at once, so the accepted ones' latency stays "
+        "bounded under overload",
     )
     _numeric(p, MAX_CONCURRENT_REQUESTS, 256, "predict requests in progress; more get 429")
     _numeric(
@@ -165,13 +168,12 @@ def parser() -> argparse.ArgumentParser:
         f"{GRPC_PORT}; off in a Vertex AI container, where AIP_HTTP_PORT is set: an endpoint "
         "sends only HTTP to the containerSpec's ports)",
     )
-    _numeric(
-        p,
-        WORKERS,
-        _default_workers(),
-        f"server processes sharing the port, each loading its own copy of the models and "
-        f"batching its own requests (serving/server/workers.py); default ${WORKERS_VAR}, else "
-        "one per core",
+    p.add_argument(
+        WORKERS.flag,
+        type=WORKERS.parse,
+        help="server processes sharing the port, each loading its own copy of the models and "
+        f"batching its own requests (serving/server/workers.py); {WORKERS.limit.describe()} "
+        f"(default ${WORKERS_VAR}, else one per core)",
     )
     p.add_argument(
         "--poll-seconds",
@@ -192,11 +194,11 @@ def _numeric(p: argparse.ArgumentParser, setting: Setting, default: float, help:
     )
 
 
-def _default_workers() -> int:
+def default_workers() -> int:
     """$WEB_CONCURRENCY (which gunicorn and uvicorn read too), else one worker per core."""
     text = os.environ.get(WORKERS_VAR, "").strip()
     if not text:
-        return available_cores()
+        return min(available_cores(), int(WORKERS.limit.high))
     try:
         return int(WORKERS.parse(text))
     except argparse.ArgumentTypeError as exc:
@@ -224,6 +226,8 @@ def _port(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.workers is None:
+        args.workers = default_workers()
     setup_logging(timestamps=True)
     with tempfile.TemporaryDirectory(prefix="serving-") as scratch:
         if args.workers == 1:
@@ -265,6 +269,8 @@ def _supervise(args: argparse.Namespace, scratch: Path) -> None:
         held_grpc_port = reserve_port(args.host, grpc_port) if grpc_port else None
     except InputError as exc:
         raise SystemExit(f"{PROG}: error: {exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C while the models were checked
+        raise SystemExit(130) from None
     _announce(plan.models, sock, args, grpc_port, plan)
     status = Supervisor(
         args.workers, run_worker, (plan.worker_args, sock, grpc_port), args.drain_seconds

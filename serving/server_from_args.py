@@ -1,5 +1,6 @@
-"""The ModelServer that `python -m serving`'s arguments describe, in the supervisor and in
-each worker alike (serving/__main__.py parses them, serving/worker_process.py serves)."""
+"""The ModelServer that `python -m serving`'s arguments describe: in the one serving
+process, in the child that checks them for --workers, and in each worker alike
+(serving/__main__.py parses them, serving/worker_process.py serves)."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def _traffic(text: str, names: list[str]) -> tuple[str, tuple[tuple[str, int], .
 
 
 def model_dir_of(args: argparse.Namespace) -> str:
-    """--model-dir, else $AIP_STORAGE_URI; "" for a worker (its supervisor copied the model)."""
+    """--model-dir, else $AIP_STORAGE_URI; "" for a worker (the checking child copied the model)."""
     if args.model_dir is None:
         return os.environ.get(STORAGE_URI_VAR, "").strip()
     return args.model_dir.strip()

@@ -13,6 +13,7 @@ import argparse
 import socket
 from pathlib import Path
 
+from serving.contracts.logs import setup_logging
 from serving.worker_plan import WorkerPlan
 
 
@@ -20,6 +21,7 @@ def plan_workers(args: argparse.Namespace, scratch: Path) -> WorkerPlan:
     """Check the settings and resolve the models (in a child process); InputError if bad."""
     from serving.worker_process import plan
 
+    setup_logging(timestamps=True)  # a spawned child starts with logging as Python sets it
     return plan(args, scratch)
 
 

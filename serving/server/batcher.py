@@ -14,15 +14,18 @@ Bounds, as TF Serving's batching has them:
   429), so under overload latency stays bounded instead of growing. A
   request larger than the whole queue (--max-instances bounds it) is taken
   only when the queue is empty;
-- the queue is also bounded in time, as CoDel bounds a network queue: a
-  request is refused (429) when those queued would take longer than
-  `max_queue_s` to reach the model, by the model's recent seconds per
-  instance (an EWMA over its batches), or when the oldest has already waited
-  that long (the model slowed down: a CPU shared with other work). The
-  instance bound alone lets the wait grow with the model's cost and speed,
-  so under overload the accepted requests' latency stays near `max_queue_s`
-  plus one model call, whatever the offered load. `admit()` asks the same
-  before a request's body is read, so a refusal costs almost nothing;
+- the queue is also bounded in time, as CoDel bounds a network queue. A
+  request is refused (429) when the full batches queued ahead of it would
+  take longer than `max_queue_s` at the model's recent seconds per call (an
+  EWMA of its successful calls), or when the oldest queued request has
+  waited `max_queue_s` past one call (the model slowed down: a CPU shared
+  with other work). One batch always fits, so a model slower than the bound
+  still batches. The instance bound alone lets the wait grow with the
+  model's cost and speed; with the time bound, the accepted requests'
+  latency under overload stays near `max_queue_s` plus a call or two,
+  whatever the offered load. `admit()` asks the same before a request's
+  body is read, so a refusal costs almost nothing. With batching off only
+  the oldest request's wait counts;
 - a request larger than `max_batch_size` is cut into batches of that size
   that queue like any other, so one large request never holds the model
   for long while others wait;
@@ -60,7 +63,8 @@ Item = tuple[np.ndarray, Future, float | None]  # (instances, their future, dead
 
 _STOP = object()
 RETRY_AFTER_S = 1
-SPEED_WEIGHT = 0.2  # of the latest batch in the EWMA of seconds per instance
+POOL_THREADS = max(4, os.cpu_count() or 1)  # batching off: model calls at once
+SPEED_WEIGHT = 0.2  # of the latest call in the EWMA of seconds per call
 
 
 class DynamicBatcher:
@@ -89,7 +93,7 @@ class DynamicBatcher:
         self._lock = threading.Lock()  # orders the last requests before the stop mark
         self._queued = 0  # instances (batching off: requests) waiting, under _lock
         self._arrivals: deque[float] = deque()  # when each queued item came, oldest first
-        self._seconds_per_instance = 0.0  # the model's recent cost (batching on), an EWMA
+        self._seconds_per_call = 0.0  # the model's recent speed (batching on), an EWMA
         self._closed = False
         self._failed: list[Item] = []  # the batch being formed or run
         self._stop_seen = False
@@ -99,8 +103,7 @@ class DynamicBatcher:
             self._thread = threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
             self._thread.start()
         else:
-            workers = max(4, os.cpu_count() or 1)
-            self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"model {name}")
+            self._pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix=f"model {name}")
 
     @property
     def capacity(self) -> int:
@@ -166,15 +169,24 @@ class DynamicBatcher:
         if self.max_queue_s is None:
             return
         waited = time.monotonic() - self._arrivals[0]
-        wait = max(waited, self._queued * self._seconds_per_instance)
-        if wait > self.max_queue_s:
-            metrics.refused(self.labels[0], "queue_delay")
-            raise RequestError(
-                429,
-                f"The server is busy: requests for {model} wait about {wait * 1000:.0f} ms "
-                f"in its queue (the bound is {self.max_queue_s * 1000:g} ms, "
-                f"--max-queue-ms): retry in {RETRY_AFTER_S} s.",
-            )
+        if waited > self.max_queue_s + self._seconds_per_call:
+            why = f"the oldest request for {model} has waited {waited * 1000:.0f} ms"
+        else:
+            ahead = (self._queued // self.max_batch_size) * self._seconds_per_call
+            if ahead <= self.max_queue_s:
+                return
+            why = f"requests for {model} would wait about {ahead * 1000:.0f} ms"
+        metrics.refused(self.labels[0], "queue_delay")
+        raise RequestError(
+            429,
+            f"The server is busy: {why} in its queue (the bound is "
+            f"{self.max_queue_s * 1000:g} ms, --max-queue-ms): retry in {RETRY_AFTER_S} s.",
+        )
+
+    @property
+    def closed(self) -> bool:
+        """Retired: requests that still reach it run alone, in the caller's thread."""
+        return self._closed
 
     def close(self) -> None:
         """Finish the requests already queued, then stop; later requests run alone."""
@@ -258,19 +270,25 @@ class DynamicBatcher:
             return
         total = sum(len(batch) for batch, _, _ in pending)
         metrics.batch_run(*self.labels, total)
-        started = time.monotonic()
         self._run_together(pending, total)
-        seconds_per_instance = (time.monotonic() - started) / total
-        previous = self._seconds_per_instance or seconds_per_instance
-        self._seconds_per_instance = previous + SPEED_WEIGHT * (seconds_per_instance - previous)
+
+    def _timed_predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's outputs; a call that succeeds updates the EWMA of seconds per call."""
+        started = time.monotonic()
+        outputs = self._predict(batch)
+        seconds, previous = time.monotonic() - started, self._seconds_per_call
+        self._seconds_per_call = (
+            previous + SPEED_WEIGHT * (seconds - previous) if previous else seconds
+        )
+        return outputs
 
     def _run_together(self, pending: list[Item], total: int) -> None:
         """One model call for all of `pending`; each alone if that fails."""
         if len(pending) == 1:
-            _answer(self._predict, pending[0])
+            _answer(self._timed_predict, pending[0])
             return
         try:
-            outputs = self._predict(np.concatenate([batch for batch, _, _ in pending]))
+            outputs = self._timed_predict(np.concatenate([batch for batch, _, _ in pending]))
         except Exception:  # some request of the batch is bad: find out which
             log.info("A batch of %d requests failed; retrying each alone", len(pending))
             outputs = None

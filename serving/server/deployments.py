@@ -60,7 +60,7 @@ class Batching:
     max_batch_size: int = 32
     max_wait_s: float = 0.0  # 0: batch what queued while the model was busy, wait for nothing
     max_enqueued_batches: int = 8  # the queue's bound: fuller, and requests get 429
-    max_queue_s: float = 0.1  # its bound in time: the oldest request waited longer, 429
+    max_queue_s: float = 0.1  # its bound in time (batcher.py): a longer wait, and 429
 
     def __post_init__(self) -> None:
         MAX_BATCH_SIZE.check(self.max_batch_size)

@@ -139,6 +139,8 @@ class PredictionApp:
                 404 if not TF_SERVING_PATH.match(path) else 405, f"No POST route {path}."
             )
         exchange.route = "predict"
+        expects = (b"expect", b"100-continue") in headers
+        exchange.close = expects  # refused before its body: a 100-continue client never sends it
         server.admission.enter()
         try:
             try:
@@ -148,11 +150,12 @@ class PredictionApp:
             else:
                 served.batcher.admit()  # a busy model refuses before the body is read
             deadline = started + self.request_timeout_s
-            expects = (b"expect", b"100-continue") in headers
             body = await read_body(receive, length, server.max_body_bytes, deadline, expects)
-            exchange.request_bytes = len(body)
+            exchange.request_bytes, exchange.close = len(body), False
             if isinstance(served, RequestError):
                 raise served
+            if served.batcher.closed:  # retired while the body came: the split chooses again
+                served = self._version_for(path, exchange)
             return await self._predict(path, served, body, receive, exchange, deadline)
         finally:
             server.admission.leave()

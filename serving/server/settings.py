@@ -107,7 +107,7 @@ MAX_ENQUEUED_BATCHES = Setting(
 )
 MAX_QUEUE_MS = Setting(
     "--max-queue-ms",
-    Limit(1, 3_600_000, advice="a queue whose oldest request waited longer refuses with 429"),
+    Limit(1, 3_600_000, advice="the wait a model's queue may hold; a longer one refuses with 429"),
 )
 REQUEST_TIMEOUT_MS = Setting(
     "--request-timeout-ms",

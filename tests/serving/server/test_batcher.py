@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from serving.server.batcher import DynamicBatcher
+from serving.server.batcher import POOL_THREADS, DynamicBatcher
 from serving.server.request_format import RequestError
 
 
@@ -169,6 +169,7 @@ def test_a_queue_whose_oldest_request_waited_past_the_bound_refuses_until_it_dra
         with pytest.raises(RequestError) as refused:
             refused_now()
         assert refused.value.status == 429 and "--max-queue-ms" in str(refused.value)
+        assert "the oldest request for the model has waited" in str(refused.value)
     gate.set()
     assert running.result(10)["x"].tolist() == [0] and queued.result(10)["x"].tolist() == [1]
     assert batcher.submit(np.array([3])).result(10)["x"].tolist() == [3]  # drained: taken again
@@ -177,30 +178,50 @@ def test_a_queue_whose_oldest_request_waited_past_the_bound_refuses_until_it_dra
 
 
 def test_a_queue_that_would_take_too_long_refuses_before_anything_waited():
-    """The model's speed (20 ms an instance here) says 6 queued instances wait 120 ms."""
+    """A call takes 60 ms or more: with 3 full batches queued, a request would wait 180 ms."""
     gate = threading.Event()
     calls = []
 
     def model(batch):
         calls.append(batch.tolist())
-        time.sleep(0.02 * len(batch))
+        time.sleep(0.06)
         if len(calls) == 2:
             assert gate.wait(10)
         return {"x": batch}
 
-    batcher = DynamicBatcher(model, max_batch_size=8, max_queue_s=0.1)
-    assert batcher.predict(np.array([0]))["x"].tolist() == [0]  # 20 ms an instance, or more
+    batcher = DynamicBatcher(model, max_batch_size=2, max_queue_s=0.1)
+    assert batcher.predict(np.array([0]))["x"].tolist() == [0]  # the model's speed
     held = batcher.submit(np.array([1]))
     _wait_for_calls(calls, 2)
-    queued = batcher.submit(np.arange(6))  # an empty queue takes it
+    one_batch = batcher.submit(np.arange(2))  # one batch always fits
+    queued = batcher.submit(np.arange(4))  # 2 full batches ahead: 120 ms > 100
     for refused_now in (batcher.admit, lambda: batcher.submit(np.array([9]))):
         with pytest.raises(RequestError) as refused:
             refused_now()
-        assert refused.value.status == 429 and "--max-queue-ms" in str(refused.value)
+        assert refused.value.status == 429 and "would wait about" in str(refused.value)
     gate.set()
     assert held.result(10)["x"].tolist() == [1]
-    assert queued.result(10)["x"].tolist() == list(range(6))
+    assert one_batch.result(10)["x"].tolist() == [0, 1]
+    assert queued.result(10)["x"].tolist() == [0, 1, 2, 3]
     batcher.close()
+
+
+def test_with_batching_off_the_oldest_requests_wait_bounds_the_queue_and_a_retired_one_admits():
+    model, gate, calls = _held_model()
+    batcher = DynamicBatcher(model, max_batch_size=1, max_enqueued_batches=64, max_queue_s=0.5)
+    running = [batcher.submit(np.array([i])) for i in range(POOL_THREADS)]  # all threads busy
+    _wait_for_calls(calls, POOL_THREADS)
+    queued = batcher.submit(np.array([POOL_THREADS]))
+    time.sleep(0.6)
+    with pytest.raises(RequestError) as refused:
+        batcher.admit()
+    assert "the oldest request for the model has waited" in str(refused.value)
+    gate.set()
+    answers = [f.result(10)["x"].tolist() for f in [*running, queued]]
+    assert answers == [[i] for i in range(POOL_THREADS + 1)]
+    batcher.close()
+    assert batcher.closed
+    batcher.admit()  # a retired version refuses nothing: it runs what still reaches it
 
 
 def _held_model():

@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from serving.__main__ import parser
+from serving.__main__ import default_workers, parser
 from serving.server.workers import STARTUP_FAILURE, Supervisor, available_cores
 from tests.serving.conftest import call, serving_process, wait_ready
 
@@ -56,17 +57,32 @@ def test_a_worker_that_cannot_start_stops_the_supervisor():
     assert time.monotonic() - started < 30
 
 
+def test_bad_settings_for_workers_are_one_clear_line_from_the_child_that_checked_them(tmp_path):
+    missing = tmp_path / "no-registry"
+    run = subprocess.run(
+        [sys.executable, "-m", "serving", "--workers", "2", "--registry", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("python -m serving: error:") and str(missing) in last, run.stderr
+    assert not missing.exists()  # nothing created where it was pointed
+
+
 def test_the_default_is_web_concurrency_else_one_worker_per_core(monkeypatch, tmp_path):
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
-    assert parser().parse_args([]).workers == 3
-    assert parser().parse_args(["--workers", "1"]).workers == 1  # the flag wins
+    assert parser().parse_args([]).workers is None and default_workers() == 3
     for bad in ("0", "many", "2.5"):
         monkeypatch.setenv("WEB_CONCURRENCY", bad)
+        assert parser().parse_args(["--workers", "2"]).workers == 2  # the flag wins
         with pytest.raises(SystemExit) as stopped:
-            parser()
+            default_workers()
         assert str(stopped.value).startswith(f"python -m serving: error: $WEB_CONCURRENCY='{bad}'")
     monkeypatch.delenv("WEB_CONCURRENCY")
-    assert parser().parse_args([]).workers == available_cores()
+    assert default_workers() == available_cores()
     affinity = len(os.sched_getaffinity(0))
     cpu_max = tmp_path / "cpu.max"
     for text, cores in [
