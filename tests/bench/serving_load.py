@@ -39,6 +39,8 @@ CLIENTS = (1, 8, 32)
 WORKERS = available_cores()  # the server's own default
 OURS = f"project, {WORKERS} workers"
 OURS_OFF = f"{OURS}, batching off"
+# batching off queues as many requests as batching on holds instances (8 batches of 32)
+UNBATCHED_QUEUE = ("--max-enqueued-batches", str(8 * 32))
 OURS_ONE = "project, 1 worker"
 KSERVE = f"KServe 0.21, async predict, {WORKERS} workers"
 BENTOML = f"BentoML 1.4, adaptive batching, {WORKERS} workers"
@@ -59,7 +61,9 @@ def run(workdir: Path, quick: bool = False) -> Result:
             registry, port, [*both, "--workers", str(WORKERS), "--grpc-port", str(grpc)]
         ),
         OURS_OFF: lambda port, _: serving_peers.ours(
-            registry, port, [*both, "--workers", str(WORKERS), "--max-batch-size", "1"]
+            registry,
+            port,
+            [*both, "--workers", str(WORKERS), *("--max-batch-size", "1"), *UNBATCHED_QUEUE],
         ),
         OURS_ONE: lambda port, _: serving_peers.ours(registry, port, [*both, "--workers", "1"]),
     }
@@ -278,6 +282,10 @@ def _result(
             "from its own venv (tests/bench/*-requirements.txt), does the same work per "
             "request (base64 decoding, one signature call, outputs to JSON) and gets the same "
             "bodies from the same load generators.",
+            "Batching off (--max-batch-size 1) gets a queue of 256 requests "
+            "(--max-enqueued-batches 256), as many as batching on holds instances, so that "
+            "the comparison is of batching, not of queue sizes (by default its queue holds "
+            "8 requests, as TF Serving's max_enqueued_batches counts batches).",
             f"The load generators are Python processes sharing the {os.cpu_count()} cores "
             "with the server: absolute requests/s are a floor for a dedicated machine; the "
             "ratios measured side by side are the figures to compare. An open-loop "
