@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -145,13 +146,22 @@ def emulator_command(args: argparse.Namespace) -> None:
 
 @contextlib.contextmanager
 def _emulator(home: Path, **options):
+    """The emulator until the block ends, Ctrl-C, or SIGTERM: each stops every part it started."""
     from pipelines.emulator.service import HomeInUse, running_emulator
 
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with running_emulator(home, **options) as emulator:
             yield emulator
     except HomeInUse as error:
         raise SystemExit(str(error)) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame) -> None:
+    """SIGTERM (kill, a process manager) as Ctrl-C, which an `&` job in a script ignores."""
+    raise KeyboardInterrupt
 
 
 def _upload(local: Path, uri: str) -> None:

@@ -189,7 +189,12 @@ def test_make_submit_runs_two_workers_and_replaces_the_deployed_version(
         log = (logs / f"{replica}.log").read_text()
         assert "Strategy: MultiWorkerMirroredStrategy" in log and "2 replica(s) in sync" in log
     [model] = aiplatform.Model.list(filter='display_name="vision"')
-    assert uploads(emulator, "vision")[-1].parent_model == model.resource_name
+    # Empty if the gate turned the challenger down: its reason is in the evaluate step's log.
+    last_upload = uploads(emulator, "vision")[-1]
+    assert last_upload.parent_model == model.resource_name, sorted(
+        line for log in (emulator.home / "logs").rglob("*.log")
+        for line in log.read_text(errors="replace").splitlines() if "tolerance" in line
+    )  # fmt: skip
     # evaluation compared with the champion, found by its alias
     assert any(r.name.endswith("@champion") for r in emulator.state.calls("GetModel"))
     champion = aiplatform.Model(f"{model.resource_name}@champion")

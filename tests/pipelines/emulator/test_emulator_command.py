@@ -47,7 +47,8 @@ def test_env_sh_points_an_unmodified_sdk_at_the_emulator(tmp_path):
         assert "created projects/emulator-project/locations/us-central1/endpoints/" in client.stdout
         assert "'from-env-sh'" in client.stdout
     finally:
-        emulator.send_signal(signal.SIGINT)
+        # SIGTERM, as `kill` sends: a job started with `&` in a script ignores Ctrl-C's SIGINT.
+        emulator.send_signal(signal.SIGTERM)
         output, _ = emulator.communicate(timeout=60)
     assert emulator.returncode == 0, output[-2000:]
     assert "Stopped." in output
