@@ -17,7 +17,14 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from serving.contracts.errors import InputError
-from serving.contracts.limits import MODEL_NAME, Limit, declared_limits, fraction, value_problems
+from serving.contracts.limits import (
+    MODEL_NAME,
+    Limit,
+    declared_limits,
+    fraction,
+    one_of,
+    value_problems,
+)
 from trainer.catalog import check_case_name
 from trainer.distribution.options import DistributionOptions
 
@@ -62,6 +69,9 @@ PIPELINE_LIMITS: dict[str, Limit] = {
     "regression_tolerance": fraction(high_open=True, advice="a share of the champion's score"),
     "baseline_margin": fraction(high_open=True, advice="a share of the baseline's MAE"),
     "season_length": Limit(0, 10**6, advice="steps per season; 0: from the data's frequency"),
+    # Data validation (trainer.data_validation.validation).
+    "drift_action": one_of("warn", "fail", advice="what drift over a threshold does to the run"),
+    "drift_threshold": fraction(advice="Vertex AI Model Monitoring's default is 0.3; 0: off"),
 }
 
 

@@ -1,0 +1,171 @@
+"""The validation step: new data against the champion's schema (or a pinned one), before training.
+
+1. The schema in force: the file `schema_uri` names (pinned by the user), else the
+   one kept with the champion (`<champion>/data_baseline/schema.json`), else one
+   inferred from this data (the first run).
+2. Anomalies (`anomalies`) stop the run: DataAnomalies names each feature, what was
+   expected and what was found.
+3. Drift: each feature's distance from the champion's training statistics
+   (`drift`), against the thresholds; over a threshold, `drift_action` "warn" logs
+   it and "fail" stops the run.
+4. Out, always (the report also when the run stops): the report page, and the
+   data baseline the model about to be trained keeps: the schema in force and this
+   data's statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from serving.contracts.errors import InputError
+from serving.contracts.limits import check_values
+from trainer.data_validation.anomalies import Anomaly, find_anomalies
+from trainer.data_validation.drift import FeatureDistance, check_thresholds, feature_distances
+from trainer.data_validation.report import write_verdict_report
+from trainer.data_validation.schema import SCHEMA_FILE, infer_schema, read_schema, write_schema
+from trainer.data_validation.statistics import read_statistics, write_statistics
+from trainer.distribution.job_dirs import local_path
+from trainer.parameter_limits import PIPELINE_LIMITS
+
+BASELINE_DIR = "data_baseline"  # in a model directory: the schema and statistics it was trained on
+
+log = logging.getLogger(__name__)
+
+
+class DataAnomalies(InputError):
+    """The data breaks the schema, or drifted with drift_action "fail": no training on it."""
+
+
+@dataclass
+class Validation:
+    schema_source: str
+    anomalies: list[Anomaly] = field(default_factory=list)
+    distances: list[FeatureDistance] = field(default_factory=list)
+    drift_against: str = ""  # what the distances are from ("": nothing to compare with)
+
+    @property
+    def drifted(self) -> list[FeatureDistance]:
+        return [d for d in self.distances if d.exceeded]
+
+    def summary(self) -> str:
+        drift = (
+            f"drift over the threshold in {', '.join(d.feature for d in self.drifted)}"
+            if self.drifted
+            else ("no drift" if self.drift_against else "no drift baseline yet")
+        )
+        return f"{len(self.anomalies)} anomalies, {drift} (schema: {self.schema_source})"
+
+
+def check_validation_settings(
+    drift_action: str, drift_threshold: float, drift_thresholds: Mapping[str, float]
+) -> None:
+    """InputError for settings outside their limits (trainer.parameter_limits), as commands do."""
+    check_values(
+        {"drift_action": drift_action, "drift_threshold": drift_threshold}, PIPELINE_LIMITS
+    )
+    if not isinstance(drift_thresholds, Mapping):
+        raise InputError(
+            f"drift_thresholds is {drift_thresholds!r}; use an object of feature: threshold."
+        )
+
+
+def validate_dataset(
+    statistics_dir: str | Path,
+    baseline_out: str | Path,
+    report_path: str | Path,
+    *,
+    champion_uri: str = "",
+    schema_uri: str = "",
+    drift_action: str = "warn",
+    drift_threshold: float = 0.3,
+    drift_thresholds: Mapping[str, float] | None = None,
+) -> Validation:
+    """Validate the statistics in `statistics_dir`; raise DataAnomalies to stop the run."""
+    thresholds = dict(drift_thresholds or {})
+    check_validation_settings(drift_action, drift_threshold, thresholds)
+    statistics = read_statistics(statistics_dir, "The new data's statistics")
+    check_thresholds(drift_threshold, thresholds, statistics["features"], "drift_thresholds")
+    champion = champion_baseline(champion_uri)
+    if schema_uri:
+        schema, source = read_schema(schema_uri), f"pinned, {schema_uri}"
+    elif champion is not None:
+        schema, source = champion[0], f"the champion's, {champion_uri}"
+    else:
+        schema, source = infer_schema(statistics), "inferred from this data"
+    result = Validation(source, find_anomalies(schema, statistics))
+    if champion is not None:
+        result.distances = feature_distances(champion[1], statistics, drift_threshold, thresholds)
+        result.drift_against = "the champion's training data"
+    _write_outputs(result, schema, statistics, Path(baseline_out), report_path, drift_action)
+    _decide(result, drift_action)
+    return result
+
+
+def champion_baseline(champion_uri: str) -> tuple[dict, dict] | None:
+    """The champion's (schema, training statistics), or None: no champion, or one made before
+    models kept their data baseline (then a warning)."""
+    if not champion_uri:
+        return None
+    directory = local_path(champion_uri, "champion_uri") / BASELINE_DIR
+    if not (directory / SCHEMA_FILE).is_file():
+        log.warning(
+            "The champion at %s keeps no data baseline (trained before data validation): "
+            "the schema is inferred from this data and drift is not measured.",
+            champion_uri,
+        )
+        return None
+    schema = read_schema(directory, "The champion's schema")
+    return schema, read_statistics(directory, "The champion's training statistics")
+
+
+def _write_outputs(
+    result: Validation,
+    schema: dict,
+    statistics: dict,
+    baseline_out: Path,
+    report_path: str | Path,
+    drift_action: str,
+) -> None:
+    stops = bool(result.anomalies) or (bool(result.drifted) and drift_action == "fail")
+    verdict = ("The run stops: " if stops else "The data passes: ") + result.summary()
+    facts = [
+        ("schema", result.schema_source),
+        ("examples", str(statistics["dataset"]["examples"])),
+        ("source", str(statistics["dataset"]["source"])),
+        ("drift action", drift_action),
+    ]
+    distances = {result.drift_against: result.distances} if result.drift_against else {}
+    write_verdict_report(
+        report_path, "Data validation", verdict, facts, result.anomalies, distances, statistics
+    )
+    if baseline_out.exists():
+        shutil.rmtree(baseline_out)
+    write_schema(baseline_out, schema)
+    write_statistics(baseline_out, statistics)
+
+
+def _decide(result: Validation, drift_action: str) -> None:
+    if result.anomalies:
+        lines = "\n".join(f"  - {a.describe()}" for a in result.anomalies)
+        raise DataAnomalies(
+            f"The new data breaks the schema ({result.schema_source}), so the run stops "
+            f"before training:\n{lines}\nFix the data, or, if the change is intended, pin "
+            "an edited schema with schema_uri (see docs/data-validation.md)."
+        )
+    lines = "\n".join(
+        f"  - {d.feature}: {d.metric.replace('_', ' ')} {d.distance:.4f} > {d.threshold:g}"
+        for d in result.drifted
+    )
+    if lines and drift_action == "fail":
+        raise DataAnomalies(
+            f"The new data drifted from {result.drift_against} beyond the thresholds:\n{lines}\n"
+            "Raise the thresholds (drift_threshold, drift_thresholds) or set drift_action=warn "
+            "if the change is expected."
+        )
+    if lines:
+        log.warning("The new data drifted from %s:\n%s", result.drift_against, lines)
+    log.info("Data validation: %s", result.summary())

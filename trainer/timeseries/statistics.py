@@ -1,0 +1,114 @@
+"""The timeseries case's data statistics: of an ingested table, and of served windows.
+
+Features: every column of the table, typed from its Arrow type (numbers are
+numeric, text and booleans categorical, TIMESTAMP and DATE timestamps), so that a
+column renamed, dropped or turned to text is an anomaly; the target column also
+has a range. Served windows give the target column's values. Details: the series
+report (as training will repair it: duplicates, gaps, imputed points) and the
+target's distribution by month (and by hour of day for series finer than a day).
+"""
+
+from __future__ import annotations
+
+import calendar
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from serving.contracts.errors import InputError
+from trainer.data_validation.feature_stats import (
+    CATEGORICAL,
+    NUMERIC,
+    TIMESTAMP,
+    categorical_stats,
+    feature,
+    numeric_stats,
+    timestamp_stats,
+)
+from trainer.data_validation.statistics import statistics_document
+from trainer.timeseries.series import parse_times, prepare_series
+
+
+def column_feature(column: pa.ChunkedArray) -> dict:
+    """The statistics of one table column, by its Arrow type."""
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return feature(NUMERIC, "column", numeric_stats(values), str(kind))
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        times = pd.to_datetime(pd.Series(column.to_pylist()), utc=pa.types.is_timestamp(kind))
+        naive = times.dt.tz_localize(None) if times.dt.tz is not None else times
+        return feature(TIMESTAMP, "column", timestamp_stats(naive.to_numpy()), str(kind))
+    return feature(CATEGORICAL, "column", categorical_stats(column.to_pylist()), str(kind))
+
+
+def dataset_statistics(
+    dataset_dir: str | Path, manifest: dict, time_column: str, target_column: str, frequency: str
+) -> dict:
+    """The statistics document of an ingested table (data.parquet and its manifest)."""
+    table = pq.read_table(Path(dataset_dir) / "data.parquet")
+    features = {name: column_feature(table[name]) for name in table.column_names}
+    details = {
+        "series": _series_report(table, time_column, target_column, frequency),
+        **_seasons(table, time_column, target_column),
+    }
+    return statistics_document("timeseries", manifest["source"], table.num_rows, features, details)
+
+
+def served_statistics(instances: list, source: str, target_column: str) -> dict:
+    """The statistics document of served windows: the target's values, all steps together."""
+    values = [v for window in instances for v in _window_values(window)]
+    features = {target_column: feature(NUMERIC, "column", numeric_stats(values), "window values")}
+    details = {"instances": {"windows": len(instances), "values": len(values)}}
+    return statistics_document("timeseries", source, len(instances), features, details)
+
+
+def _window_values(window: object) -> list:
+    if isinstance(window, dict) and len(window) == 1:
+        (window,) = window.values()  # {"window": [...]}
+    if not isinstance(window, list):
+        return []
+    flat = np.asarray(window, dtype=object).ravel()
+    return [float(v) for v in flat if isinstance(v, int | float) and not isinstance(v, bool)]
+
+
+def _series_report(table: pa.Table, time_column: str, target_column: str, frequency: str) -> dict:
+    try:
+        frame = table.select([time_column, target_column]).to_pandas()
+        return prepare_series(frame, time_column, target_column, frequency=frequency).report
+    except (InputError, KeyError, pa.ArrowInvalid) as exc:
+        return {"not built": str(exc).splitlines()[0]}
+
+
+def _seasons(table: pa.Table, time_column: str, target_column: str) -> dict:
+    """The target's count, mean, std, min and max by month and, below a day, by hour."""
+    names = set(table.column_names)
+    if time_column not in names or target_column not in names:
+        return {}
+    frame = table.select([time_column, target_column]).to_pandas()
+    try:
+        times = parse_times(frame[time_column], time_column)
+        values = pd.to_numeric(frame[target_column], errors="coerce")
+    except (InputError, TypeError, ValueError):
+        return {}
+    data = pd.DataFrame({"time": times, "value": values}).dropna()
+    if data.empty:
+        return {}
+    out = {"by_month": _grouped(data, data["time"].dt.month, calendar.month_abbr)}
+    steps = data["time"].sort_values().diff().dropna()
+    if not steps.empty and steps.median() < pd.Timedelta(days=1):
+        out["by_hour_of_day"] = _grouped(
+            data, data["time"].dt.hour, [f"{h:02d}h" for h in range(24)]
+        )
+    return out
+
+
+def _grouped(data: pd.DataFrame, key: pd.Series, labels) -> dict:
+    stats = data.groupby(key)["value"].agg(["count", "mean", "std", "min", "max"])
+    return {
+        labels[int(at)]: {name: round(float(v), 4) for name, v in row.items() if pd.notna(v)}
+        for at, row in stats.iterrows()
+    }
