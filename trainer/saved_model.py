@@ -10,6 +10,8 @@ rebuild the model and restore its weights from a checkpoint.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import tensorflow as tf
@@ -33,13 +35,18 @@ def save_servable(
     serve: tf.types.experimental.PolymorphicFunction,
     variables: list,
     metadata: dict,
+    attachments: Mapping[str, str | Path] | None = None,
 ) -> dict:
     """Write the SavedModel with `serve` as serving_default, then metadata.json (written last).
 
-    Returns the metadata as written (with the TensorFlow version and export time added).
+    `attachments`: directories copied into the model under the given names before the
+    marker, e.g. the data baseline (its schema and training statistics). Returns the
+    metadata as written (with the TensorFlow version, export time and attachments added).
     """
+    attachments = {name: Path(path) for name, path in (attachments or {}).items()}
     full_metadata = {
         **metadata,
+        **({"attachments": sorted(attachments)} if attachments else {}),
         "tensorflow_version": tf.__version__,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -48,5 +55,7 @@ def save_servable(
         servable.model_variables = variables
         servable.serve = serve
         tf.saved_model.save(servable, str(out), signatures={"serving_default": serve})
+        for name, source in attachments.items():
+            shutil.copytree(source, out / name)
         write_json(out / METADATA, full_metadata)
     return full_metadata

@@ -1,7 +1,7 @@
 """Ingest: a CSV or JSON Lines file of labelled texts (gs:// or local) -> Dataset."""
 
 from kfp import dsl
-from kfp.dsl import Dataset, Output
+from kfp.dsl import HTML, Artifact, Dataset, Output
 
 from components.container_images import PIPELINE_IMAGE
 
@@ -10,6 +10,8 @@ from components.container_images import PIPELINE_IMAGE
 def ingest_text_file(
     source_uri: str,
     dataset: Output[Dataset],
+    statistics: Output[Artifact],
+    statistics_report: Output[HTML],
     text_field: str = "text",
     label_field: str = "label",
     validation_fraction: float = 0.15,
@@ -27,10 +29,14 @@ def ingest_text_file(
 
     Out: dataset/examples.jsonl (text, label, split; stratified by label,
     deterministic) and dataset/manifest.json (classes, counts per split and
-    class, rows dropped by reason, texts truncated to `max_chars`).
+    class, rows dropped by reason, texts truncated to `max_chars`); statistics
+    (statistics.json, and statistics.pb for TFDV: classes, text lengths, words,
+    non-ASCII share, top tokens) and statistics_report (its HTML view).
     """
     from serving.contracts.logs import setup_logging
+    from trainer.data_validation.artifacts import save_statistics
     from trainer.text.ingest import ingest_text_file as ingest
+    from trainer.text.statistics import dataset_statistics
 
     setup_logging()
     manifest = ingest(
@@ -45,6 +51,9 @@ def ingest_text_file(
         local_database=local_database,
         bigquery_project=bigquery_project,
     )
+    statistics_report.uri += ".html"
+    described = dataset_statistics(dataset.path, manifest)
+    statistics.metadata.update(save_statistics(described, statistics.path, statistics_report.path))
     dataset.metadata.update(
         {
             "source_uri": source_uri,

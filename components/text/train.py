@@ -2,7 +2,7 @@
 
 from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Metrics, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Output
 
 from components.container_images import PIPELINE_IMAGE
 
@@ -10,6 +10,7 @@ from components.container_images import PIPELINE_IMAGE
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def train_text_classifier(
     dataset: Input[Dataset],
+    data_baseline: Input[Artifact],
     model: Output[UnmanagedContainerModel],
     metrics: Output[Metrics],
     serving_image: str,
@@ -27,6 +28,9 @@ def train_text_classifier(
     checkpoint_every_steps: int = 0,
 ):
     """hub.KerasLayer(hub_handle, trainable=...) + Dense layers, early-stopped on validation loss.
+
+    `data_baseline` (the validation step's: the schema and statistics of the data)
+    is kept in the model as data_baseline/, which the next run validates against.
 
     The handle is checked (it loads and embeds strings) before training. Out:
     model (SavedModel whose serving_default takes raw strings and returns
@@ -53,6 +57,7 @@ def train_text_classifier(
         config,
         tensorboard_dir=dirs.tensorboard_dir,
         checkpoint_dir=dirs.checkpoint_dir,
+        data_baseline_dir=data_baseline.path,
     )
     model.metadata.update(
         {"containerSpec": container_spec(serving_image), "framework": "tensorflow"}

@@ -2,7 +2,7 @@
 
 from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Metrics, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Output
 
 from components.container_images import PIPELINE_IMAGE
 
@@ -10,6 +10,7 @@ from components.container_images import PIPELINE_IMAGE
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def train_forecaster(
     dataset: Input[Dataset],
+    data_baseline: Input[Artifact],
     model: Output[UnmanagedContainerModel],
     metrics: Output[Metrics],
     serving_image: str,
@@ -37,6 +38,9 @@ def train_forecaster(
 ):
     """Re-indexes and imputes the series, cross-validates on rolling origins, trains, exports.
 
+    `data_baseline` (the validation step's: the schema and statistics of the data)
+    is kept in the model as data_baseline/, which the next run validates against.
+
     Out: model (SavedModel whose serving_default takes `window` raw values and
     returns `horizon` forecasts in the same units, plus metadata.json), typed
     google.UnmanagedContainerModel with `serving_image` as its container;
@@ -61,6 +65,7 @@ def train_forecaster(
         config,
         tensorboard_dir=dirs.tensorboard_dir,
         checkpoint_dir=dirs.checkpoint_dir,
+        data_baseline_dir=data_baseline.path,
     )
     model.metadata.update(
         {

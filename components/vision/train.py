@@ -2,7 +2,7 @@
 
 from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Metrics, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Output
 
 from components.container_images import PIPELINE_IMAGE
 
@@ -10,6 +10,7 @@ from components.container_images import PIPELINE_IMAGE
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def train_image_classifier(
     dataset: Input[Dataset],
+    data_baseline: Input[Artifact],
     model: Output[UnmanagedContainerModel],
     metrics: Output[Metrics],
     serving_image: str,
@@ -35,6 +36,9 @@ def train_image_classifier(
     checkpoint_every_steps: int = 0,
 ):
     """Trains a frozen-base + new-head classifier, optionally fine-tunes the base top.
+
+    `data_baseline` (the validation step's: the schema and statistics of the data)
+    is kept in the model as data_baseline/, which the next run validates against.
 
     kfp runs this function's source, so defaults must be literals: the serving
     image's default lives in the pipeline's signature. The other parameters are
@@ -65,6 +69,7 @@ def train_image_classifier(
         config,
         tensorboard_dir=dirs.tensorboard_dir,
         checkpoint_dir=dirs.checkpoint_dir,
+        data_baseline_dir=data_baseline.path,
     )
     model.metadata.update(
         {

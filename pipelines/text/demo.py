@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipelines.data_summary import data_summary
 from serving.contracts.errors import InputError
 from serving.contracts.storage import parse_source_uri
 from trainer.text.demo_data import write_messages_jsonl
@@ -114,6 +115,7 @@ def summary(outputs: dict, arguments: dict) -> list[str]:
         f"Model:     {Path(outputs['model'].path)}",
         f"Report:    {outputs['report'].path}",
         f"Manifest:  {manifest_path}",
+        *data_summary(outputs),
     ]
     dropped = {reason: n for reason, n in manifest["dropped_by_reason"].items() if n}
     if dropped or manifest.get("truncated"):

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipelines.data_summary import data_summary
 from trainer.timeseries.demo_data import DATASET, TABLE, write_demo_database
 
 DEMO_QUERY = f"""SELECT date, temp_max, temp_min, precipitation
@@ -115,4 +116,5 @@ def summary(outputs: dict, arguments: dict) -> list[str]:
         f"Report:    {outputs['report'].path}",
         f"Model:     {outputs['model'].path}",
         f"Manifest:  {manifest}",
+        *data_summary(outputs),
     ]

@@ -10,6 +10,7 @@ from components.container_images import SERVING_IMAGE
 from components.timeseries.evaluate import evaluate_forecaster
 from components.timeseries.ingest import ingest_bigquery
 from components.timeseries.train import train_forecaster
+from pipelines.data_checks import DataChecks, validate
 from pipelines.targets import (
     Deployment,
     Target,
@@ -29,6 +30,8 @@ class TimeseriesOutputs(NamedTuple):
     training: Metrics
     evaluation: Metrics
     report: HTML
+    statistics: HTML
+    validation: HTML
 
 
 def build_pipeline(target: Target):
@@ -75,6 +78,11 @@ def build_pipeline(target: Target):
         test_fraction: float = 0.1,
         cv_folds: int = 3,
         seed: int = 42,
+        # Data validation, before training: against a pinned schema or the champion's.
+        schema_uri: str = "",  # a schema.json (local or gs://); "": the champion's, or inferred
+        drift_action: str = "warn",  # drift over a threshold: "warn", or "fail" (stop the run)
+        drift_threshold: float = 0.3,  # every feature's; Vertex AI Model Monitoring's default
+        drift_thresholds: dict = {},  # noqa: B006 (per feature, e.g. {"label": 0.2})
         # Distribution: the tf.distribute strategy ("auto": from the cluster and the devices).
         strategy: str = "auto",
         learning_rate_scaling: str = "linear",  # learning_rate with the replicas: or sqrt, none
@@ -90,23 +98,31 @@ def build_pipeline(target: Target):
             project=bigquery_project,
             location=bigquery_location,
             time_column=time_column,
+            target_column=target_column,
+            frequency=frequency,
         ).set_display_name("ingest")
         never_cached(ingest)  # reads a source that changes under the same name
-        # Config, machine and deployment fields are parameters here, picked by name from locals().
+        # Config, machine, deployment and data-check fields are parameters here, picked by name
+        # from locals().
+        deployment = Deployment(**pick_fields(Deployment, locals()))
+        champion = target.champion(deployment)
+        checks = validate(
+            ingest.outputs["statistics"], champion, DataChecks(**pick_fields(DataChecks, locals()))
+        )
         train = target.train(
             train_forecaster,
             TrainingResources(**pick_fields(TrainingResources, locals())),
             dataset=ingest.outputs["dataset"],
+            data_baseline=checks.outputs["data_baseline"],
             serving_image=serving_image,
             **pick_fields(TimeseriesTrainConfig, locals()),
         )
-        deployment = Deployment(**pick_fields(Deployment, locals()))
         evaluate = evaluate_forecaster(
             model=train["model"],
             dataset=ingest.outputs["dataset"],
             season_length=season_length,
             baseline_margin=baseline_margin,
-            champion_uri=target.champion(deployment),
+            champion_uri=champion,
             regression_tolerance=regression_tolerance,
         ).set_display_name("evaluate")
         deploy_if_blessed(target, evaluate, train["model"], deployment)
@@ -116,6 +132,8 @@ def build_pipeline(target: Target):
             train["metrics"],
             evaluate.outputs["metrics"],
             evaluate.outputs["report"],
+            ingest.outputs["statistics_report"],
+            checks.outputs["report"],
         )
 
     return timeseries_pipeline

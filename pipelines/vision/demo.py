@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipelines.data_summary import data_summary
 from serving.contracts.errors import InputError
 from serving.contracts.storage import parse_source_uri
 from trainer.vision.demo_data import CASE_STUDY_DIGITS, write_digit_folders
@@ -146,6 +147,7 @@ def summary(outputs: dict, arguments: dict) -> list[str]:
         f"Model:     {Path(outputs['model'].path)}",
         f"Report:    {outputs['report'].path}",
         f"Manifest:  {manifest}",
+        *data_summary(outputs),
     ]
     if skipped:
         reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))

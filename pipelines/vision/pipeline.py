@@ -10,6 +10,7 @@ from components.container_images import SERVING_IMAGE
 from components.vision.evaluate import evaluate_image_classifier
 from components.vision.ingest import ingest_image_folder
 from components.vision.train import train_image_classifier
+from pipelines.data_checks import DataChecks, validate
 from pipelines.targets import (
     Deployment,
     Target,
@@ -28,6 +29,8 @@ class VisionOutputs(NamedTuple):
     model: UnmanagedContainerModel
     evaluation: Metrics
     report: HTML
+    statistics: HTML
+    validation: HTML
 
 
 def build_pipeline(target: Target):
@@ -69,6 +72,11 @@ def build_pipeline(target: Target):
         early_stopping_patience: int = 3,
         cv_folds: int = 0,
         seed: int = 42,
+        # Data validation, before training: against a pinned schema or the champion's.
+        schema_uri: str = "",  # a schema.json (local or gs://); "": the champion's, or inferred
+        drift_action: str = "warn",  # drift over a threshold: "warn", or "fail" (stop the run)
+        drift_threshold: float = 0.3,  # every feature's; Vertex AI Model Monitoring's default
+        drift_thresholds: dict = {},  # noqa: B006 (per feature, e.g. {"label": 0.2})
         # Distribution: the tf.distribute strategy ("auto": from the cluster and the devices).
         strategy: str = "auto",
         learning_rate_scaling: str = "linear",  # learning_rate with the replicas: or sqrt, none
@@ -87,20 +95,26 @@ def build_pipeline(target: Target):
             min_images_per_class=min_images_per_class,
         ).set_display_name("ingest")
         never_cached(ingest)  # reads a source that changes under the same name
-        # Config, machine and deployment fields are parameters here, picked by name from locals().
+        # Config, machine, deployment and data-check fields are parameters here, picked by name
+        # from locals().
+        deployment = Deployment(**pick_fields(Deployment, locals()))
+        champion = target.champion(deployment)
+        checks = validate(
+            ingest.outputs["statistics"], champion, DataChecks(**pick_fields(DataChecks, locals()))
+        )
         train = target.train(
             train_image_classifier,
             TrainingResources(**pick_fields(TrainingResources, locals())),
             dataset=ingest.outputs["dataset"],
+            data_baseline=checks.outputs["data_baseline"],
             serving_image=serving_image,
             **pick_fields(VisionTrainConfig, locals()),
         )
-        deployment = Deployment(**pick_fields(Deployment, locals()))
         evaluate = evaluate_image_classifier(
             model=train["model"],
             dataset=ingest.outputs["dataset"],
             accuracy_threshold=accuracy_threshold,
-            champion_uri=target.champion(deployment),
+            champion_uri=champion,
             regression_tolerance=regression_tolerance,
         ).set_display_name("evaluate")
         deploy_if_blessed(target, evaluate, train["model"], deployment)
@@ -109,6 +123,8 @@ def build_pipeline(target: Target):
             train["model"],
             evaluate.outputs["metrics"],
             evaluate.outputs["report"],
+            ingest.outputs["statistics_report"],
+            checks.outputs["report"],
         )
 
     return vision_pipeline

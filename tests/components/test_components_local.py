@@ -13,7 +13,7 @@ from google_cloud_pipeline_components.types.artifact_types import (
     VertexModel,
 )
 from kfp import dsl, local
-from kfp.dsl import ClassificationMetrics, Dataset, Metrics
+from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Metrics
 
 from components.container_images import SERVING_IMAGE
 from components.deploy import register_model_locally
@@ -21,6 +21,10 @@ from components.vision.evaluate import evaluate_image_classifier
 from components.vision.ingest import ingest_image_folder
 from components.vision.train import train_image_classifier
 from serving.registry.local_registry import LocalModelRegistry
+from trainer.data_validation.schema import infer_schema, write_schema
+from trainer.data_validation.statistics import read_statistics, write_statistics
+from trainer.vision.ingest import read_manifest
+from trainer.vision.statistics import dataset_statistics
 from trainer.vision.pretrain_base import DEFAULT_BASE
 
 pytestmark = pytest.mark.pipeline
@@ -54,10 +58,12 @@ class TrainOutputs(NamedTuple):
 
 
 @dsl.pipeline
-def train_pipeline(dataset_uri: str, weights: str) -> TrainOutputs:
+def train_pipeline(dataset_uri: str, baseline_uri: str, weights: str) -> TrainOutputs:
     dataset = dsl.importer(artifact_uri=dataset_uri, artifact_class=Dataset, reimport=False)
+    baseline = dsl.importer(artifact_uri=baseline_uri, artifact_class=Artifact, reimport=False)
     task = train_image_classifier(
         dataset=dataset.output,
+        data_baseline=baseline.output,
         base_model=DEFAULT_BASE,
         base_weights=weights,
         image_size=32,
@@ -69,10 +75,22 @@ def train_pipeline(dataset_uri: str, weights: str) -> TrainOutputs:
     return TrainOutputs(task.outputs["model"], task.outputs["metrics"])
 
 
-def test_train_outputs_model_and_metrics(digits_dataset, small_base_weights):
-    outputs = train_pipeline(dataset_uri=str(digits_dataset), weights=str(small_base_weights))
+def test_train_outputs_model_and_metrics(digits_dataset, small_base_weights, tmp_path):
+    baseline = tmp_path / "baseline"
+    statistics = dataset_statistics(digits_dataset, read_manifest(digits_dataset))
+    write_schema(baseline, infer_schema(statistics))
+    write_statistics(baseline, statistics)
+    outputs = train_pipeline(
+        dataset_uri=str(digits_dataset),
+        baseline_uri=str(baseline),
+        weights=str(small_base_weights),
+    )
     model_dir = Path(outputs.outputs["model"].path)
     assert (model_dir / "saved_model.pb").is_file() and (model_dir / "metadata.json").is_file()
+    # the data baseline travels with the model, for the next run's validation and for monitoring
+    kept = model_dir / "data_baseline"
+    assert (kept / "schema.json").read_text() == (baseline / "schema.json").read_text()
+    assert read_statistics(kept) == statistics
     assert 0 <= outputs.outputs["metrics"].metadata["val_accuracy"] <= 1
     container = outputs.outputs["model"].metadata["containerSpec"]
     assert container["imageUri"] == SERVING_IMAGE  # what Vertex's ModelUploadOp deploys

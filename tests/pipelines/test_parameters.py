@@ -31,6 +31,7 @@ from components.timeseries.train import train_forecaster
 from components.vision.ingest import ingest_image_folder
 from components.vision.train import train_image_classifier
 from pipelines.catalog import PIPELINES, get_pipeline
+from pipelines.data_checks import DataChecks
 from pipelines.targets import Deployment, TrainingResources
 from tests.pipelines.compiled_spec import GCPC_IMAGE, MULTI, SINGLE, Spec
 from trainer.catalog import case_study
@@ -53,8 +54,14 @@ INGEST_COMPONENTS = {
 }
 # Train component inputs that are not training settings (the model's serving container).
 NOT_CONFIG = {"serving_image"}
-# Parameters every pipeline has, the same everywhere: where models go and the machines.
-SHARED = [f.name for f in dataclasses.fields(Deployment) + dataclasses.fields(TrainingResources)]
+# Parameters every pipeline has, the same everywhere: where models go, the machines and the
+# data checks.
+SHARED = [
+    f.name
+    for f in dataclasses.fields(Deployment)
+    + dataclasses.fields(TrainingResources)
+    + dataclasses.fields(DataChecks)
+]
 SHARED += ["serving_image", "regression_tolerance"]
 # ...but for the defaults of the registered model and endpoint names, and of the serving
 # machine (an image model serves on a bigger one), which deployed schedules rely on.

@@ -18,9 +18,9 @@ SHOWN_VALUES = 5
 @dataclass(frozen=True)
 class Anomaly:
     feature: str
-    kind: (
-        str  # missing_feature, type_change, missing_rate, out_of_range, new_values, missing_values
-    )
+    # missing_feature, type_change, missing_rate, out_of_range, new_values (new_classes for a
+    # label), missing_classes
+    kind: str
     expected: str
     found: str
 
@@ -87,12 +87,13 @@ def _value_anomalies(name: str, spec: dict, stats: dict) -> list[Anomaly]:
     if spec["type"] == CATEGORICAL and "domain" in spec:
         domain = set(spec["domain"])
         seen = set(stats["frequencies"])
+        values = "classes" if spec.get("all_values_required") else "values"
         new = sorted(seen - domain)
         if new or stats.get("other"):
-            extra = f" and {stats['other']} more values" if stats.get("other") else ""
+            extra = f" and {stats['other']} more" if stats.get("other") else ""
             found.append(
                 Anomaly(
-                    name, "new_values", f"one of {_listed(sorted(domain))}", _listed(new) + extra
+                    name, f"new_{values}", f"one of {_listed(sorted(domain))}", _listed(new) + extra
                 )
             )
         absent = sorted(domain - seen)
@@ -100,7 +101,7 @@ def _value_anomalies(name: str, spec: dict, stats: dict) -> list[Anomaly]:
             found.append(
                 Anomaly(
                     name,
-                    "missing_values",
+                    "missing_classes",
                     f"all of {_listed(sorted(domain))}",
                     f"no {_listed(absent)}",
                 )

@@ -1,7 +1,7 @@
 """The validation step: new data against the champion's schema (or a pinned one), before training.
 
 1. The schema in force: the file `schema_uri` names (pinned by the user), else the
-   one kept with the champion (`<champion>/data_baseline/schema.json`), else one
+   one kept with the champion (`trainer.data_validation.baseline`), else one
    inferred from this data (the first run).
 2. Anomalies (`anomalies`) stop the run: DataAnomalies names each feature, what was
    expected and what was found.
@@ -24,14 +24,12 @@ from pathlib import Path
 from serving.contracts.errors import InputError
 from serving.contracts.limits import check_values
 from trainer.data_validation.anomalies import Anomaly, find_anomalies
+from trainer.data_validation.baseline import model_baseline
 from trainer.data_validation.drift import FeatureDistance, check_thresholds, feature_distances
 from trainer.data_validation.report import write_verdict_report
-from trainer.data_validation.schema import SCHEMA_FILE, infer_schema, read_schema, write_schema
+from trainer.data_validation.schema import infer_schema, read_schema, write_schema
 from trainer.data_validation.statistics import read_statistics, write_statistics
-from trainer.distribution.job_dirs import local_path
 from trainer.parameter_limits import PIPELINE_LIMITS
-
-BASELINE_DIR = "data_baseline"  # in a model directory: the schema and statistics it was trained on
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +87,7 @@ def validate_dataset(
     check_validation_settings(drift_action, drift_threshold, thresholds)
     statistics = read_statistics(statistics_dir, "The new data's statistics")
     check_thresholds(drift_threshold, thresholds, statistics["features"], "drift_thresholds")
-    champion = champion_baseline(champion_uri)
+    champion = model_baseline(champion_uri) if champion_uri else None
     if schema_uri:
         schema, source = read_schema(schema_uri), f"pinned, {schema_uri}"
     elif champion is not None:
@@ -103,23 +101,6 @@ def validate_dataset(
     _write_outputs(result, schema, statistics, Path(baseline_out), report_path, drift_action)
     _decide(result, drift_action)
     return result
-
-
-def champion_baseline(champion_uri: str) -> tuple[dict, dict] | None:
-    """The champion's (schema, training statistics), or None: no champion, or one made before
-    models kept their data baseline (then a warning)."""
-    if not champion_uri:
-        return None
-    directory = local_path(champion_uri, "champion_uri") / BASELINE_DIR
-    if not (directory / SCHEMA_FILE).is_file():
-        log.warning(
-            "The champion at %s keeps no data baseline (trained before data validation): "
-            "the schema is inferred from this data and drift is not measured.",
-            champion_uri,
-        )
-        return None
-    schema = read_schema(directory, "The champion's schema")
-    return schema, read_statistics(directory, "The champion's training statistics")
 
 
 def _write_outputs(

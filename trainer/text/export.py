@@ -10,6 +10,7 @@ directory, URL or TFHUB_CACHE_DIR.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import tensorflow as tf
@@ -21,9 +22,13 @@ INPUT_NAME = "text"
 
 
 def export_text_classifier(
-    model: tf.keras.Model, model_dir: str | Path, class_names: list[str], metadata: dict
+    model: tf.keras.Model,
+    model_dir: str | Path,
+    class_names: list[str],
+    metadata: dict,
+    attachments: Mapping[str, str | Path] | None = None,
 ) -> dict:
-    """Write the SavedModel, then metadata.json (the completion marker)."""
+    """Write the SavedModel and `attachments`, then metadata.json (the completion marker)."""
     names = tf.constant(class_names)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
@@ -36,4 +41,4 @@ def export_text_classifier(
         "input": {"signature": "serving_default", "name": INPUT_NAME, "type": "string [N]"},
         "outputs": ["probabilities", "label", "class_names"],
     }
-    return save_servable(model_dir, serve, model.variables, full_metadata)
+    return save_servable(model_dir, serve, model.variables, full_metadata, attachments)

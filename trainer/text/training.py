@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from serving.contracts.errors import InputError
 from serving.contracts.model_metadata import refuse_finished_model
+from trainer.data_validation.baseline import data_attachments
 from trainer.distribution.sharding import shard_by_data
 from trainer.distribution.strategy import distribution_for
 from trainer.distribution.training_stages import TrainingStages
@@ -37,6 +38,7 @@ def train_text_classifier(
     config: TextTrainConfig,
     tensorboard_dir: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
+    data_baseline_dir: str | Path | None = None,
 ) -> dict:
     """Train on 'train' (early stopping on 'validation') and export to `model_dir`.
 
@@ -108,6 +110,7 @@ def train_text_classifier(
                     "validation_examples": val_count,
                 },
             },
+            attachments=data_attachments(data_baseline_dir),
         )
     stages.clear()
     return metrics

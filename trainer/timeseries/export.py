@@ -13,6 +13,7 @@ known, so forward fill is the only imputation possible.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import tensorflow as tf
@@ -31,8 +32,9 @@ def export_forecaster(
     window: int,
     horizon: int,
     metadata: dict,
+    attachments: Mapping[str, str | Path] | None = None,
 ) -> dict:
-    """Write the SavedModel, then metadata.json (the completion marker)."""
+    """Write the SavedModel and `attachments`, then metadata.json (the completion marker)."""
     mean, std = tf.constant(normalizer.mean, tf.float32), tf.constant(normalizer.std, tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None, window], tf.float32, name=INPUT_NAME)])
@@ -53,7 +55,7 @@ def export_forecaster(
         "outputs": {OUTPUT_NAME: [None, horizon]},
         "normalizer": {"mean": normalizer.mean, "std": normalizer.std},
     }
-    return save_servable(model_dir, serve, model.variables, full_metadata)
+    return save_servable(model_dir, serve, model.variables, full_metadata, attachments)
 
 
 def fill_forward(values: tf.Tensor, default: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from serving.contracts.model_metadata import refuse_finished_model
+from trainer.data_validation.baseline import data_attachments
 from trainer.distribution.sharding import shard_by_data
 from trainer.distribution.strategy import Distribution, distribution_for
 from trainer.distribution.training_stages import TrainingStages
@@ -57,6 +58,7 @@ def train_forecaster(
     config: TimeseriesTrainConfig,
     tensorboard_dir: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
+    data_baseline_dir: str | Path | None = None,
 ) -> dict:
     """Cross-validate, train the final model on all but the test range, export to `model_dir`.
 
@@ -146,6 +148,7 @@ def train_forecaster(
                     ).hexdigest(),
                 },
             },
+            attachments=data_attachments(data_baseline_dir),
         )
     stages.clear()
     return metrics

@@ -10,6 +10,7 @@ Saved with `trainer.saved_model.save_servable` (serving function + variables).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import tensorflow as tf
@@ -26,8 +27,9 @@ def export_image_classifier(
     class_names: list[str],
     image_size: int,
     metadata: dict,
+    attachments: Mapping[str, str | Path] | None = None,
 ) -> dict:
-    """Write the SavedModel, then metadata.json (the completion marker)."""
+    """Write the SavedModel and `attachments`, then metadata.json (the completion marker)."""
     names = tf.constant(class_names)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
@@ -50,4 +52,4 @@ def export_image_classifier(
         },
         "outputs": ["probabilities", "label", "class_names"],
     }
-    return save_servable(model_dir, serve, model.variables, full_metadata)
+    return save_servable(model_dir, serve, model.variables, full_metadata, attachments)

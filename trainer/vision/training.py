@@ -27,6 +27,7 @@ import tensorflow as tf
 from serving.contracts.errors import InputError
 from serving.contracts.model_metadata import refuse_finished_model
 from serving.contracts.splits import kfold_assignments
+from trainer.data_validation.baseline import data_attachments
 from trainer.distribution.sharding import shard_by_data, shard_by_file
 from trainer.distribution.strategy import Distribution, distribution_for
 from trainer.distribution.training_stages import TrainingStages
@@ -45,6 +46,7 @@ def train_image_classifier(
     config: VisionTrainConfig,
     tensorboard_dir: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
+    data_baseline_dir: str | Path | None = None,
 ) -> dict:
     """Train on the 'train' split (early stopping on 'validation') and export to `model_dir`.
 
@@ -111,6 +113,7 @@ def train_image_classifier(
                     "validation_examples": len(val_paths),
                 },
             },
+            attachments=data_attachments(data_baseline_dir),
         )
     stages.clear()
     return metrics
