@@ -28,8 +28,9 @@ def validate_data(
     in `drift_thresholds`; over it, `drift_action` "warn" logs and "fail" stops.
 
     Out: data_baseline (the schema in force and this data's statistics, which the
-    trained model keeps), report (HTML, written also when the run stops), metrics
-    (the number of anomalies, and each feature's distance as drift_<feature>).
+    trained model keeps), report (HTML, written also when the run stops; its
+    metadata has the summary, the schema's source, the distances and the drifted
+    features), metrics (the number of anomalies, each distance as drift_<feature>).
     """
     from serving.contracts.logs import setup_logging
     from trainer.data_validation.validation import validate_dataset
@@ -49,4 +50,12 @@ def validate_data(
     metrics.log_metric("anomalies", len(result.anomalies))
     for distance in result.distances:
         metrics.log_metric(f"drift_{distance.feature}", distance.distance)
-    report.metadata["summary"] = result.summary()
+    report.metadata.update(
+        {
+            "summary": result.summary(),
+            "schema": result.schema_source,
+            "anomalies": len(result.anomalies),
+            "distances": {d.feature: d.distance for d in result.distances},
+            "drifted": [d.feature for d in result.drifted],
+        }
+    )

@@ -59,7 +59,8 @@ def test_demo_run_is_blessed_and_registers_a_model_that_reads_raw_text(gcs_emula
 def _a_worse_challenger_is_not_promoted(arguments: dict, tmp_path: Path) -> None:
     """A second run that barely trains is held back by the champion; the server keeps it.
 
-    The same data, so the same test split; only the champion gate can reject
+    The same data, so no anomaly and no drift against the champion's data baseline,
+    and the same test split; only the champion gate can reject
     it (threshold 0), and a running server watching the registry keeps serving
     version 1.
     """
@@ -69,6 +70,10 @@ def _a_worse_challenger_is_not_promoted(arguments: dict, tmp_path: Path) -> None
         wait_ready(base)
         worse = {**arguments, "epochs": 1, "learning_rate": 1e-7, "accuracy_threshold": 0.0}
         outputs = run_locally(get_pipeline("text"), worse, tmp_path / "root")
+        validation = outputs["validation"].metadata
+        assert validation["schema"].startswith("the champion's") and validation["anomalies"] == 0
+        assert set(validation["distances"]) >= {"label", "text_length", "text_words"}
+        assert set(validation["distances"].values()) == {0.0}, "the same data does not drift"
         evaluation = outputs["evaluation"].metadata
         champion = json.loads(evaluation["champion"])
         assert champion["passed"] is False and evaluation["blessed"] is False
@@ -116,4 +121,23 @@ def test_bad_rows_are_dropped_and_counted_and_a_missing_handle_stops_training(tm
     dropped = manifest["dropped_by_reason"]
     assert dropped["empty text"] == 1 and dropped["missing label"] == 1
     assert dropped["invalid UTF-8"] == 1 and dropped["malformed line"] == 1
+    assert not (tmp_path / "registry").exists()
+
+
+def test_a_renamed_text_column_stops_the_run_before_training_naming_it(tmp_path):
+    rows = [{"body": f"refund charge {i}", "label": "billing"} for i in range(10)]
+    rows += [{"body": f"parcel {i} is late", "label": "shipping"} for i in range(10)]
+    source = tmp_path / "renamed.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    result = _cli(
+        "--source", str(source),
+        "--pipeline-root", str(tmp_path / "root"),
+        "--set", f"registry_uri={tmp_path / 'registry'}",
+    )  # fmt: skip
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "field 'text'" in output and "'body'" in output and "text_field" in output
+    assert not list((tmp_path / "root").glob("**/model/metadata.json")), "nothing was trained"
     assert not (tmp_path / "registry").exists()

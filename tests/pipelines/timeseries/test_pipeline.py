@@ -30,7 +30,7 @@ QUICK = {
 }
 
 
-def test_demo_run_is_blessed_and_registers_a_forecaster_that_serves_raw_units(tmp_path):
+def test_demo_run_is_blessed_and_registers_a_forecaster_that_serves_raw_units(tmp_path, capsys):
     arguments = demo_arguments(REPO / "build", None, QUICK)
     arguments["registry_uri"] = str(tmp_path / "registry")
 
@@ -65,6 +65,29 @@ def test_demo_run_is_blessed_and_registers_a_forecaster_that_serves_raw_units(tm
     forecast = serve(window=tf.constant(last_days[None]))["forecast"].numpy()[0]
     assert forecast.shape == (3,)
     assert abs(forecast[0] - last_days[-1]) < 8  # °C, in raw units: near the last day's
+
+    _broken_data_stops_the_next_runs_before_training(arguments, tmp_path, capsys)
+
+
+# The demo query with its target changed: each is checked against the champion's schema.
+BROKEN_TARGETS = {
+    "shifted far outside its range": ("temp_max + 100 AS temp_max", "temp_max: out of range"),
+    "turned to text": ("CAST(temp_max AS STRING) AS temp_max", "temp_max: type change"),
+}
+
+
+def _broken_data_stops_the_next_runs_before_training(arguments, tmp_path, capsys):
+    for name, (column, anomaly) in BROKEN_TARGETS.items():
+        query = DEMO_QUERY.replace("SELECT date, temp_max,", f"SELECT date, {column},")
+        assert query != DEMO_QUERY
+        root = tmp_path / name.replace(" ", "-")
+        capsys.readouterr()
+        with pytest.raises(RuntimeError, match="validate-data"):
+            run_locally(get_pipeline("timeseries"), {**arguments, "source_query": query}, root)
+        output = capsys.readouterr().out
+        assert anomaly in output, name
+        assert not list(root.glob("**/model/metadata.json")), f"{name}: nothing was trained"
+    assert LocalModelRegistry(arguments["registry_uri"]).versions("forecaster") == [1]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.pipeline
 
 
 def test_demo_run_is_blessed_and_registers_a_servable_champion(
-    gcs_emulator, digits_dir, demo_base_weights, tmp_path
+    gcs_emulator, digits_dir, demo_base_weights, tmp_path, capsys
 ):
     upload_directory(digits_dir, "gs://pipeline-test/digits")
     arguments = demo_arguments(REPO / "build", "gs://pipeline-test/digits")
@@ -44,6 +44,31 @@ def test_demo_run_is_blessed_and_registers_a_servable_champion(
     labels = [x.decode() for x in serve(image_bytes=tf.constant(images))["label"].numpy()]
     correct = sum(label == f["label"] for label, f in zip(labels, test, strict=True))
     assert correct / len(test) >= 0.8
+    assert (champion.path / "data_baseline" / "schema.json").is_file()
+
+    _a_new_class_stops_the_next_run_before_training(arguments, digits_dir, tmp_path, capsys)
+
+
+def _a_new_class_stops_the_next_run_before_training(arguments, digits_dir, tmp_path, capsys):
+    """Against the champion's schema (its data baseline), an unknown class folder is an anomaly."""
+    source = _few_digits(digits_dir, tmp_path / "with-new-class")
+    (source / "digit_9").mkdir()
+    for image in sorted((source / "digit_0").glob("*.png")):
+        shutil.copy(image, source / "digit_9" / f"nine-{image.name}")
+    upload_directory(source, "gs://pipeline-test/with-new-class")
+    capsys.readouterr()
+
+    with pytest.raises(RuntimeError, match="validate-data"):
+        run_locally(
+            get_pipeline("vision"),
+            {**arguments, "source_uri": "gs://pipeline-test/with-new-class"},
+            tmp_path / "second",
+        )
+
+    output = capsys.readouterr().out
+    assert "label: new classes" in output and "'digit_9'" in output
+    assert not list((tmp_path / "second").glob("**/model/metadata.json")), "nothing was trained"
+    assert LocalModelRegistry(arguments["registry_uri"]).versions("vision") == [1]
 
 
 def _few_digits(digits_dir: Path, destination: Path, per_class: int = 24) -> Path:
