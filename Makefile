@@ -14,6 +14,7 @@ SOURCE ?=
 SET ?=
 MODEL ?=
 PORT ?= 8080
+REQUEST_LOG ?= build/request-log
 WAIT ?=
 DRY_RUN ?=
 VERTEX_REGION ?= us-central1
@@ -40,7 +41,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help venv run emulate emulator train serve rollback registry-check pretrained compile submit deploy image infra test lint format bench clean
+.PHONY: help venv run emulate emulator train serve monitor rollback registry-check pretrained compile submit deploy image infra test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,8 +66,11 @@ emulator: $(STAMP) ## Start the local Vertex AI emulator alone; prints the setti
 train: $(STAMP) ## Train PIPELINE's model on the demo data as WORKERS local processes (multi-worker); ARGS='--epochs=3'
 	$(PY) -m pipelines train $(call raw-word,PIPELINE) --workers $(call raw-word,WORKERS) -- $(call raw-words,ARGS)
 
-serve: $(STAMP) ## Serve the champions of build/registry on 127.0.0.1:PORT (MODEL=vision: the /predict route's model)
-	$(PY) -m serving --port $(call raw-word,PORT) $(if $(value MODEL),--model $(call raw-word,MODEL))
+serve: $(STAMP) ## Serve the champions of build/registry on 127.0.0.1:PORT (MODEL=vision: the /predict route's model); requests logged to REQUEST_LOG
+	$(PY) -m serving --port $(call raw-word,PORT) $(if $(value MODEL),--model $(call raw-word,MODEL)) --request-log $(call raw-word,REQUEST_LOG)
+
+monitor: $(STAMP) ## Skew and drift of MODEL's served traffic (REQUEST_LOG) against its training data; report in build/monitoring/
+	$(PY) -m pipelines monitor $(call raw-word,MODEL) --request-log $(call raw-word,REQUEST_LOG)
 
 rollback: $(STAMP) ## Make PIPELINE's previous champion the champion again (a running make serve follows)
 	$(PY) -m pipelines rollback $(call raw-word,PIPELINE)

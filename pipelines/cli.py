@@ -8,6 +8,7 @@ python -m pipelines train NAME [--workers N] [-- trainer.task flags]   (local wo
 python -m pipelines rollback NAME [--registry DIR]   (the previous champion is champion again)
 python -m pipelines emulate NAME [--source URI] [--set key=value ...]   (Vertex AI emulator)
 python -m pipelines emulator                          (the Vertex AI emulator alone)
+python -m pipelines monitor MODEL [--request-log DIR]   (skew and drift of served traffic)
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     from pipelines.emulator.commands import add_commands
 
     add_commands(commands, sorted(PIPELINES))
+    from pipelines.monitoring.command import add_command as add_monitor_command
+
+    add_monitor_command(commands)
     submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI")
     deploy = commands.add_parser(
         "deploy", help="upload a compiled pipeline to Artifact Registry and schedule it"
@@ -121,6 +125,10 @@ def _dispatch(args: argparse.Namespace) -> None:
         train_command(args)
     elif args.command == "rollback":
         rollback_command(args)
+    elif args.command == "monitor":
+        from pipelines.monitoring.command import monitor_command
+
+        monitor_command(args)
     elif args.command in ("emulate", "emulator"):
         from pipelines.emulator import commands as emulator_commands
 

@@ -78,6 +78,12 @@ def test_run_passes_pipeline_source_and_set_verbatim(tmp_path, template):
         ("train", {"ARGS": "--epochs=3 `touch {m}`"}, ["--", "--epochs=3", "`touch", "{m}`"]),
         ("train", {"WORKERS": "2; touch {m}"}, ["--workers", "2; touch {m}"]),
         ("serve", {"PORT": "80$(touch {m})", "MODEL": "x'y"}, ["--port", "80$(touch {m})"]),
+        ("serve", {"REQUEST_LOG": "l$(touch {m})"}, ["--request-log", "l$(touch {m})"]),
+        (
+            "monitor",
+            {"MODEL": "v`touch {m}`", "REQUEST_LOG": "'$(touch {m})"},
+            ["monitor", "v`touch {m}`", "--request-log", "'$(touch {m})"],
+        ),
         # a variable make exports to the commands' environment, with the commands' own
         (
             "compile",

@@ -6,15 +6,14 @@
   same; 1: disjoint) between the two binned distributions.
 
 Numerical values are binned as Vertex AI and TFDV bin them, on the baseline's
-buckets: the new data's histogram is spread over the baseline's bins (its mass
-uniform within each of its own bins, a single-valued bin as a point), with one more
-bin below the baseline's minimum and one above its maximum, so that values outside
-the baseline's range count as fully different.
+buckets: the new data's mass in each of the baseline's bins follows from its
+statistics (`new_masses`), with one more bin below the baseline's minimum and one
+above its maximum, so that values outside the baseline's range count as fully
+different.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -42,51 +41,65 @@ def jensen_shannon(p: Sequence[float], q: Sequence[float]) -> float:
 
 
 def histogram_divergence(baseline: Mapping, new: Mapping) -> float:
-    """Jensen-Shannon divergence of two histograms ({"edges", "counts"}) on the baseline's bins."""
+    """Jensen-Shannon divergence of new data from a baseline histogram, on the baseline's bins.
+
+    `baseline`: {"edges", "counts"}; `new`: the new data's numeric statistics
+    (`feature_stats.numeric_stats`), whose mass in each bin is `new_masses`.
+    """
     edges = np.asarray(baseline["edges"], dtype=float)
     p = np.concatenate([[0.0], np.asarray(baseline["counts"], dtype=float), [0.0]])
-    q = rebin(new, edges)
-    return jensen_shannon(p, q)
+    return jensen_shannon(p, new_masses(new, edges))
 
 
-def rebin(histogram: Mapping, edges: np.ndarray) -> np.ndarray:
-    """`histogram`'s counts on `edges`' bins, with an underflow bin first and an overflow bin last.
-
-    `edges` are a baseline's bin edges (its last bin closed on the right; two equal
-    edges make one single-valued bin). Each of the histogram's own bins spreads its
-    count uniformly over its width; a single-valued bin is a point.
-    """
-    out = np.zeros(len(edges) + 1)
-    source_edges = np.asarray(histogram["edges"], dtype=float)
-    for (low, high), count in zip(
-        itertools.pairwise(source_edges), histogram["counts"], strict=True
-    ):
-        if count <= 0:
-            continue
-        if high <= low:
-            out[_cell_of_point(low, edges)] += count
-        else:
-            out += count * _overlaps(low, high, edges)
-    return out
+def new_masses(stats: Mapping, edges: np.ndarray) -> np.ndarray:
+    """The new data's share in each cell of `edges` (underflow, the bins, overflow), as exact
+    as its statistics allow: from its distinct values when it has few, from its own counts
+    when its histogram has these very bins, else from its percentiles."""
+    if stats.get("values"):
+        values, counts = zip(*stats["values"], strict=True)
+        cells = [_cell_of(v, edges) for v in values]
+        return np.bincount(cells, weights=counts, minlength=len(edges) + 1)
+    histogram = stats["histogram"]
+    if np.array_equal(np.asarray(histogram["edges"], dtype=float), edges):
+        return np.array([0.0, *histogram["counts"], 0.0])
+    return binned_masses(stats["percentiles"], edges)
 
 
-def _cell_of_point(value: float, edges: np.ndarray) -> int:
-    """The cell holding `value`: 0 below edges[0], len(edges) above edges[-1], else its bin."""
+def _cell_of(value: float, edges: np.ndarray) -> int:
+    """The cell holding `value`: 0 below edges[0], len(edges) above edges[-1], else its bin
+    (the last bin closed on the right)."""
     if value < edges[0]:
         return 0
     if value > edges[-1]:
         return len(edges)
     if value == edges[-1]:
-        return len(edges) - 1  # the last bin is closed on the right
+        return len(edges) - 1
     return int(np.searchsorted(edges, value, side="right"))
 
 
-def _overlaps(low: float, high: float, edges: np.ndarray) -> np.ndarray:
-    """The share of [low, high] in each cell (underflow, the bins, overflow)."""
-    bounds = np.concatenate([[-np.inf], edges, [np.inf]])
-    starts = np.maximum(bounds[:-1], low)
-    ends = np.minimum(bounds[1:], high)
-    return np.clip(ends - starts, 0.0, None) / (high - low)
+def binned_masses(percentiles: Sequence[float], edges: np.ndarray) -> np.ndarray:
+    """The share of a distribution in each of `edges`' bins, with an underflow cell first and
+    an overflow cell last; the last bin is closed on the right, and two equal edges make a
+    bin of one value.
+
+    The distribution is what its percentiles describe: 1% of the data between each two
+    consecutive ones, spread evenly, or, where the two are equal, all at that value. So a
+    value repeated in many rows (a zero share of non-ASCII characters, one image size)
+    stays a point, and its mass lands in the bin that holds it.
+    """
+    q = np.asarray(percentiles, dtype=float)
+    low, high = q[:-1], q[1:]
+    width = high - low
+    share = 1.0 / len(low)
+
+    def below(x: float, inclusive: bool) -> float:
+        """P(X <= x) if inclusive, else P(X < x)."""
+        spread = np.clip((x - low) / np.where(width > 0, width, 1.0), 0.0, 1.0)
+        point = (low <= x) if inclusive else (low < x)
+        return float(share * np.where(width > 0, spread, point).sum())
+
+    cuts = [below(e, inclusive=False) for e in edges[:-1]] + [below(edges[-1], inclusive=True)]
+    return np.clip(np.diff([0.0, *cuts, 1.0]), 0.0, None)
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:

@@ -28,6 +28,11 @@ class FeatureDistance:
     threshold: float  # 0: not watched
     exceeded: bool
 
+    def describe(self) -> str:
+        sign = ">" if self.exceeded else "<="
+        metric = self.metric.replace("_", " ")
+        return f"{self.feature}: {metric} {self.distance:.4f} {sign} {self.threshold:g}"
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -74,7 +79,7 @@ def feature_distances(
         if old_values is None or new_values is None:
             continue
         if old_entry["type"] == NUMERIC:
-            distance = histogram_divergence(old_values, new_values)
+            distance = histogram_divergence(old_values["histogram"], new_values)
         else:
             distance = l_infinity(old_values, new_values)
         threshold = float(thresholds.get(name, default_threshold))

@@ -4,8 +4,10 @@ Each is a plain dict (JSON), the same whether the values came from a training
 dataset or from served traffic, so that the two compare:
 
 - numerical: count (present values), missing (None or NaN), non_finite (inf),
-  mean, std, min, max, quantiles and a histogram of HISTOGRAM_BINS equal-width bins
-  between min and max ({"edges", "counts"}; one single-valued bin when min == max);
+  mean, std, min, max, quantiles, a histogram of HISTOGRAM_BINS equal-width bins
+  between min and max ({"edges", "counts"}; one single-valued bin when min == max),
+  and what the distances count on another dataset's bins: the distinct values with their
+  counts (up to MAX_DISTINCT_NUMBERS of them) and the 101 percentiles (0th to 100th);
 - categorical: count, missing (None or ""), unique, and the frequencies of the
   MAX_VALUES most frequent values (`other` counts the rest);
 - timestamp: count, missing, min and max (ISO 8601).
@@ -22,6 +24,7 @@ NUMERIC, CATEGORICAL, TIMESTAMP = "numeric", "categorical", "timestamp"
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 HISTOGRAM_BINS = 20
 MAX_VALUES = 1000
+MAX_DISTINCT_NUMBERS = 100
 
 
 def numeric_stats(values: Iterable[float | None]) -> dict:
@@ -34,11 +37,12 @@ def numeric_stats(values: Iterable[float | None]) -> dict:
     if finite.size == 0:
         return {**stats, "histogram": {"edges": [], "counts": []}}
     low, high = float(finite.min()), float(finite.max())
+    distinct, counts = np.unique(finite, return_counts=True)
     if low == high:
         histogram = {"edges": [low, high], "counts": [int(finite.size)]}
     else:
-        counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS, range=(low, high))
-        histogram = {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+        binned, edges = np.histogram(finite, bins=HISTOGRAM_BINS, range=(low, high))
+        histogram = {"edges": [float(e) for e in edges], "counts": [int(c) for c in binned]}
     return {
         **stats,
         "mean": float(finite.mean()),
@@ -50,6 +54,12 @@ def numeric_stats(values: Iterable[float | None]) -> dict:
             for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES), strict=True)
         },
         "histogram": histogram,
+        # What the distances count on a baseline's bins: the distinct values, when few (image
+        # sizes, word counts), else the 0th to 100th percentiles.
+        "values": [[float(v), int(n)] for v, n in zip(distinct, counts, strict=True)]
+        if len(distinct) <= MAX_DISTINCT_NUMBERS
+        else [],
+        "percentiles": [float(v) for v in np.quantile(finite, np.linspace(0, 1, 101))],
     }
 
 
@@ -94,10 +104,10 @@ def feature(kind: str, role: str, stats: dict, description: str = "") -> dict:
 
 
 def values_distribution(entry: dict) -> dict | None:
-    """What the distances compare: a histogram (numeric) or frequencies (categorical)."""
+    """What the distances compare: the numeric statistics, or the frequencies (categorical)."""
     stats = entry["stats"]
     if entry["type"] == NUMERIC and stats["count"]:
-        return stats["histogram"]
+        return stats
     if entry["type"] == CATEGORICAL and stats["count"]:
         return {**stats["frequencies"], **({"<other>": stats["other"]} if stats["other"] else {})}
     return None

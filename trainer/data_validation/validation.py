@@ -137,10 +137,7 @@ def _decide(result: Validation, drift_action: str) -> None:
             f"before training:\n{lines}\nFix the data, or, if the change is intended, pin "
             "an edited schema with schema_uri (see docs/data-validation.md)."
         )
-    lines = "\n".join(
-        f"  - {d.feature}: {d.metric.replace('_', ' ')} {d.distance:.4f} > {d.threshold:g}"
-        for d in result.drifted
-    )
+    lines = "\n".join(f"  - {d.describe()}" for d in result.drifted)
     if lines and drift_action == "fail":
         raise DataAnomalies(
             f"The new data drifted from {result.drift_against} beyond the thresholds:\n{lines}\n"

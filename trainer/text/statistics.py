@@ -79,15 +79,17 @@ def dataset_statistics(dataset_dir: str | Path, manifest: dict) -> dict:
     return statistics_document("text", manifest["source_uri"], len(texts), features, details)
 
 
-def served_statistics(instances: list, source: str) -> dict:
-    """The statistics document of served instances: texts, or objects holding one text."""
-    texts = [text for text in map(_instance_text, instances) if text is not None]
+def served_statistics(instances: list, source: str, model_metadata: dict) -> dict:
+    """The statistics document of served instances: texts, or objects holding one under the
+    model's input name (its metadata's)."""
+    name = model_metadata.get("input", {}).get("name", "")
+    texts = [text for text in (_instance_text(i, name) for i in instances) if text is not None]
     features, details = text_features(texts)
     details["instances"] = {"served": len(instances), "texts": len(texts)}
     return statistics_document("text", source, len(instances), features, details)
 
 
-def _instance_text(instance: object) -> str | None:
-    if isinstance(instance, dict) and len(instance) == 1:
-        (instance,) = instance.values()  # {"text": "..."}
+def _instance_text(instance: object, input_name: str) -> str | None:
+    if isinstance(instance, dict) and input_name in instance:
+        instance = instance[input_name]  # {"text": "..."}
     return instance if isinstance(instance, str) else None

@@ -58,17 +58,20 @@ def dataset_statistics(
     return statistics_document("timeseries", manifest["source"], table.num_rows, features, details)
 
 
-def served_statistics(instances: list, source: str, target_column: str) -> dict:
-    """The statistics document of served windows: the target's values, all steps together."""
-    values = [v for window in instances for v in _window_values(window)]
+def served_statistics(instances: list, source: str, model_metadata: dict) -> dict:
+    """The statistics document of served windows (lists, or objects holding one under the
+    model's input name): the values of the target column the model was trained on."""
+    name = model_metadata.get("input", {}).get("name", "")
+    target_column = model_metadata["training_params"]["target_column"]
+    values = [v for window in instances for v in _window_values(window, name)]
     features = {target_column: feature(NUMERIC, "column", numeric_stats(values), "window values")}
     details = {"instances": {"windows": len(instances), "values": len(values)}}
     return statistics_document("timeseries", source, len(instances), features, details)
 
 
-def _window_values(window: object) -> list:
-    if isinstance(window, dict) and len(window) == 1:
-        (window,) = window.values()  # {"window": [...]}
+def _window_values(window: object, input_name: str) -> list:
+    if isinstance(window, dict) and input_name in window:
+        window = window[input_name]  # {"window": [...]}
     if not isinstance(window, list):
         return []
     flat = np.asarray(window, dtype=object).ravel()

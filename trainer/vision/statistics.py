@@ -87,9 +87,12 @@ def dataset_statistics(dataset_dir: str | Path, manifest: dict) -> dict:
     return statistics_document("vision", manifest["source_uri"], len(entries), features, details)
 
 
-def served_statistics(instances: list, source: str) -> dict:
-    """The statistics document of served instances ({"b64": ...}, or an input named so)."""
-    properties = [image_properties(data) for data in map(_instance_bytes, instances) if data]
+def served_statistics(instances: list, source: str, model_metadata: dict) -> dict:
+    """The statistics document of served instances: {"b64": ...}, or the model's input
+    (its metadata's input name) holding one."""
+    name = model_metadata.get("input", {}).get("name", "")
+    encoded = (_instance_bytes(instance, name) for instance in instances)
+    properties = [image_properties(data) for data in encoded if data]
     details = {
         "instances": {"served": len(instances), "decoded": sum(p is not None for p in properties)}
     }
@@ -98,9 +101,9 @@ def served_statistics(instances: list, source: str) -> dict:
     )
 
 
-def _instance_bytes(instance: object) -> bytes | None:
-    if isinstance(instance, dict) and len(instance) == 1 and "b64" not in instance:
-        (instance,) = instance.values()  # {"image_bytes": {"b64": ...}}
+def _instance_bytes(instance: object, input_name: str) -> bytes | None:
+    if isinstance(instance, dict) and input_name in instance:
+        instance = instance[input_name]  # {"image_bytes": {"b64": ...}}
     if isinstance(instance, dict) and isinstance(instance.get("b64"), str):
         try:
             return base64.b64decode(instance["b64"], validate=True)

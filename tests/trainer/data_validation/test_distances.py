@@ -5,10 +5,10 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 
 from trainer.data_validation.distances import (
+    binned_masses,
     histogram_divergence,
     jensen_shannon,
     l_infinity,
-    rebin,
 )
 from trainer.data_validation.feature_stats import numeric_stats
 
@@ -34,40 +34,45 @@ def test_l_infinity_by_hand():
     assert l_infinity({"a": 1}, {"b": 1}) == pytest.approx(1.0)
 
 
-def test_divergence_on_the_baselines_bins_equals_scipy_on_the_counts():
-    """New data binned on the baseline's edges: the divergence is scipy's on the two counts."""
+def test_divergence_on_the_baselines_bins_is_scipys_on_the_new_datas_counts():
+    """Reference: the new data's exact counts on the baseline's bins (plus under- and
+    overflow), through scipy. From percentiles, the masses are within a percent or so."""
     rng = np.random.default_rng(0)
-    baseline = numeric_stats(rng.normal(20, 5, 5000))["histogram"]
+    baseline = numeric_stats(rng.normal(20, 5, 20_000))["histogram"]
     edges = np.asarray(baseline["edges"])
-    shifted = rng.normal(23, 5, 5000)
-    inside = shifted[(shifted >= edges[0]) & (shifted <= edges[-1])]
-    # a histogram whose bins are the baseline's, so that rebinning moves nothing
-    counts, _ = np.histogram(inside, bins=edges)
-    new = {"edges": list(edges), "counts": list(counts)}
-    below, above = int((shifted < edges[0]).sum()), int((shifted > edges[-1]).sum())
-    new_counts = [0, *counts, 0]
-    new_counts[0] += below  # rebin's under- and overflow cells, given by hand
-    new_counts[-1] += above
-    new["edges"] = [min(shifted.min(), edges[0]), *edges, max(shifted.max(), edges[-1])]
-    new["counts"] = [below, *counts, above]
-    expected = jensenshannon([0, *baseline["counts"], 0], new_counts, base=2) ** 2
-    assert histogram_divergence(baseline, new) == pytest.approx(expected, rel=1e-9)
+    for shift in (0.0, 1.0, 3.0, 10.0):
+        new = rng.normal(20 + shift, 5, 20_000)
+        inside, _ = np.histogram(new[(new >= edges[0]) & (new <= edges[-1])], bins=edges)
+        counts = [(new < edges[0]).sum(), *inside, (new > edges[-1]).sum()]
+        expected = jensenshannon([0, *baseline["counts"], 0], counts, base=2) ** 2
+        found = histogram_divergence(baseline, numeric_stats(new))
+        assert found == pytest.approx(expected, abs=0.01), shift
 
 
-def test_rebin_spreads_a_bin_uniformly_and_keeps_points_whole():
+def test_binned_masses_by_hand():
     edges = np.array([0.0, 1.0, 2.0])
-    # [0.5, 1.5] with 10: half in each bin; the point 3.0 is above the range
-    histogram = {"edges": [0.5, 1.5, 1.5, 3.0, 3.0], "counts": [10, 0, 0, 4]}
-    assert rebin(histogram, edges).tolist() == [0.0, 5.0, 5.0, 4.0]
-    # a single-valued baseline bin holds a point at its value, and nothing else
-    assert rebin({"edges": [8.0, 8.0], "counts": [3]}, np.array([8.0, 8.0])).tolist() == [0, 3, 0]
+    # 1% between each two percentiles: half evenly over 0..1, 1% over 1..5, the rest at 5
+    percentiles = [*np.linspace(0, 1, 51), *[5.0] * 50]
+    assert binned_masses(percentiles, edges) == pytest.approx([0.0, 0.5, 0.0025, 0.4975])
+    # a single-valued baseline bin: a value repeated in most rows lands in it whole
+    point = np.array([0.0, 0.0])
+    assert binned_masses([0.0] * 84 + [0.4] * 17, point) == pytest.approx([0, 0.83, 0.17])
+    # the last bin is closed: the maximum is inside
+    assert binned_masses([2.0] * 101, edges) == pytest.approx([0, 0, 1, 0])
 
 
 def test_the_same_data_is_at_distance_zero_and_disjoint_data_at_one():
-    values = numeric_stats([1, 2, 2, 3, 3, 3, 4])["histogram"]
-    assert histogram_divergence(values, values) == pytest.approx(0.0)
-    far = numeric_stats([100, 101, 102])["histogram"]
-    assert histogram_divergence(values, far) == pytest.approx(1.0)
-    constant = numeric_stats([8] * 10)["histogram"]
-    assert histogram_divergence(constant, constant) == pytest.approx(0.0)
-    assert histogram_divergence(constant, numeric_stats([16] * 10)["histogram"]) == 1.0
+    def divergence(old, new):
+        return histogram_divergence(numeric_stats(old)["histogram"], numeric_stats(new))
+
+    assert divergence([1, 2, 2, 3, 3, 3, 4], [1, 2, 2, 3, 3, 3, 4]) == 0.0
+    continuous = np.random.default_rng(1).normal(0, 1, 1000)
+    assert divergence(continuous, continuous) == 0.0  # the same bins: the counts as they are
+    assert divergence(continuous, continuous[::2]) < 0.02
+    assert divergence([1, 2, 3], [100, 101, 102]) == pytest.approx(1.0)
+    assert divergence([8] * 10, [8] * 10) == pytest.approx(0.0)
+    assert divergence([8] * 10, [16] * 10) == pytest.approx(1.0)
+    # mostly the constant value, a few others: a small distance, not a total one
+    assert 0.05 < divergence([0] * 100, [0] * 300 + [0.4] * 60) < 0.2
+    many = np.random.default_rng(2).uniform(0, 1, 1000)  # percentiles, not values
+    assert 0.05 < divergence([0] * 100, [0] * 3000 + list(many)) < 0.2

@@ -35,7 +35,9 @@ def test_dataset_statistics_read_the_examples_and_the_manifest(tmp_path):
 
 
 def test_served_texts_are_strings_or_one_field_objects():
-    statistics = served_statistics(["abc", {"text": "abcdef"}, 42], "log")
+    statistics = served_statistics(
+        ["abc", {"text": "abcdef"}, 42], "log", {"input": {"name": "text"}}
+    )
     assert statistics["features"]["text_length"]["stats"]["count"] == 2
     assert statistics["features"]["text_length"]["stats"]["max"] == 6
     assert statistics["details"]["instances"] == {"served": 3, "texts": 2}

@@ -2,8 +2,6 @@
 
 import json
 
-import pandas as pd
-
 from tests.trainer.timeseries.series_data import seasonal_frame
 from trainer.timeseries.statistics import dataset_statistics, served_statistics
 
@@ -50,9 +48,9 @@ def test_a_missing_target_column_leaves_the_others_described(tmp_path):
 
 
 def test_served_windows_give_the_target_values():
-    statistics = served_statistics(
-        [[1.0, 2.0], {"window": [3.0, 4.0]}, [[5.0], [6.0]]], "log", "temp"
-    )
+    metadata = {"input": {"name": "window"}, "training_params": {"target_column": "temp"}}
+    windows = [[1.0, 2.0], {"window": [3.0, 4.0]}, [[5.0], [6.0]], "not a window"]
+    statistics = served_statistics(windows, "log", metadata)
     stats = statistics["features"]["temp"]["stats"]
     assert stats["count"] == 6 and stats["min"] == 1.0 and stats["max"] == 6.0
-    assert pd.isna(stats.get("missing_rate", float("nan")))
+    assert statistics["details"]["instances"] == {"windows": 4, "values": 6}

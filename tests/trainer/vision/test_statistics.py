@@ -50,7 +50,7 @@ def test_served_images_give_the_same_features_without_the_label():
         {"b64": "%%% not base64"},
         "a text, not an image",
     ]
-    statistics = served_statistics(instances, "log")
+    statistics = served_statistics(instances, "log", {"input": {"name": "image_bytes"}})
     assert "label" not in statistics["features"]
     assert statistics["features"]["image_width"]["stats"]["count"] == 2
     assert statistics["features"]["image_brightness"]["stats"]["mean"] == 200.0

@@ -1,0 +1,1 @@
+"""Monitoring of served traffic: `python -m pipelines monitor` and the monitoring pipeline."""
