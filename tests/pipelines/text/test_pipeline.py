@@ -1,5 +1,6 @@
 """The whole text pipeline on the kfp local runner: gs:// on the storage emulator, hub module."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -11,12 +12,15 @@ import pytest
 import tensorflow as tf
 
 from pipelines.catalog import get_pipeline
+from pipelines.cli import main
 from pipelines.local.gcs_emulator import upload_file
 from pipelines.local.runner import run_locally
+from pipelines.monitoring.command import ALERT_EXIT_CODE
 from pipelines.text.demo import demo_arguments, demo_corpus
 from serving.registry.local_registry import LocalModelRegistry
 from serving.server.deployments import Deployment
 from serving.server.model_server import ModelServer
+from serving.server.request_log import RequestLog
 from tests.conftest import REPO
 from tests.serving.conftest import call, running_server, wait_ready
 
@@ -25,7 +29,9 @@ pytestmark = pytest.mark.pipeline
 QUICK = {"epochs": 5}
 
 
-def test_demo_run_is_blessed_and_registers_a_model_that_reads_raw_text(gcs_emulator, tmp_path):
+def test_demo_run_is_blessed_and_registers_a_model_that_reads_raw_text(
+    gcs_emulator, tmp_path, capsys
+):
     upload_file(demo_corpus(REPO / "build"), "gs://pipeline-test/text/messages.jsonl")
     arguments = demo_arguments(REPO / "build", "gs://pipeline-test/text/messages.jsonl", QUICK)
     arguments["registry_uri"] = str(tmp_path / "registry")
@@ -54,6 +60,7 @@ def test_demo_run_is_blessed_and_registers_a_model_that_reads_raw_text(gcs_emula
     assert [x.decode() for x in out["label"].numpy()] == ["billing", "shipping", "technical"]
 
     _a_worse_challenger_is_not_promoted(arguments, tmp_path)
+    _served_traffic_is_monitored(arguments, outputs, tmp_path, capsys)
 
 
 def _a_worse_challenger_is_not_promoted(arguments: dict, tmp_path: Path) -> None:
@@ -84,6 +91,35 @@ def _a_worse_challenger_is_not_promoted(arguments: dict, tmp_path: Path) -> None
         status, body = call(base, "/predict", {"instances": ["my parcel has not arrived"]})
     assert status == 200 and body["deployedModelId"] == "text-1"
     assert body["predictions"][0]["label"] == "shipping"
+
+
+def _served_traffic_is_monitored(arguments: dict, outputs: dict, tmp_path: Path, capsys) -> None:
+    """`python -m pipelines monitor` on what a real server logged: the test texts raise no
+    alert, texts ten times as long do (skew), and the command exits 3 for them."""
+    examples = Path(outputs["dataset"].path) / "examples.jsonl"
+    test_texts = [json.loads(line)["text"] for line in examples.read_text().splitlines()]
+    for name, instances, code in (
+        ("usual", test_texts[:120], 0),
+        ("long", [" ".join([text] * 10) for text in test_texts[:120]], ALERT_EXIT_CODE),
+    ):
+        log = RequestLog(str(tmp_path / name), 1.0)
+        registry = LocalModelRegistry(arguments["registry_uri"])
+        server = ModelServer({"text": Deployment(registry, "text")})
+        with running_server(server, request_log=log) as base:
+            wait_ready(base)
+            for start in range(0, len(instances), 20):
+                body = {"instances": instances[start : start + 20]}
+                assert call(base, "/v1/models/text:predict", body)[0] == 200
+        assert log.close()
+        report = tmp_path / f"{name}.html"
+        argv = ["monitor", "text", "--registry", arguments["registry_uri"]]
+        argv += ["--request-log", str(tmp_path / name), "--report", str(report)]
+        with pytest.raises(SystemExit) if code else contextlib.nullcontext() as exit_:
+            main(argv)
+        assert (exit_.value.code if code else 0) == code, capsys.readouterr().out
+        printed = capsys.readouterr().out
+        assert "120 instances" in printed and report.is_file(), printed
+        assert ("skew in text_length" in printed) == bool(code), printed
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
