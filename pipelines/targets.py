@@ -6,8 +6,8 @@ deployment change with the target:
 - train: locally the component runs in this process tree; on Vertex AI the
   same component runs as a custom job on `machine_type` x `replica_count`
   (+ accelerators).
-- champion: the model now deployed, which evaluation compares the new one
-  with: the local registry's champion, or the Model Registry version aliased
+- champion: the model now deployed, which validation, evaluation and monitoring
+  compare with: the local registry's champion, or the Model Registry version aliased
   `champion`.
 - deploy: locally the model becomes the champion of the local registry; on
   Vertex AI it is uploaded as a new version under its parent model in Model
@@ -122,8 +122,9 @@ class Target(Protocol):
     ) -> Mapping[str, Channel]:
         """Run the training component; return its outputs by name."""
 
-    def champion(self, deployment: Deployment) -> Channel:
-        """The deployed model's location ("" if none), for evaluation to compare with."""
+    def champion(self, model_name: Channel, registry_uri: Channel) -> Channel:
+        """The location ("" if none) of `model_name`'s champion, the model now deployed, which
+        validation, evaluation and monitoring compare with (`registry_uri`: the local one)."""
 
     def deploy(self, model: Channel, deployment: Deployment) -> None:
         """Register and serve a blessed model (called inside the blessing's dsl.If)."""
@@ -137,10 +138,10 @@ class LocalTarget:
     ) -> Mapping[str, Channel]:
         return component(**inputs).set_display_name("train").outputs
 
-    def champion(self, deployment: Deployment) -> Channel:
+    def champion(self, model_name: Channel, registry_uri: Channel) -> Channel:
         task = find_local_champion(
-            registry_uri=deployment.registry_uri,
-            model_name=deployment.model_name,
+            registry_uri=registry_uri,
+            model_name=model_name,
             pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         )
         return never_cached(task.set_display_name("find-champion")).output
@@ -198,9 +199,9 @@ class VertexTarget:
             for name in component.component_spec.outputs
         }
 
-    def champion(self, deployment: Deployment) -> Channel:
+    def champion(self, model_name: Channel, registry_uri: Channel) -> Channel:
         task = find_vertex_champion(
-            display_name=deployment.model_name, pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER
+            display_name=model_name, pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER
         )
         return never_cached(task.set_display_name("find-champion")).output
 

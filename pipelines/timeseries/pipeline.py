@@ -105,7 +105,7 @@ def build_pipeline(target: Target):
         # Config, machine, deployment and data-check fields are parameters here, picked by name
         # from locals().
         deployment = Deployment(**pick_fields(Deployment, locals()))
-        champion = target.champion(deployment)
+        champion = target.champion(model_name, registry_uri)
         checks = validate(
             ingest.outputs["statistics"], champion, DataChecks(**pick_fields(DataChecks, locals()))
         )
