@@ -1,4 +1,5 @@
-"""Each case study's pipeline and offline demo, found by the case's name (trainer.catalog).
+"""Each case study's pipeline and offline demo, found by the case's name (trainer.catalog),
+and the pipelines of no case study (SERVICE_PIPELINES: monitoring).
 
 Case study `<name>` has its pipeline in `pipelines/<name>/pipeline.py`
 (`build_pipeline(target)`) and its demo in `pipelines/<name>/demo.py`. Each
@@ -22,14 +23,28 @@ from types import ModuleType
 from kfp.dsl.graph_component import GraphComponent
 
 from pipelines.targets import TARGETS
+from serving.contracts.errors import InputError
 from trainer.catalog import case_names, check_case_name
 
 PIPELINES: tuple[str, ...] = case_names()
+# Pipelines of no case study, in pipelines/<name>/pipeline.py as theirs: compiled, submitted
+# and scheduled the same way.
+SERVICE_PIPELINES: tuple[str, ...] = ("monitoring",)
+ALL_PIPELINES: tuple[str, ...] = (*PIPELINES, *SERVICE_PIPELINES)
+
+
+def check_pipeline_name(name: str) -> str:
+    """`name` if it is a case study's pipeline or a service pipeline; else InputError."""
+    if name in SERVICE_PIPELINES:
+        return name
+    if name not in PIPELINES:
+        raise InputError(f"Unknown pipeline {name!r}: choose one of {', '.join(ALL_PIPELINES)}.")
+    return check_case_name(name)
 
 
 def get_pipeline(name: str, target: str = "local") -> GraphComponent:
     """The pipeline `name` built for `target` ("local" or "vertex")."""
-    module = importlib.import_module(f"pipelines.{check_case_name(name)}.pipeline")
+    module = importlib.import_module(f"pipelines.{check_pipeline_name(name)}.pipeline")
     return module.build_pipeline(TARGETS[target])
 
 

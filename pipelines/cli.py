@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.catalog import PIPELINES, get_demo, get_pipeline
+from pipelines.catalog import ALL_PIPELINES, PIPELINES, check_pipeline_name, get_demo, get_pipeline
 from pipelines.compile import compile_pipeline
 from pipelines.parameters import (
     check_parameter_values,
@@ -31,7 +31,6 @@ from pipelines.parameters import (
 from serving.contracts.errors import InputError
 from serving.contracts.limits import Limit
 from serving.server.settings import Setting
-from trainer.catalog import check_case_name
 
 BUILD = Path("build")
 
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     comp = commands.add_parser("compile", help="compile pipelines to YAML for Vertex AI")
-    comp.add_argument("names", nargs="*", default=sorted(PIPELINES), metavar="NAME")
+    comp.add_argument("names", nargs="*", default=sorted(ALL_PIPELINES), metavar="NAME")
     comp.add_argument("--out-dir", default=str(BUILD / "pipelines"))
     run = commands.add_parser("run", help="run a pipeline on the kfp local runner")
     run.add_argument("name", choices=sorted(PIPELINES))
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
 def _dispatch(args: argparse.Namespace) -> None:
     if args.command == "compile":
         for name in args.names:
-            print(f"Compiled {name} -> {compile_pipeline(check_case_name(name), args.out_dir)}")
+            print(f"Compiled {name} -> {compile_pipeline(check_pipeline_name(name), args.out_dir)}")
     elif args.command == "run":
         run_command(args)
     elif args.command == "train":

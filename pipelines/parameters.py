@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 
 from serving.contracts.limits import refuse, value_problems
-from trainer.parameter_limits import PIPELINE_LIMITS, case_problems
+from trainer.parameter_limits import MONITORING_LIMITS, PIPELINE_LIMITS, case_problems
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 _INT64 = (-(2**63), 2**63 - 1)  # what Vertex AI's protobuf NUMBER_INTEGER parameters hold
@@ -61,10 +61,11 @@ def check_parameter_values(case: str | None, values: dict, defaults: dict) -> No
 def parameter_value_problems(case: str | None, values: dict, defaults: dict) -> list[str]:
     """What is wrong with pipeline arguments `values` (over the pipeline's `defaults`).
 
-    `case` None (a template of no known case study): only the shared limits.
+    `case` None (a service pipeline's template, or one of no known case study): only the
+    shared limits and the monitoring pipeline's.
     """
     if case is None:
-        return value_problems(values, PIPELINE_LIMITS)
+        return value_problems(values, {**PIPELINE_LIMITS, **MONITORING_LIMITS})
     return case_problems(case, {**defaults, **values})
 
 

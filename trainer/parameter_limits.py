@@ -74,6 +74,14 @@ PIPELINE_LIMITS: dict[str, Limit] = {
     "drift_threshold": fraction(advice="Vertex AI Model Monitoring's default is 0.3; 0: off"),
 }
 
+# The monitoring pipeline's own (pipelines/monitoring; trainer.data_validation.monitoring):
+# its drift_threshold is PIPELINE_LIMITS'.
+MONITORING_LIMITS: dict[str, Limit] = {
+    "window_hours": Limit(0, 24 * 366, low_open=True, advice="hours of traffic compared"),
+    "skew_threshold": fraction(advice="Vertex AI Model Monitoring's default is 0.3; 0: off"),
+    "min_instances": Limit(1, 10**9, advice="fewer in the window: nothing is compared"),
+}
+
 
 def training_config(case: str) -> type:
     """The training config dataclass of case study `case` (without importing TensorFlow)."""

@@ -54,7 +54,7 @@ def add_command(commands) -> None:
 
 def monitor_command(args: argparse.Namespace) -> None:
     from serving.registry.local_registry import LocalModelRegistry
-    from trainer.data_validation.monitoring import monitor_traffic
+    from trainer.data_validation.monitoring import traffic_monitoring
 
     registry = LocalModelRegistry(args.registry)
     if not args.model:
@@ -64,7 +64,7 @@ def monitor_command(args: argparse.Namespace) -> None:
         )
     model_dir = _model_dir(registry, args.model, args.version)
     report = Path(args.report or BUILD / "monitoring" / f"{args.model}.html")
-    result = monitor_traffic(
+    result = traffic_monitoring(
         model_dir,
         args.model,
         args.request_log,

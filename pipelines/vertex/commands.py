@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from pipelines.catalog import PIPELINES, check_pipeline_name
 from pipelines.parameters import parameter_value_problems
 from pipelines.vertex.client import console_url, init_vertex
 from pipelines.vertex.run_values import check_run_values
@@ -13,7 +14,6 @@ from pipelines.vertex.schedule import deploy_schedule
 from pipelines.vertex.settings import VertexSettings, load_settings
 from pipelines.vertex.submit import build_job, follow, request_body, submit
 from pipelines.vertex.template import PipelineTemplate
-from trainer.catalog import check_case_name
 
 
 def submit_command(args: argparse.Namespace) -> None:
@@ -40,12 +40,13 @@ def _checked(
     args: argparse.Namespace, for_schedule: bool
 ) -> tuple[PipelineTemplate, VertexSettings, dict]:
     """Everything that can be checked offline, before the first request."""
-    name = check_case_name(args.name)
+    name = check_pipeline_name(args.name)
     settings = load_settings(for_schedule=for_schedule)
     template = PipelineTemplate.load(Path(args.template_dir) / f"{name}.yaml")
     values = template.parameter_values(args.set)
     defaults = template.defaults()
-    check_run_values(values, defaults, parameter_value_problems(name, values, defaults))
+    case = name if name in PIPELINES else None  # None: a service pipeline (monitoring)
+    check_run_values(values, defaults, parameter_value_problems(case, values, defaults))
     template.check_images()
     return template, settings, values
 

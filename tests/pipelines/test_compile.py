@@ -9,10 +9,14 @@ import yaml
 from kfp import components
 
 from components.container_images import PIPELINE_IMAGE
-from pipelines.catalog import PIPELINES, get_pipeline
+from pipelines.catalog import ALL_PIPELINES, PIPELINES, get_pipeline
 from pipelines.cli import main
 from pipelines.compile import compile_pipeline
-from pipelines.parameters import parse_overrides, pipeline_parameters
+from pipelines.parameters import (
+    parameter_value_problems,
+    parse_overrides,
+    pipeline_parameters,
+)
 from tests.conftest import REPO
 
 
@@ -24,6 +28,28 @@ def test_every_pipeline_compiles_to_yaml_that_kfp_loads(tmp_path):
         spec = yaml.safe_load(path.read_text())
         parameters = spec["root"]["inputDefinitions"]["parameters"]
         assert {"source_uri", "source_query"} & set(parameters), name
+
+
+@pytest.mark.parametrize(
+    ("target", "champion"), [("vertex", "find-vertex-champion"), ("local", "find-local-champion")]
+)
+def test_the_monitoring_pipeline_monitors_the_targets_champion(tmp_path, target, champion):
+    spec = yaml.safe_load(compile_pipeline("monitoring", tmp_path, target=target).read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {champion, "monitor-served-traffic"}
+    argument = tasks["monitor-served-traffic"]["inputs"]["parameters"]["model_uri"]
+    assert argument["taskOutputParameter"]["producerTask"] == champion
+    assert not tasks["monitor-served-traffic"]["cachingOptions"].get("enableCache")
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert {"model_name", "request_log_uri", "window_hours", "feature_thresholds"} <= set(
+        parameters
+    )
+
+
+def test_the_monitoring_pipelines_values_are_checked_before_a_run():
+    problems = parameter_value_problems(None, {"window_hours": 0, "skew_threshold": 2}, {})
+    assert any("window_hours=0 is out of range" in p for p in problems), problems
+    assert any("skew_threshold=2 is out of range" in p for p in problems), problems
 
 
 def test_local_target_gates_the_local_registry_on_the_blessing(tmp_path):
@@ -40,7 +66,7 @@ def test_local_target_gates_the_local_registry_on_the_blessing(tmp_path):
 
 def test_cli_compile_writes_every_pipeline(tmp_path, capsys):
     main(["compile", "--out-dir", str(tmp_path)])
-    assert sorted(p.stem for p in tmp_path.glob("*.yaml")) == sorted(PIPELINES)
+    assert sorted(p.stem for p in tmp_path.glob("*.yaml")) == sorted(ALL_PIPELINES)
     assert "Compiled vision" in capsys.readouterr().out
 
 

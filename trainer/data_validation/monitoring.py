@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serving.contracts.errors import InputError
+from serving.contracts.limits import check_values
 from serving.contracts.model_metadata import read_model_metadata
 from trainer.data_validation.baseline import model_baseline
 from trainer.data_validation.drift import (
@@ -33,6 +34,8 @@ from trainer.data_validation.drift import (
 )
 from trainer.data_validation.report import write_verdict_report
 from trainer.data_validation.request_log_reader import LoggedRequest, read_request_log
+from trainer.distribution.job_dirs import local_path
+from trainer.parameter_limits import MONITORING_LIMITS, PIPELINE_LIMITS
 
 DEFAULT_WINDOW_HOURS = 24.0
 DEFAULT_MIN_INSTANCES = 20
@@ -64,7 +67,7 @@ class Monitoring:
         return f"{self.model}: {self.instances} instances in the latest window, {verdict}"
 
 
-def monitor_traffic(
+def traffic_monitoring(
     model_dir: str | Path,
     model: str,
     request_log: str,
@@ -79,10 +82,18 @@ def monitor_traffic(
 ) -> Monitoring:
     """Compare the latest window of `model`'s logged traffic with its training data and the
     window before; write the report to `report_path`."""
-    if not window_hours > 0:
-        raise InputError(f"window_hours is {window_hours!r}: use a number of hours above 0.")
-    if min_instances < 1:
-        raise InputError(f"min_instances is {min_instances!r}: use 1 or more.")
+    check_values(
+        {
+            "window_hours": window_hours,
+            "skew_threshold": skew_threshold,
+            "drift_threshold": drift_threshold,
+            "min_instances": min_instances,
+        },
+        {**PIPELINE_LIMITS, **MONITORING_LIMITS},
+    )
+    if not str(model_dir):
+        raise InputError(f"Model {model!r} has no champion: no model is deployed to monitor.")
+    model_dir = local_path(model_dir, "The model")  # gs:// -> /gcs on Vertex AI
     baseline = model_baseline(model_dir, "The model")
     if baseline is None:
         raise InputError(
@@ -118,6 +129,17 @@ def monitor_traffic(
             result.drift = feature_distances(before, served, drift_threshold, thresholds)
     _report(result, report_path, served, request_log, window_hours, read.bad_lines)
     return result
+
+
+class MonitoringAlert(InputError):
+    """Served traffic moved beyond a threshold: the message names each feature."""
+
+
+def raise_on_alerts(result: Monitoring) -> None:
+    """MonitoringAlert listing the alerts of `result`, if any (a monitoring run fails so)."""
+    if result.alerts:
+        lines = "\n".join(f"  - {alert}" for alert in result.alerts)
+        raise MonitoringAlert(f"Model {result.model!r}: served traffic moved:\n{lines}")
 
 
 def _windows(

@@ -120,6 +120,22 @@ def _served_traffic_is_monitored(arguments: dict, outputs: dict, tmp_path: Path,
         printed = capsys.readouterr().out
         assert "120 instances" in printed and report.is_file(), printed
         assert ("skew in text_length" in printed) == bool(code), printed
+    _the_monitoring_pipeline_fails_on_the_alert(arguments, tmp_path)
+
+
+def _the_monitoring_pipeline_fails_on_the_alert(arguments: dict, tmp_path: Path) -> None:
+    """The schedulable monitoring pipeline, on the local runner, reads the same logs."""
+    monitoring = get_pipeline("monitoring")
+    usual = {"model_name": "text", "registry_uri": arguments["registry_uri"]}
+    outputs = run_locally(
+        monitoring, {**usual, "request_log_uri": str(tmp_path / "usual")}, tmp_path / "mon"
+    )
+    assert "no alert" in outputs["Output"].metadata["summary"]
+    with pytest.raises(RuntimeError, match="monitor"):
+        run_locally(
+            monitoring, {**usual, "request_log_uri": str(tmp_path / "long")}, tmp_path / "m2"
+        )
+    assert list((tmp_path / "m2").glob("**/report.html")), "the report is written on an alert"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ from serving.contracts.errors import InputError
 from serving.server.request_log import RequestLog
 from trainer.data_validation.baseline import BASELINE_DIR
 from trainer.data_validation.feature_stats import CATEGORICAL, categorical_stats, feature
-from trainer.data_validation.monitoring import monitor_traffic
+from trainer.data_validation.monitoring import traffic_monitoring
 from trainer.data_validation.schema import infer_schema, write_schema
 from trainer.data_validation.statistics import statistics_document, write_statistics
 from trainer.text.statistics import text_features
@@ -48,7 +48,7 @@ def served(tmp_path, instances: list, name: str = "log") -> str:
 
 
 def test_traffic_like_the_training_data_raises_no_alert(tmp_path, model_dir):
-    result = monitor_traffic(model_dir, "text", served(tmp_path, texts(200)), tmp_path / "r.html")
+    result = traffic_monitoring(model_dir, "text", served(tmp_path, texts(200)), tmp_path / "r.html")
     assert result.instances == 200 and result.alerts == []
     assert {d.feature for d in result.skew} == {"text_length", "text_words", "text_non_ascii"}
     assert "no alert" in (tmp_path / "r.html").read_text()
@@ -56,7 +56,7 @@ def test_traffic_like_the_training_data_raises_no_alert(tmp_path, model_dir):
 
 def test_shifted_traffic_raises_a_skew_alert_naming_the_feature(tmp_path, model_dir):
     long_texts = texts(200, words=(40, 60))
-    result = monitor_traffic(model_dir, "text", served(tmp_path, long_texts), tmp_path / "r.html")
+    result = traffic_monitoring(model_dir, "text", served(tmp_path, long_texts), tmp_path / "r.html")
     assert {d.feature for d in result.skew if d.exceeded} >= {"text_length", "text_words"}
     assert any(alert.startswith("skew in text_length") for alert in result.alerts)
     assert "Alert" in (tmp_path / "r.html").read_text()
@@ -91,11 +91,11 @@ def test_drift_compares_the_latest_window_with_the_one_before(tmp_path, model_di
             (now - dt.timedelta(days=5), texts(100, words=(50, 60))),  # older: ignored
         ],
     )
-    result = monitor_traffic(model_dir, "text", log, tmp_path / "r.html")
+    result = traffic_monitoring(model_dir, "text", log, tmp_path / "r.html")
     assert (result.instances, result.previous_instances) == (150, 100)
     assert {d.feature for d in result.drift if d.exceeded} >= {"text_words"}
     # a smaller threshold for a feature only changes that feature's verdict
-    relaxed = monitor_traffic(
+    relaxed = traffic_monitoring(
         model_dir, "text", log, tmp_path / "r.html",
         skew_threshold=1, drift_threshold=1, feature_thresholds={"text_words": 0},
     )  # fmt: skip
@@ -103,7 +103,7 @@ def test_drift_compares_the_latest_window_with_the_one_before(tmp_path, model_di
 
 
 def test_too_little_traffic_is_said_and_not_compared(tmp_path, model_dir):
-    result = monitor_traffic(model_dir, "text", served(tmp_path, texts(5)), tmp_path / "r.html")
+    result = traffic_monitoring(model_dir, "text", served(tmp_path, texts(5)), tmp_path / "r.html")
     assert result.skew == [] and result.alerts == []
     assert "only 5 instances" in result.summary()
 
@@ -111,8 +111,9 @@ def test_too_little_traffic_is_said_and_not_compared(tmp_path, model_dir):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"window_hours": 0}, "window_hours is 0"),
-        ({"skew_threshold": 2}, "threshold for 'default' is 2"),
+        ({"window_hours": 0}, "window_hours=0 is out of range"),
+        ({"skew_threshold": 2}, "skew_threshold=2 is out of range"),
+        ({"min_instances": 0}, "min_instances=0 is out of range"),
         ({"feature_thresholds": {"brightness": 0.1}}, r"does not have: \['brightness'\]"),
         ({"version": "7"}, "No request of model 'text' version 7"),
     ],
@@ -120,12 +121,12 @@ def test_too_little_traffic_is_said_and_not_compared(tmp_path, model_dir):
 def test_bad_settings_are_named(tmp_path, model_dir, settings, message):
     log = served(tmp_path, texts(30))
     with pytest.raises(InputError, match=message):
-        monitor_traffic(model_dir, "text", log, tmp_path / "r.html", **settings)
+        traffic_monitoring(model_dir, "text", log, tmp_path / "r.html", **settings)
 
 
 def test_a_model_without_a_baseline_or_a_missing_log_is_named(tmp_path, model_dir):
     (tmp_path / "old").mkdir()
     with pytest.raises(InputError, match="keeps no data baseline"):
-        monitor_traffic(tmp_path / "old", "text", served(tmp_path, texts(30)), tmp_path / "r")
+        traffic_monitoring(tmp_path / "old", "text", served(tmp_path, texts(30)), tmp_path / "r")
     with pytest.raises(InputError, match="no such directory"):
-        monitor_traffic(model_dir, "text", str(tmp_path / "nowhere"), tmp_path / "r.html")
+        traffic_monitoring(model_dir, "text", str(tmp_path / "nowhere"), tmp_path / "r.html")
