@@ -14,6 +14,7 @@ def train_text_classifier(
     model: Output[UnmanagedContainerModel],
     metrics: Output[Metrics],
     serving_image: str,
+    request_log_uri: str,
     hub_handle: str = "https://tfhub.dev/google/universal-sentence-encoder/4",
     trainable: bool = True,
     hidden_units: int = 16,
@@ -28,6 +29,9 @@ def train_text_classifier(
     checkpoint_every_steps: int = 0,
 ):
     """hub.KerasLayer(hub_handle, trainable=...) + Dense layers, early-stopped on validation loss.
+
+    `request_log_uri` (gs://, or "" for none) is where the served model's container writes
+    its request-response log (`python -m serving --request-log`), which monitoring reads.
 
     `data_baseline` (the validation step's: the schema and statistics of the data)
     is kept in the model as data_baseline/, which the next run validates against.
@@ -60,7 +64,7 @@ def train_text_classifier(
         data_baseline_dir=data_baseline.path,
     )
     model.metadata.update(
-        {"containerSpec": container_spec(serving_image), "framework": "tensorflow"}
+        {"containerSpec": container_spec(serving_image, request_log_uri), "framework": "tensorflow"}
     )
     for name, value in scores.items():
         metrics.log_metric(name, value)

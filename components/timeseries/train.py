@@ -14,6 +14,7 @@ def train_forecaster(
     model: Output[UnmanagedContainerModel],
     metrics: Output[Metrics],
     serving_image: str,
+    request_log_uri: str,
     time_column: str = "ts",
     target_column: str = "value",
     frequency: str = "",
@@ -37,6 +38,9 @@ def train_forecaster(
     checkpoint_every_steps: int = 0,
 ):
     """Re-indexes and imputes the series, cross-validates on rolling origins, trains, exports.
+
+    `request_log_uri` (gs://, or "" for none) is where the served model's container writes
+    its request-response log (`python -m serving --request-log`), which monitoring reads.
 
     `data_baseline` (the validation step's: the schema and statistics of the data)
     is kept in the model as data_baseline/, which the next run validates against.
@@ -69,7 +73,7 @@ def train_forecaster(
     )
     model.metadata.update(
         {
-            "containerSpec": container_spec(serving_image),
+            "containerSpec": container_spec(serving_image, request_log_uri),
             "framework": "tensorflow",
             "window": window,
             "horizon": horizon,

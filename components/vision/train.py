@@ -14,6 +14,7 @@ def train_image_classifier(
     model: Output[UnmanagedContainerModel],
     metrics: Output[Metrics],
     serving_image: str,
+    request_log_uri: str,
     base_model: str = "resnet50",
     base_weights: str = "imagenet",
     image_size: int = 224,
@@ -36,6 +37,9 @@ def train_image_classifier(
     checkpoint_every_steps: int = 0,
 ):
     """Trains a frozen-base + new-head classifier, optionally fine-tunes the base top.
+
+    `request_log_uri` (gs://, or "" for none) is where the served model's container writes
+    its request-response log (`python -m serving --request-log`), which monitoring reads.
 
     `data_baseline` (the validation step's: the schema and statistics of the data)
     is kept in the model as data_baseline/, which the next run validates against.
@@ -73,7 +77,7 @@ def train_image_classifier(
     )
     model.metadata.update(
         {
-            "containerSpec": container_spec(serving_image),
+            "containerSpec": container_spec(serving_image, request_log_uri),
             "framework": "tensorflow",
             "base_model": base_model,
             "image_size": image_size,

@@ -53,6 +53,7 @@ def build_pipeline(target: Target):
         serving_max_replica_count: int = 1,
         traffic_split: dict = {"0": 100},  # noqa: B006 ("0" = the new model; kfp needs a literal)
         serving_image: str = SERVING_IMAGE,
+        request_log_uri: str = "",  # gs://: the served model logs requests there (monitoring)
         # Training machines (Vertex AI custom job; the local runner uses this machine).
         train_machine_type: str = "n1-standard-8",
         train_accelerator_type: str = "ACCELERATOR_TYPE_UNSPECIFIED",  # e.g. NVIDIA_TESLA_T4
@@ -115,6 +116,7 @@ def build_pipeline(target: Target):
             dataset=ingest.outputs["dataset"],
             data_baseline=checks.outputs["data_baseline"],
             serving_image=serving_image,
+            request_log_uri=request_log_uri,
             **pick_fields(TimeseriesTrainConfig, locals()),
         )
         evaluate = evaluate_forecaster(

@@ -25,6 +25,12 @@ def check_run_values(values: dict, defaults: dict, problems: Sequence[str] = ())
             "all a Vertex AI run can read: upload the data and pass it, e.g. "
             "source_uri=gs://my-bucket/flowers"
         )
+    log = run.get("request_log_uri")
+    if isinstance(log, str) and log and not log.startswith("gs://"):
+        problems.append(
+            f"request_log_uri={log!r} is not in Cloud Storage, where a Vertex AI endpoint's "
+            "container writes its request log: e.g. request_log_uri=gs://my-bucket/request-log"
+        )
     database = run.get("local_database")
     if database:
         problems.append(

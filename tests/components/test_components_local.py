@@ -24,8 +24,8 @@ from serving.registry.local_registry import LocalModelRegistry
 from trainer.data_validation.schema import infer_schema, write_schema
 from trainer.data_validation.statistics import read_statistics, write_statistics
 from trainer.vision.ingest import read_manifest
-from trainer.vision.statistics import dataset_statistics
 from trainer.vision.pretrain_base import DEFAULT_BASE
+from trainer.vision.statistics import dataset_statistics
 
 pytestmark = pytest.mark.pipeline
 
@@ -71,6 +71,7 @@ def train_pipeline(dataset_uri: str, baseline_uri: str, weights: str) -> TrainOu
         fine_tune_epochs=0,
         augment_flip="none",
         serving_image=SERVING_IMAGE,
+        request_log_uri="gs://logs/vision",
     )
     return TrainOutputs(task.outputs["model"], task.outputs["metrics"])
 
@@ -95,6 +96,7 @@ def test_train_outputs_model_and_metrics(digits_dataset, small_base_weights, tmp
     container = outputs.outputs["model"].metadata["containerSpec"]
     assert container["imageUri"] == SERVING_IMAGE  # what Vertex's ModelUploadOp deploys
     assert container["command"] == ["python3", "-m", "serving"]  # the project's server
+    assert container["args"][-2:] == ["--request-log", "gs://logs/vision"]  # for monitoring
 
 
 class EvaluateOutputs(NamedTuple):

@@ -40,6 +40,7 @@ UNLIMITED = {
     "target_column": "a column name, checked against the data by training",
     "frequency": "a pandas alias, checked by the config's rules (check_frequency)",
     "trainable": "a bool",
+    "request_log_uri": "gs:// or empty, checked by training (container_spec) and by submit",
     "schema_uri": "a schema.json (local or gs://), read and checked by validation",
     "drift_thresholds": "{feature: 0 to 1}, checked against the data's features by validation",
 }

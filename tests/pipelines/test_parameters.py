@@ -53,7 +53,7 @@ INGEST_COMPONENTS = {
     "text": ingest_text_file,
 }
 # Train component inputs that are not training settings (the model's serving container).
-NOT_CONFIG = {"serving_image"}
+NOT_CONFIG = {"serving_image", "request_log_uri"}
 # Parameters every pipeline has, the same everywhere: where models go, the machines and the
 # data checks.
 SHARED = [
@@ -62,7 +62,7 @@ SHARED = [
     + dataclasses.fields(TrainingResources)
     + dataclasses.fields(DataChecks)
 ]
-SHARED += ["serving_image", "regression_tolerance"]
+SHARED += ["serving_image", "request_log_uri", "regression_tolerance"]
 # ...but for the defaults of the registered model and endpoint names, and of the serving
 # machine (an image model serves on a bigger one), which deployed schedules rely on.
 PER_CASE_DEFAULTS = {"model_name", "endpoint_name", "serving_machine_type"}

@@ -29,12 +29,14 @@ def test_good_values_pass():
         DEFAULTS,
     )
     check_run_values({"source_query": "p.weather.temps"}, {**DEFAULTS, "local_database": ""})
+    check_run_values({"request_log_uri": "gs://logs/vision"}, {**DEFAULTS, "request_log_uri": ""})
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"source_uri": "build/demo/flowers"}, "source_uri='build/demo/flowers' is not in Cloud"),
+        ({"request_log_uri": "build/request-log"}, "request_log_uri='build/request-log' is not"),
         ({"train_accelerator_type": "NVIDIA_TESLA_T4"}, "needs train_accelerator_count >= 1"),
         (
             {"train_accelerator_count": 1},

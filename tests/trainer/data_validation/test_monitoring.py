@@ -48,7 +48,9 @@ def served(tmp_path, instances: list, name: str = "log") -> str:
 
 
 def test_traffic_like_the_training_data_raises_no_alert(tmp_path, model_dir):
-    result = traffic_monitoring(model_dir, "text", served(tmp_path, texts(200)), tmp_path / "r.html")
+    result = traffic_monitoring(
+        model_dir, "text", served(tmp_path, texts(200)), tmp_path / "r.html"
+    )
     assert result.instances == 200 and result.alerts == []
     assert {d.feature for d in result.skew} == {"text_length", "text_words", "text_non_ascii"}
     assert "no alert" in (tmp_path / "r.html").read_text()
@@ -56,7 +58,9 @@ def test_traffic_like_the_training_data_raises_no_alert(tmp_path, model_dir):
 
 def test_shifted_traffic_raises_a_skew_alert_naming_the_feature(tmp_path, model_dir):
     long_texts = texts(200, words=(40, 60))
-    result = traffic_monitoring(model_dir, "text", served(tmp_path, long_texts), tmp_path / "r.html")
+    result = traffic_monitoring(
+        model_dir, "text", served(tmp_path, long_texts), tmp_path / "r.html"
+    )
     assert {d.feature for d in result.skew if d.exceeded} >= {"text_length", "text_words"}
     assert any(alert.startswith("skew in text_length") for alert in result.alerts)
     assert "Alert" in (tmp_path / "r.html").read_text()
