@@ -105,14 +105,15 @@ def traffic_monitoring(
     for name, default in (("skew", skew_threshold), ("drift", drift_threshold)):
         check_thresholds(default, thresholds, training["features"], f"The {name} thresholds")
     metadata = read_model_metadata(model_dir)
-    read = read_request_log(request_log, model, version)
+    width = dt.timedelta(hours=window_hours)
+    read = read_request_log(request_log, model, version, within=2 * width)
     if not read.requests:
         raise InputError(
             f"No request of model {model!r}{f' version {version}' if version else ''} in the "
             f"request log {request_log} ({read.files} files, {read.bad_lines} bad lines): "
             "send it traffic through a server started with --request-log."
         )
-    latest, previous = _windows(read.requests, dt.timedelta(hours=window_hours))
+    latest, previous = _windows(read.requests, width)
     served = _served(training["dataset"]["case"], latest, request_log, metadata)
     result = Monitoring(
         model, served["dataset"]["examples"], sum(len(r.instances) for r in previous)

@@ -3,6 +3,10 @@
 Only whole files named requests-*.jsonl are read, as the writer guarantees; a line
 that is not a record of the documented layout is counted and skipped, not fatal:
 monitoring reads what production wrote, and one bad line must not hide the rest.
+
+A file's name holds the time it was written, after every record in it, so files older
+than what is asked for (`within`, back from the newest file) are not read at all: a
+log that grows for months costs a monitoring run only its last windows.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +23,10 @@ from serving.contracts.errors import InputError
 from serving.contracts.storage import parse_source_uri, storage_client
 
 FILE_PREFIX, FILE_SUFFIX = "requests-", ".jsonl"
+_WRITTEN_AT = re.compile(r"requests-(\d{8}T\d{6})-")
+# Records reach a file within seconds (docs/request-log.md); a writer that fell behind by
+# more than this could have files older than their newest records.
+_WRITE_SLACK = dt.timedelta(hours=1)
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +45,13 @@ class RequestLogRead:
     bad_lines: int
 
 
-def read_request_log(uri: str, model: str, version: str = "") -> RequestLogRead:
-    """The logged requests of `model` (and `version`, if given) under `uri`, oldest first."""
+def read_request_log(
+    uri: str, model: str, version: str = "", within: dt.timedelta | None = None
+) -> RequestLogRead:
+    """The logged requests of `model` (and `version`, if given) under `uri`, oldest first;
+    with `within`, only from files written in that time before the newest one."""
     requests, files, bad = [], 0, 0
-    for name, lines in _log_files(uri):
+    for name, lines in _log_files(uri, within):
         files += 1
         for number, line in enumerate(lines, 1):
             record = _record(line)
@@ -67,9 +79,26 @@ def _record(line: str) -> dict | None:
     return record
 
 
-def _log_files(uri: str) -> Iterator[tuple[str, list[str]]]:
+def _recent(names: list[str], within: dt.timedelta | None) -> set[str]:
+    """The names of files written within `within` (and the slack) of the newest file."""
+    times = {name: _written_at(name) for name in names}
+    known = [t for t in times.values() if t is not None]
+    if within is None or not known:
+        return set(names)
+    oldest = max(known) - within - _WRITE_SLACK
+    return {name for name, t in times.items() if t is None or t >= oldest}
+
+
+def _written_at(name: str) -> dt.datetime | None:
+    found = _WRITTEN_AT.search(name.rsplit("/", 1)[-1])
+    if not found:
+        return None
+    return dt.datetime.strptime(found.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+
+
+def _log_files(uri: str, within: dt.timedelta | None) -> Iterator[tuple[str, list[str]]]:
     if uri.startswith("gs://"):
-        yield from _gcs_files(uri)
+        yield from _gcs_files(uri, within)
         return
     root = Path(uri)
     if not root.is_dir():
@@ -77,14 +106,16 @@ def _log_files(uri: str) -> Iterator[tuple[str, list[str]]]:
             f"Request log {uri}: no such directory. Serve with --request-log {uri} (make serve "
             "writes build/request-log), or pass the directory the server writes."
         )
-    for path in sorted(root.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}")):
+    paths = sorted(root.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
+    recent = _recent([p.name for p in paths], within)
+    for path in (p for p in paths if p.name in recent):
         try:
             yield str(path), path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             log.warning("Skipping %s: %s", path, exc)
 
 
-def _gcs_files(uri: str) -> Iterator[tuple[str, list[str]]]:
+def _gcs_files(uri: str, within: dt.timedelta | None) -> Iterator[tuple[str, list[str]]]:
     from google.api_core import exceptions as gexc
 
     source = parse_source_uri(uri)
@@ -105,7 +136,8 @@ def _gcs_files(uri: str) -> Iterator[tuple[str, list[str]]]:
         raise InputError(
             f"Request log {uri}: access denied; grant roles/storage.objectViewer on the bucket."
         ) from None
-    for blob in blobs:
+    recent = _recent([b.name for b in blobs], within)
+    for blob in (b for b in blobs if b.name in recent):
         try:
             text = blob.download_as_bytes().decode("utf-8")
         except (gexc.NotFound, UnicodeDecodeError) as exc:

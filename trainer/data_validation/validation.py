@@ -44,6 +44,7 @@ class Validation:
     anomalies: list[Anomaly] = field(default_factory=list)
     distances: list[FeatureDistance] = field(default_factory=list)
     drift_against: str = ""  # what the distances are from ("": nothing to compare with)
+    unchecked: list[str] = field(default_factory=list)  # features the schema does not name
 
     @property
     def drifted(self) -> list[FeatureDistance]:
@@ -95,6 +96,7 @@ def validate_dataset(
     else:
         schema, source = infer_schema(statistics), "inferred from this data"
     result = Validation(source, find_anomalies(schema, statistics))
+    result.unchecked = sorted(set(statistics["features"]) - set(schema["features"]))
     if champion is not None:
         result.distances = feature_distances(champion[1], statistics, drift_threshold, thresholds)
         result.drift_against = "the champion's training data"
@@ -118,6 +120,7 @@ def _write_outputs(
         ("examples", str(statistics["dataset"]["examples"])),
         ("source", str(statistics["dataset"]["source"])),
         ("drift action", drift_action),
+        ("features the schema does not name (not checked)", ", ".join(result.unchecked) or "none"),
     ]
     distances = {result.drift_against: result.distances} if result.drift_against else {}
     write_verdict_report(

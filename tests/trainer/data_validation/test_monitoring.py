@@ -12,6 +12,7 @@ from serving.server.request_log import RequestLog
 from trainer.data_validation.baseline import BASELINE_DIR
 from trainer.data_validation.feature_stats import CATEGORICAL, categorical_stats, feature
 from trainer.data_validation.monitoring import traffic_monitoring
+from trainer.data_validation.request_log_reader import read_request_log
 from trainer.data_validation.schema import infer_schema, write_schema
 from trainer.data_validation.statistics import statistics_document, write_statistics
 from trainer.text.statistics import text_features
@@ -134,3 +135,24 @@ def test_a_model_without_a_baseline_or_a_missing_log_is_named(tmp_path, model_di
         traffic_monitoring(tmp_path / "old", "text", served(tmp_path, texts(30)), tmp_path / "r")
     with pytest.raises(InputError, match="no such directory"):
         traffic_monitoring(model_dir, "text", str(tmp_path / "nowhere"), tmp_path / "r.html")
+
+
+def test_files_written_before_the_two_windows_are_not_read(tmp_path):
+    def record(when: str) -> str:
+        return json.dumps({
+            "schema_version": 1, "logging_time": when, "request_id": "0" * 32, "model": "text",
+            "model_version": "1", "deployed_model_id": "", "instances": ["a text"],
+            "predictions": [{"label": "a"}],
+        })  # fmt: skip
+
+    (tmp_path / "requests-20250101T000000-1-0.jsonl").write_text(
+        record("2025-01-01T00:00:00+00:00")
+    )
+    (tmp_path / "requests-20250110T000000-1-0.jsonl").write_text(
+        record("2025-01-10T00:00:00+00:00")
+    )
+    everything = read_request_log(str(tmp_path), "text")
+    recent = read_request_log(str(tmp_path), "text", within=dt.timedelta(days=2))
+    assert (everything.files, len(everything.requests)) == (2, 2)
+    assert (recent.files, len(recent.requests)) == (1, 1)
+    assert recent.requests[0].time == dt.datetime(2025, 1, 10, tzinfo=dt.UTC)

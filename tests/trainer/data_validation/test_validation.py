@@ -107,6 +107,15 @@ def test_a_pinned_schema_wins_over_the_champions(tmp_path, champion):
     assert result.anomalies == [] and result.schema_source.startswith("pinned")
 
 
+def test_a_feature_the_schema_does_not_name_is_reported_not_refused(tmp_path, champion):
+    statistics = write_data(tmp_path / "new", RNG.normal(15, 5, 100), ["a", "b"] * 50)
+    statistics["features"]["humidity"] = feature(NUMERIC, "column", numeric_stats([0.5, 0.7]))
+    write_statistics(tmp_path / "new", statistics)
+    result = run(tmp_path, champion_uri=str(champion))
+    assert result.anomalies == [] and result.unchecked == ["humidity"]
+    assert "humidity" in (tmp_path / "report.html").read_text()
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
