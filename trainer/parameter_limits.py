@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from types import ModuleType
 
@@ -36,6 +37,8 @@ SERVICE_ACCOUNT = (
     r"[a-z0-9-]+@[a-z0-9-]+\.iam\.gserviceaccount\.com"
     r"|[0-9]+-compute@developer\.gserviceaccount\.com"
 )
+# An email address a notification or an alert goes to.
+EMAIL = r"[^@\s,;\"']+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
 
 PIPELINE_LIMITS: dict[str, Limit] = {
     # Where a blessed model goes (pipelines.targets.Deployment).
@@ -72,6 +75,9 @@ PIPELINE_LIMITS: dict[str, Limit] = {
     # Data validation (trainer.data_validation.validation).
     "drift_action": one_of("warn", "fail", advice="what drift over a threshold does to the run"),
     "drift_threshold": fraction(advice="Vertex AI Model Monitoring's default is 0.3; 0: off"),
+    # Vertex AI Model Monitoring of the endpoint (trainer.vertex_monitoring, Vertex AI only).
+    "monitoring_sample_rate": fraction(low_open=True, advice="the share of requests analysed"),
+    "monitoring_interval_hours": Limit(1, 24 * 7, advice="hours between monitoring runs"),
 }
 
 # The monitoring pipeline's own (pipelines/monitoring; trainer.data_validation.monitoring):
@@ -81,6 +87,19 @@ MONITORING_LIMITS: dict[str, Limit] = {
     "skew_threshold": fraction(advice="Vertex AI Model Monitoring's default is 0.3; 0: off"),
     "min_instances": Limit(1, 10**9, advice="fewer in the window: nothing is compared"),
 }
+
+
+def email_list_problem(name: str, value: object, most: int | None = None) -> str | None:
+    """Why `value` is not a list of email addresses (at most `most`) for `name`, or None."""
+    example = f'{name}=["ml-team@example.com"]'
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        return f"{name}={value!r} is not a list of email addresses, e.g. {example}."
+    bad = [v for v in value if not re.fullmatch(EMAIL, v)]
+    if bad:
+        return f"{name} has {bad}, which are not email addresses, e.g. {example}."
+    if most is not None and len(value) > most:
+        return f"{name} has {len(value)} addresses; Vertex AI mails at most {most}."
+    return None
 
 
 def training_config(case: str) -> type:
