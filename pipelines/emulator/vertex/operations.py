@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 from google.longrunning import operations_pb2
+from google.protobuf.message import Message
 from google.rpc import status_pb2
 
 from pipelines.emulator.rpc.rpc import ApiError, Rpc, operations_rpc
@@ -69,8 +70,10 @@ class Operations:
         operation = operations_pb2.Operation(name=name, done=True)
         try:
             result = work()
-            if result is not None:
-                operation.response.Pack(type(result).pb(result))
+            if result is not None:  # a proto-plus message, or a raw one (Empty)
+                operation.response.Pack(
+                    result if isinstance(result, Message) else type(result).pb(result)
+                )
         except ApiError as error:
             operation.error.CopyFrom(
                 status_pb2.Status(code=error.code.value[0], message=error.message)

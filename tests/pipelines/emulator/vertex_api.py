@@ -19,6 +19,7 @@ from pipelines.emulator.rpc.grpc_server import running_grpc_server
 from pipelines.emulator.rpc.rest_gateway import running_rest_gateway
 from pipelines.emulator.vertex.endpoints import EndpointService
 from pipelines.emulator.vertex.jobs import JobService
+from pipelines.emulator.vertex.model_monitoring import ModelMonitoringService
 from pipelines.emulator.vertex.models import ModelService
 from pipelines.emulator.vertex.operations import Operations
 from pipelines.emulator.vertex.pipeline_jobs import PipelineService
@@ -55,8 +56,23 @@ class VertexApi:
         return kind(transport=transport_class(channel=channel))
 
 
+def _reader(gcs_root: Path | None):
+    """gs://bucket/path read as <gcs_root>/bucket/path (None: Cloud Storage is not read)."""
+    if gcs_root is None:
+        return None
+
+    def read(uri: str) -> bytes | None:
+        path = gcs_root / uri.removeprefix("gs://")
+        return path.read_bytes() if path.is_file() else None
+
+    return read
+
+
 @contextlib.contextmanager
-def running_vertex_api(project: str, location: str, log_dir: Path) -> Iterator[VertexApi]:
+def running_vertex_api(
+    project: str, location: str, log_dir: Path, gcs_root: Path | None = None
+) -> Iterator[VertexApi]:
+    """`gcs_root`: a directory playing Cloud Storage for the files the monitoring jobs name."""
     state = EmulatorState(project, location)
     operations = Operations(state)
     jobs = JobService(state, operations, dict, log_dir, lambda: None, lambda: None, lambda _: None)
@@ -65,6 +81,7 @@ def running_vertex_api(project: str, location: str, log_dir: Path) -> Iterator[V
     services = [
         operations, jobs, models, endpoints, PredictionService(state, endpoints, seed=7),
         PipelineService(state, lambda *_: None, lambda _: None),
+        ModelMonitoringService(state, operations, _reader(gcs_root)),
     ]  # fmt: skip
     rpcs = [rpc for service in services for rpc in service.rpcs()]
     with (
