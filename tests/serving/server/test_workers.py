@@ -38,9 +38,12 @@ def test_two_workers_serve_swap_sum_their_metrics_and_drain_on_sigterm(registry,
         assert _predicts(base) - before == 10  # summed over both workers' counts
         registry.register("scaler", scaler_exports[2])  # version 3: the new champion
         _wait_for_total(base, 18.0, timeout_s=30)
-        for _ in range(20):  # once one worker swapped, the other did within its poll
-            time.sleep(0.01)
-            assert _total(base) == 18.0
+        # Then both: 20 answers in a row from version 3, over new connections (each worker
+        # swaps at its own poll, later on a loaded machine).
+        deadline, in_a_row = time.monotonic() + 30, 0
+        while in_a_row < 20:
+            assert time.monotonic() < deadline, "a worker kept serving version 2 for 30 s"
+            in_a_row = in_a_row + 1 if _total(base) == 18.0 else 0
         workers = _workers(process.pid)
         assert len(workers) == 2
         assert "tensorflow" not in _mapped_files(process.pid)  # the supervisor never loads it
