@@ -12,7 +12,12 @@ deployment change with the target:
 - deploy: locally the model becomes the champion of the local registry; on
   Vertex AI it is uploaded as a new version under its parent model in Model
   Registry, aliased `default` and `champion`, and deployed to an endpoint
-  reused by name; models left there with no traffic are undeployed.
+  reused by name; models left there with no traffic are undeployed, and Vertex
+  AI Model Monitoring is configured on the endpoint (components.model_monitoring).
+- notifying: on Vertex AI, with VERTEX_NOTIFICATION_EMAILS set when the pipeline is
+  built (make compile), the whole pipeline runs inside an exit handler that mails
+  them its end (pipelines/notifications.py); locally a person reads the final
+  summary and the exit code, and the pipeline is left as it is.
 
 Both keep the artifact types: train outputs google.UnmanagedContainerModel,
 deploy outputs google.VertexModel. The caching policy lives here too
@@ -39,6 +44,7 @@ from google_cloud_pipeline_components.v1.custom_job import (
 from google_cloud_pipeline_components.v1.endpoint import ModelDeployOp
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
+from kfp.dsl.graph_component import GraphComponent
 
 from components.champion import find_local_champion, find_vertex_champion
 from components.deploy import (
@@ -47,7 +53,10 @@ from components.deploy import (
     register_model_locally,
     undeploy_idle_models,
 )
+from components.model_monitoring import configure_model_monitoring
 from components.worker_pools import worker_pool_specs
+from pipelines.notifications import with_exit_notification
+from pipelines.vertex.settings import notification_recipients
 from trainer.distribution.worker_pools import EXECUTOR_INPUT_MARKER, JSON_ESCAPED_EXECUTOR_INPUT
 
 Channel = Any  # a kfp PipelineChannel (pipeline parameter or task output)
@@ -100,7 +109,8 @@ class TrainingResources:
 
 @dataclass(frozen=True)
 class Deployment:
-    """Where a blessed model goes: the pipeline parameters so named."""
+    """Where a blessed model goes, and how Vertex AI watches it: the pipeline parameters so
+    named."""
 
     model_name: Channel
     registry_uri: Channel  # local registry directory (local target)
@@ -112,6 +122,15 @@ class Deployment:
     serving_min_replica_count: Channel
     serving_max_replica_count: Channel
     traffic_split: Channel  # {"0": 100}: "0" is the model being deployed
+    # Vertex AI Model Monitoring on the endpoint: on or off, the share of requests sampled,
+    # the hours between its runs, who gets its alerts (VERTEX_NOTIFICATION_EMAILS), and the
+    # thresholds of data validation (the same for skew and drift)
+    model_monitoring: Channel
+    monitoring_sample_rate: Channel
+    monitoring_interval_hours: Channel
+    monitoring_alert_emails: Channel
+    drift_threshold: Channel
+    drift_thresholds: Channel
 
 
 class Target(Protocol):
@@ -128,6 +147,10 @@ class Target(Protocol):
 
     def deploy(self, model: Channel, deployment: Deployment) -> None:
         """Register and serve a blessed model (called inside the blessing's dsl.If)."""
+
+    def notifying(self, pipeline: GraphComponent) -> GraphComponent:
+        """The pipeline to run: `pipeline`, or `pipeline` inside an exit handler that tells a
+        person how the run ended (Vertex AI, when recipients are set)."""
 
 
 class LocalTarget:
@@ -151,6 +174,10 @@ class LocalTarget:
             model=model, registry_uri=deployment.registry_uri, model_name=deployment.model_name
         )
         never_cached(register.set_display_name("deploy"))
+
+    def notifying(self, pipeline: GraphComponent) -> GraphComponent:
+        """Unchanged: `make run` prints the final summary and exits non-zero on a failure."""
+        return pipeline
 
 
 class VertexTarget:
@@ -232,6 +259,29 @@ class VertexTarget:
         )
         retire = undeploy_idle_models(endpoint=endpoint.outputs["endpoint"]).after(deploy)
         never_cached(retire.set_display_name("undeploy-idle-models"))
+        monitor = configure_model_monitoring(
+            endpoint=endpoint.outputs["endpoint"],
+            registered_model=upload.outputs["model"],
+            model=model,
+            model_monitoring=deployment.model_monitoring,
+            monitoring_sample_rate=deployment.monitoring_sample_rate,
+            monitoring_interval_hours=deployment.monitoring_interval_hours,
+            monitoring_alert_emails=deployment.monitoring_alert_emails,
+            drift_threshold=deployment.drift_threshold,
+            drift_thresholds=deployment.drift_thresholds,
+        ).after(retire)  # the models left on the endpoint are the ones to watch
+        never_cached(monitor.set_display_name("model-monitoring"))
+
+    def notifying(
+        self, pipeline: GraphComponent, recipients: list[str] | None = None
+    ) -> GraphComponent:
+        """`pipeline` inside an exit handler mailing `recipients` (None: the addresses in
+        VERTEX_NOTIFICATION_EMAILS when the pipeline is built, as PIPELINE_IMAGE is read);
+        `pipeline` itself when there are none, since Vertex AI documents no notification
+        to nobody."""
+        if recipients is None:
+            recipients = notification_recipients()
+        return with_exit_notification(pipeline, recipients) if recipients else pipeline
 
 
 TARGETS: dict[str, Target] = {"local": LocalTarget(), "vertex": VertexTarget()}

@@ -16,6 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # every server a test starts is one process unless the test asks for --workers (the
 # default is one per core: two servers of four processes each would slow CI down)
 os.environ.setdefault("WEB_CONCURRENCY", "1")
+# pipelines are built without the exit handler of VERTEX_NOTIFICATION_EMAILS unless a test
+# asks for it (a developer's .env would otherwise change every compiled Vertex spec)
+os.environ.pop("VERTEX_NOTIFICATION_EMAILS", None)
 
 REPO = Path(__file__).resolve().parent.parent
 

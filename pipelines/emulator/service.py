@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ from pipelines.emulator.rpc.rest_gateway import running_rest_gateway
 from pipelines.emulator.vertex.endpoints import EndpointService
 from pipelines.emulator.vertex.jobs import JobService
 from pipelines.emulator.vertex.kfp_registry import KfpRegistry
+from pipelines.emulator.vertex.model_monitoring import ModelMonitoringService
 from pipelines.emulator.vertex.models import ModelService
 from pipelines.emulator.vertex.operations import Operations
 from pipelines.emulator.vertex.pipeline_jobs import PipelineService
@@ -56,6 +58,8 @@ DEFAULT_PROJECT = "emulator-project"
 DEFAULT_LOCATION = "us-central1"
 SERVICE_ACCOUNT = "pipelines@{project}.iam.gserviceaccount.com"
 DEFAULT_PIPELINE_ROOT = "gs://emulator-pipelines/root"
+MONITORING_DIR = "monitoring"  # <home>/monitoring/<id>.json: the model monitoring jobs
+NOTIFICATIONS_DIR = "notifications"  # <home>/notifications/<run>.jsonl: exit notifications
 
 
 class HomeInUse(RuntimeError):
@@ -142,6 +146,22 @@ class Emulator:
             after_step=self.fuse.push,
             on_event=self.say,
             log_dir=self.home / "logs" / job.name.rsplit("/", 1)[-1],
+            on_notification=self.notify,
+        )
+
+    def notify(self, notification: dict) -> None:
+        """What Vertex AI Pipelines would mail: one JSON line in
+        <home>/notifications/<run id>.jsonl, and a line on the console."""
+        run = notification["pipeline_job"].rsplit("/", 1)[-1]
+        path = self.home / NOTIFICATIONS_DIR / f"{run}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as out:
+            out.write(json.dumps(notification, sort_keys=True) + "\n")
+        failed = notification["failed_tasks"]
+        self.say(
+            f"Notification email to {', '.join(notification['recipients'])}: "
+            f"{notification['pipeline_job']} {notification['state']}"
+            + (f" (failed: {', '.join(failed)})" if failed else "")
         )
 
     def run_pipeline_job(self, job: v1.PipelineJob, spec: dict, values: dict) -> None:
@@ -154,6 +174,23 @@ class Emulator:
             jobs = self.jobs.failed(self.jobs.names() - before)
             details = "".join(f"\n\nCustom job {j.name} failed: {j.error.message}" for j in jobs)
             raise PipelineRunError(failure.task, failure.log_tail + details) from None
+
+
+def read_gcs_object(fuse: FuseView, uri: str) -> bytes | None:
+    """An object's bytes: as a step left it in the FUSE view, else from storage; None if none."""
+    from google.api_core import exceptions
+
+    from serving.contracts.storage import storage_client
+
+    key = uri.removeprefix("gs://")
+    path = fuse.root / key
+    if path.is_file():
+        return path.read_bytes()
+    bucket, _, name = key.partition("/")
+    try:
+        return storage_client().bucket(bucket).blob(name).download_as_bytes()
+    except exceptions.NotFound:
+        return None
 
 
 @contextlib.contextmanager
@@ -193,12 +230,15 @@ def running_emulator(
         state, lambda job, spec, values: holder["emulator"].run_pipeline_job(job, spec, values), say
     )
     schedules = ScheduleService(state, operations, pipelines)
+    monitoring = ModelMonitoringService(
+        state, operations, lambda uri: read_gcs_object(fuse, uri), home / MONITORING_DIR
+    )
     bigquery = BigQueryEmulator(bigquery_database, project) if bigquery_database else None
     registry = KfpRegistry()
     rpcs = [
         *operations.rpcs(), *jobs.rpcs(), *models.rpcs(), *endpoints.rpcs(),
         *PredictionService(state, endpoints).rpcs(), *pipelines.rpcs(), *schedules.rpcs(),
-        *ProjectService(state).rpcs(),
+        *monitoring.rpcs(), *ProjectService(state).rpcs(),
     ]  # fmt: skip
 
     def extra_routes(method, path, query, headers, body):

@@ -35,7 +35,11 @@ def pipeline_job(
 
 
 def settings_parameters(template: PipelineTemplate, settings: VertexSettings) -> dict:
-    """Pipeline parameters whose value is a setting: the deployed models' service account."""
+    """Pipeline parameters whose value is a setting: the deployed models' service account,
+    and who gets the endpoint's monitoring alerts (VERTEX_NOTIFICATION_EMAILS)."""
+    values: dict = {}
     if settings.endpoint_service_account and "endpoint_service_account" in template.parameters:
-        return {"endpoint_service_account": settings.endpoint_service_account}
-    return {}
+        values["endpoint_service_account"] = settings.endpoint_service_account
+    if settings.notification_emails and "monitoring_alert_emails" in template.parameters:
+        values["monitoring_alert_emails"] = list(settings.notification_emails)
+    return values

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from serving.contracts.limits import problems_message
+from trainer.parameter_limits import email_list_problem
 
 NO_ACCELERATOR = "ACCELERATOR_TYPE_UNSPECIFIED"
 
@@ -62,5 +63,8 @@ def check_run_values(values: dict, defaults: dict, problems: Sequence[str] = ())
             f'traffic_split={split} does not add up to 100; "0" is the new model, '
             'e.g. traffic_split={"0":100}'
         )
+    if "monitoring_alert_emails" in run:
+        problem = email_list_problem("monitoring_alert_emails", run["monitoring_alert_emails"])
+        problems += [problem] if problem else []
     if problems:
         raise SystemExit(problems_message(problems))

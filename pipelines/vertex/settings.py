@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from trainer.parameter_limits import SERVICE_ACCOUNT
+from trainer.parameter_limits import SERVICE_ACCOUNT, email_list_problem
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
@@ -38,7 +38,11 @@ EXAMPLES = {
     "VERTEX_API_ENDPOINT": "us-central1-aiplatform.googleapis.com",
     "KFP_REPOSITORY": "https://us-central1-kfp.pkg.dev/my-project/pipelines",
     "SCHEDULE_CRON": "TZ=Etc/UTC 0 3 * * 1",
+    "VERTEX_NOTIFICATION_EMAILS": "ml-team@example.com,oncall@example.com",
 }
+NOTIFICATION_EMAILS = "VERTEX_NOTIFICATION_EMAILS"
+# VertexNotificationEmailOp mails at most three addresses (Vertex AI's documentation).
+MAX_NOTIFICATION_EMAILS = 3
 
 
 class SettingsError(SystemExit):
@@ -58,6 +62,8 @@ class VertexSettings:
     api_endpoint: str | None = None
     kfp_repository: str | None = None
     schedule_cron: str | None = None
+    # who hears of a run's end (the exit handler, compiled in) and of monitoring alerts
+    notification_emails: tuple[str, ...] = ()
 
     @property
     def uses_loopback(self) -> bool:
@@ -108,10 +114,33 @@ def load_settings(
         api_endpoint=env.get("VERTEX_API_ENDPOINT") or None,
         kfp_repository=get("KFP_REPOSITORY", _KFP_REPOSITORY, for_schedule, "a KFP repository URL"),
         schedule_cron=get("SCHEDULE_CRON", _CRON, for_schedule, "a 5-field cron schedule"),
+        notification_emails=tuple(_emails(env.get(NOTIFICATION_EMAILS, ""), problems)),
     )
     if problems:
         raise SettingsError("Vertex AI settings need fixing:\n  - " + "\n  - ".join(problems))
     return settings
+
+
+def notification_recipients(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The addresses in VERTEX_NOTIFICATION_EMAILS ("a@x.com,b@y.com"); [] when unset."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    emails = _emails(env.get(NOTIFICATION_EMAILS, ""), problems)
+    if problems:
+        raise SettingsError(problems[0])
+    return emails
+
+
+def _emails(text: str, problems: list[str]) -> list[str]:
+    emails = [part.strip() for part in text.split(",") if part.strip()]
+    problem = email_list_problem(NOTIFICATION_EMAILS, emails, MAX_NOTIFICATION_EMAILS)
+    if problem:
+        problems.append(
+            f"{problem} Give up to {MAX_NOTIFICATION_EMAILS} comma-separated addresses, e.g. "
+            f"{NOTIFICATION_EMAILS}={EXAMPLES[NOTIFICATION_EMAILS]}"
+        )
+        return []
+    return emails
 
 
 def _labels(text: str, problems: list[str]) -> dict[str, str]:

@@ -49,6 +49,11 @@ def build_pipeline(target: Target):
         serving_max_replica_count: int = 1,
         traffic_split: dict = {"0": 100},  # noqa: B006 ("0" = the new model; kfp needs a literal)
         serving_image: str = SERVING_IMAGE,
+        # Vertex AI Model Monitoring of the endpoint (docs/vertex-monitoring.md; Vertex AI only).
+        model_monitoring: bool = True,
+        monitoring_sample_rate: float = 1.0,  # the share of requests analysed
+        monitoring_interval_hours: int = 24,  # between monitoring runs
+        monitoring_alert_emails: list = [],  # noqa: B006 (submit: VERTEX_NOTIFICATION_EMAILS)
         request_log_uri: str = "",  # gs://: the served model logs requests there (monitoring)
         # Training machines (Vertex AI custom job; the local runner uses this machine).
         train_machine_type: str = "n1-standard-8",
@@ -129,4 +134,4 @@ def build_pipeline(target: Target):
             checks.outputs["report"],
         )
 
-    return vision_pipeline
+    return target.notifying(vision_pipeline)

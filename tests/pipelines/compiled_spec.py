@@ -23,8 +23,8 @@ LAUNCHERS = "google_cloud_pipeline_components.container.v1"
 # Task display names set by pipelines/targets.py (the names shown in the Vertex AI console).
 SINGLE, MULTI, POOLS = "train", "train-multi-worker", "worker-pools"
 PARENT, UPLOAD, ENDPOINT, DEPLOY = "find-parent-model", "upload-model", "endpoint", "deploy-model"
-RETIRE = "undeploy-idle-models"
-DEPLOY_TASKS = (PARENT, UPLOAD, ENDPOINT, DEPLOY, RETIRE)
+RETIRE, MONITOR = "undeploy-idle-models", "model-monitoring"
+DEPLOY_TASKS = (PARENT, UPLOAD, ENDPOINT, DEPLOY, RETIRE, MONITOR)
 VERTEX_ONLY_TASKS = {MULTI, POOLS, *DEPLOY_TASKS}
 # The model whichever training branch ran (dsl.OneOf of both).
 TRAINED_MODEL = ("output", frozenset({(SINGLE, "model"), (MULTI, "model")}))

@@ -43,6 +43,8 @@ UNLIMITED = {
     "request_log_uri": "gs:// or empty, checked by training (container_spec) and by submit",
     "schema_uri": "a schema.json (local or gs://), read and checked by validation",
     "drift_thresholds": "{feature: 0 to 1}, checked against the data's features by validation",
+    "model_monitoring": "a bool",
+    "monitoring_alert_emails": "email addresses, checked by submit and the monitoring step",
 }
 
 

@@ -4,8 +4,9 @@ For each pipeline of the catalog: evaluation compares the new model with the
 champion, found uncached; on Vertex AI, upload (under the parent model, as
 the default version and the champion), endpoint lookup and deployment run
 only when evaluation blesses the model, uncached, with the serving
-parameters, and models left without traffic are undeployed after it; the
-local target registers the model in the local registry instead.
+parameters, and models left without traffic are undeployed after it, then
+Vertex AI Model Monitoring is configured on the endpoint; the local target
+registers the model in the local registry instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.pipelines.compiled_spec import (
     ENDPOINT,
     GCPC_IMAGE,
     LAUNCHERS,
+    MONITOR,
     PARENT,
     RETIRE,
     SINGLE,
@@ -166,3 +168,33 @@ def test_a_blessed_upload_becomes_the_default_version_and_the_champion(compiled)
         "constant",
         ["default", "champion"],
     )
+
+
+def test_model_monitoring_is_configured_after_idle_models_are_undeployed(compiled):
+    """On the endpoint, for the version just uploaded, from the trained model's baseline."""
+    vertex = compiled.vertex
+    monitor = vertex.task(MONITOR)
+    container = vertex.container(monitor)
+    assert container["image"] == PIPELINE_IMAGE
+    assert arg_after(container["args"], "--function_to_execute") == "configure_model_monitoring"
+    assert vertex.source(monitor, "artifacts", "endpoint") == (
+        "output",
+        frozenset({(ENDPOINT, "endpoint")}),
+    )
+    assert vertex.source(monitor, "artifacts", "registered_model") == (
+        "output",
+        frozenset({(UPLOAD, "model")}),
+    )
+    assert vertex.source(monitor, "artifacts", "model") == TRAINED_MODEL
+    parameters = {
+        n: vertex.source(monitor, "parameters", n) for n in monitor.spec["inputs"]["parameters"]
+    }
+    settings = ["model_monitoring", "monitoring_sample_rate", "monitoring_interval_hours"]
+    settings += ["monitoring_alert_emails", "drift_threshold", "drift_thresholds"]
+    assert parameters == {name: ("parameter", name) for name in settings}
+    retire_key = next(
+        k for k, t in vertex.dags[monitor.dag]["tasks"].items() if t is vertex.task(RETIRE).spec
+    )
+    assert retire_key in monitor.spec["dependentTasks"]
+    defaults = vertex.component_inputs(monitor)["parameters"]
+    assert defaults["project"]["defaultValue"] == "{{$.pipeline_google_cloud_project_id}}"

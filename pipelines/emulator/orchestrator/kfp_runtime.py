@@ -20,6 +20,9 @@ IR compiled for Vertex AI. While `patched` is active it:
 - takes the branch that ran for an artifact `dsl.OneOf`, which kfp.local
   refuses ("Expected 1 artifact ... Got: 2");
 - reads a named task output in a `dsl.If` condition (kfp.local reads it as false);
+- answers GCPC's email notification (an exit handler's task) as Vertex AI Pipelines does,
+  without running its executor (which raises off Vertex): the notification (recipients,
+  the run's final state, the failed tasks) goes to `Runtime.on_notification`;
 - reports each task's start and end, and its failure with its log tail.
 """
 
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import kfp
+from google.protobuf import json_format
 from kfp import components, local
 from kfp.local import (
     cache,
@@ -58,6 +62,7 @@ from pipelines.emulator.orchestrator.placeholders import Resolver
 
 KFP_VERSION = "2.17.0"
 LOG_TAIL_LINES = 40
+NOTIFICATION_EXECUTOR = "google_cloud_pipeline_components.container.v1.vertex_notification_email"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Runtime:
     run_step: RunStep
     on_event: Callable[[str], None]
     enable_caching: bool = False
+    on_notification: Callable[[dict], None] = print  # an exit handler's email, as a record
 
     def local_path(self, uri: str) -> str:
         if not uri.startswith("gs://"):
@@ -99,6 +105,7 @@ class _CurrentTask(threading.local):
 
     name = ""
     log_tail = ""
+    parameters: dict = {}  # noqa: RUF012 (per thread: the task's input parameter values)
 
 
 def check_kfp_version() -> None:
@@ -122,13 +129,17 @@ def patched(runtime: Runtime) -> Iterator[list[TaskFailure]]:
             stack.callback(setattr, owner, name, owner.__dict__[name])
             setattr(owner, name, value)
 
-        patch(subprocess_task_handler, "SubprocessTaskHandler", _handler(runtime, current))
+        patch(
+            subprocess_task_handler,
+            "SubprocessTaskHandler",
+            _handler(runtime, current, failures),
+        )
         patch(
             placeholder_utils, "resolve_self_references_in_executor_input", _resolve_inputs(runtime)
         )
         patch(placeholder_utils, "resolve_individual_placeholder", _resolve_element(runtime))
         patch(executor_input_utils, "get_local_pipeline_resource_name", lambda _: runtime.job_id)
-        patch(executor_input_utils, "construct_executor_input", _executor_input(runtime))
+        patch(executor_input_utils, "construct_executor_input", _executor_input(runtime, current))
         patch(executor_output_utils, "get_outputs_for_task", _task_outputs())
         patch(importer_handler, "run_importer", _importer())
         patch(OrchestratorUtils, "get_dag_output_artifacts", classmethod(_dag_output_artifacts))
@@ -174,7 +185,7 @@ def _init_config(runtime: Runtime, stack: ExitStack) -> None:
     stack.callback(restore)
 
 
-def _handler(runtime: Runtime, current: _CurrentTask) -> type:
+def _handler(runtime: Runtime, current: _CurrentTask, failures: list[TaskFailure]) -> type:
     class ContainerTaskHandler(task_handler_interface.ITaskHandler):
         """Runs any container's command (lightweight or not) with `runtime.run_step`."""
 
@@ -182,11 +193,27 @@ def _handler(runtime: Runtime, current: _CurrentTask) -> type:
             self._image, self._command, self._env = image, list(full_command), env_vars or {}
 
         def run(self) -> status.Status:
+            if any(NOTIFICATION_EXECUTOR in part for part in self._command):
+                runtime.on_notification(_notification(runtime, current, failures))
+                return status.Status.SUCCESS
             outcome = runtime.run_step(current.name, self._image, self._command, dict(self._env))
             current.log_tail = outcome.log_tail
             return status.Status.SUCCESS if outcome.returncode == 0 else status.Status.FAILURE
 
     return ContainerTaskHandler
+
+
+def _notification(runtime: Runtime, current: _CurrentTask, failures: list[TaskFailure]) -> dict:
+    """What Vertex AI mails: the run, how it ended, the tasks that failed, to whom."""
+    final = current.parameters.get("pipeline_task_final_status", {})
+    return {
+        "pipeline_job": runtime.constants.get("pipeline_job_resource_name", runtime.job_id),
+        "task": current.name,
+        "recipients": list(current.parameters.get("recipients", [])),
+        "state": final.get("state", ""),
+        "failed_tasks": [failure.task for failure in failures],
+        "error": failures[0].log_tail.splitlines()[-1] if failures and failures[0].log_tail else "",
+    }
 
 
 def _resolver(runtime: Runtime, executor_input: dict, **names: str) -> Resolver:
@@ -219,11 +246,13 @@ def _resolve_element(runtime: Runtime) -> Callable[..., str]:
     return resolve_individual_placeholder
 
 
-def _executor_input(runtime: Runtime) -> Callable[..., Any]:
+def _executor_input(runtime: Runtime, current: _CurrentTask) -> Callable[..., Any]:
     construct = executor_input_utils.construct_executor_input
 
     def construct_executor_input(**kwargs):
         executor_input = construct(**kwargs)
+        inputs = json_format.MessageToDict(executor_input.inputs)
+        current.parameters = inputs.get("parameterValues", {})
         outputs = executor_input.outputs
         outputs.output_file = runtime.local_path(outputs.output_file)
         files = [outputs.output_file]
@@ -319,7 +348,7 @@ def _observed(runtime: Runtime, current: _CurrentTask, failures: list[TaskFailur
 
     def execute_single_task(*, task_name: str, task_spec, **kwargs):
         current.name = task_spec.task_info.name or task_name
-        current.log_tail = ""
+        current.log_tail, current.parameters = "", {}
         runtime.on_event(f"{current.name}: running")
         started = time.monotonic()
         try:

@@ -56,6 +56,8 @@ class VertexRunContext:
     on_event: Callable[[str], None] = print  # one line per task start and end
     log_dir: Path | None = None  # each task's log as <log_dir>/<task>.log; None: stdout
     enable_caching: bool = False
+    # an exit handler's email notification (kfp_runtime._notification), which Vertex sends
+    on_notification: Callable[[dict], None] = print
 
 
 class PipelineRunError(Exception):
@@ -94,6 +96,7 @@ def run_pipeline_spec(
         run_step=steps.run,
         on_event=context.on_event,
         enable_caching=context.enable_caching,
+        on_notification=context.on_notification,
     )
     with _RUN_LOCK, kfp_runtime.patched(runtime) as failures:
         try:

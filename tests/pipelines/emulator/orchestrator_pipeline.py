@@ -128,3 +128,8 @@ def check_pipeline(
 @dsl.pipeline(name="emulator-orchestrator-failure")
 def failing_pipeline(message: str = "boom"):
     fail(message=message)
+
+
+@dsl.pipeline(name="emulator-orchestrator-notified")
+def passing_pipeline(text: str = "fine") -> Dataset:
+    return make_dataset(text=text).outputs["data"]

@@ -5,8 +5,11 @@ first vision run deploys version 1; `make submit` runs it again on two
 workers, which uploads version 2 under the same parent, moves the traffic
 and undeploys version 1; the text pipeline goes to production with `make
 deploy` and runs when its schedule is fired; a worker that fails fails its
-run. `make emulate PIPELINE=timeseries` runs with an emulator of its own, as
-a user runs it, reading BigQuery through the real client.
+run. The templates are compiled with VERTEX_NOTIFICATION_EMAILS, so every run
+ends with its exit handler's email, which the emulator records. `make emulate
+PIPELINE=timeseries` runs with an emulator of its own, as a user runs it,
+reading BigQuery through the real client, and configures Vertex AI Model
+Monitoring on its endpoint (images and texts get none: Vertex cannot read them).
 Each deployed endpoint answers the real SDK's Endpoint.predict.
 Data and epochs are small: these check the wiring on Vertex's side, the
 local pipeline tests check model quality.
@@ -27,6 +30,7 @@ from google.cloud import aiplatform
 from google.cloud import aiplatform_v1 as v1
 
 from pipelines.emulator.service import running_emulator
+from pipelines.emulator.vertex.model_monitoring import recorded_jobs
 from pipelines.local.gcs_emulator import upload_directory, upload_file
 from pipelines.text import demo as text_demo
 from tests.conftest import REPO
@@ -38,12 +42,13 @@ PIPELINE_ROOT = "gs://emulator-test-root/pipelines"
 DIGITS_URI = "gs://emulator-test-data/digits"
 WEIGHTS_URI = "gs://emulator-test-data/base/small-base.h5"
 RUN_TIMEOUT_S = 420  # below pytest-timeout, so that a hung run fails with its state
+NOTIFY = "ml-team@example.com"
 
 
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory) -> Path:
     """build/pipelines as `make compile` writes it, with PIPELINE_IMAGE set."""
-    return compile_templates(tmp_path_factory.mktemp("templates"), IMAGE)
+    return compile_templates(tmp_path_factory.mktemp("templates"), IMAGE, notify=NOTIFY)
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +139,12 @@ def cli(emulator, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+def notifications(emulator, job: v1.PipelineJob) -> list[dict]:
+    """The exit-handler emails the emulator recorded for the run."""
+    path = emulator.home / "notifications" / f"{job.name.rsplit('/', 1)[-1]}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def endpoint_named(display_name: str) -> aiplatform.Endpoint:
     [endpoint] = aiplatform.Endpoint.list(filter=f'display_name="{display_name}"')
     return endpoint
@@ -166,6 +177,9 @@ def test_vision_runs_to_a_served_endpoint(emulator, first_vision_run, digits_dir
     assert answer.model_version_id == "1"
     [prediction] = answer.predictions
     assert prediction["label"] in {f"digit_{d}" for d in range(5)}
+    [notification] = notifications(emulator, first_vision_run)
+    assert (notification["recipients"], notification["state"]) == ([NOTIFY], "SUCCEEDED")
+    assert not emulator.state.calls("CreateModelDeploymentMonitoringJob")  # an image: no job
 
 
 def test_make_submit_runs_two_workers_and_replaces_the_deployed_version(
@@ -211,7 +225,8 @@ def test_make_emulate_runs_timeseries_on_bigquery_to_an_answering_endpoint(tmp_p
     """`make emulate PIPELINE=timeseries` as a user runs it: its own emulator, the demo query
     on the emulator's BigQuery through the real client, and the printed endpoint's answer."""
     quick = {"window": 14, "horizon": 3, "lstm_units": 16, "epochs": 4, "cv_folds": 0,
-             "learning_rate": 0.01, "baseline_margin": 0.0}  # fmt: skip
+             "learning_rate": 0.01, "baseline_margin": 0.0,
+             "monitoring_alert_emails": json.dumps([NOTIFY])}  # fmt: skip
     home = tmp_path / "emulator"
     result = subprocess.run(
         [sys.executable, "-m", "pipelines", "emulate", "timeseries", f"--home={home}",
@@ -227,6 +242,18 @@ def test_make_emulate_runs_timeseries_on_bigquery_to_an_answering_endpoint(tmp_p
     answer = next(line for line in result.stdout.splitlines() if "answer:" in line)
     [forecast] = json.loads(answer.split("answer:", 1)[1])
     assert len(forecast) == 3 and all(-30 < value < 50 for value in forecast)
+    # the deploy step configured Vertex AI Model Monitoring: each of the 14 window steps
+    [job] = recorded_jobs(home / "monitoring")
+    [objective] = job["modelDeploymentMonitoringObjectiveConfigs"]
+    config = objective["objectiveConfig"]
+    lags = {f"temp_max_lag_{k}": {"value": 0.3} for k in range(1, 15)}  # drift_threshold's
+    assert config["predictionDriftDetectionConfig"]["driftThresholds"] == lags
+    assert config["trainingPredictionSkewDetectionConfig"]["skewThresholds"] == lags
+    training = config["trainingDataset"]["gcsSource"]["uris"][0]
+    header = (home / "gcs" / training.removeprefix("gs://")).read_text().splitlines()[0]
+    assert header.startswith("temp_max_lag_14,") and header.endswith(",temp_max_lag_1")
+    assert job["modelMonitoringAlertConfig"]["emailAlertConfig"]["userEmails"] == [NOTIFY]
+    assert job["modelDeploymentMonitoringScheduleConfig"]["monitorInterval"] == "86400s"
 
 
 def test_make_deploy_schedules_text_and_a_fired_schedule_deploys_it(emulator, templates):
@@ -252,3 +279,6 @@ def test_a_failing_worker_fails_the_run_with_its_error(emulator, templates):
     assert job.state == v1.PipelineState.PIPELINE_STATE_FAILED
     assert "workerpool0-0 exited with a non-zero status" in job.error.message
     assert "no_such_network" in job.error.message
+    [notification] = notifications(emulator, job)  # the exit handler ran after the failure
+    assert notification["state"] == "FAILED" and notification["recipients"] == [NOTIFY]
+    assert notification["failed_tasks"][0] == "train"

@@ -27,7 +27,12 @@ from pipelines.emulator.orchestrator.pipeline_run import (
     step_environment,
 )
 from pipelines.emulator.orchestrator.placeholders import Resolver, protojson
-from tests.pipelines.emulator.orchestrator_pipeline import check_pipeline, failing_pipeline
+from pipelines.notifications import with_exit_notification
+from tests.pipelines.emulator.orchestrator_pipeline import (
+    check_pipeline,
+    failing_pipeline,
+    passing_pipeline,
+)
 
 JOB = "job-1"
 ROOT = "gs://bucket/root"
@@ -141,6 +146,33 @@ def test_failing_step_raises_with_its_error_and_names_foreign_images(tmp_path):
     ]
     assert events[-1].startswith("fail: failed after ")
     assert hooks == ["before", "after"]
+
+
+@pytest.mark.parametrize("fails", [True, False])
+def test_an_exit_handler_notifies_how_the_run_ended_as_vertex_does(tmp_path, fails):
+    """GCPC's notification executor raises off Vertex: the emulator records the email."""
+    notifications: list[dict] = []
+    run, events, _ = context(tmp_path / "fuse", on_notification=notifications.append)
+    pipeline = with_exit_notification(
+        failing_pipeline if fails else passing_pipeline, ["ml-team@example.com"]
+    )
+    spec = compiled(pipeline, tmp_path)
+    if fails:
+        with pytest.raises(PipelineRunError) as raised:
+            run_pipeline_spec(spec, {"message": "boom-7"}, run)
+        assert raised.value.task == "fail"  # the run's error is the failed step's, as before
+    else:
+        assert run_pipeline_spec(spec, {}, run) == {}  # the wrapper returns nothing
+    [notification] = notifications
+    assert notification == {
+        "pipeline_job": run.job_resource_name,
+        "task": "notify",
+        "recipients": ["ml-team@example.com"],
+        "state": "FAILED" if fails else "SUCCEEDED",
+        "failed_tasks": ["fail"] if fails else [],
+        "error": "ValueError: boom-7" if fails else "",
+    }
+    assert "notify: succeeded in 0s" in events
 
 
 def test_unknown_placeholder_fails_its_task_by_name(tmp_path):

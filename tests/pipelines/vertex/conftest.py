@@ -15,12 +15,15 @@ from tests.fakes.vertex_api import FakeVertexApi, running_fake_vertex_api
 IMAGE = "us-central1-docker.pkg.dev/my-project/mlops/pipeline:v1"
 
 
-def compile_templates(out: Path, image: str | None) -> Path:
+def compile_templates(out: Path, image: str | None, notify: str = "") -> Path:
     """`make compile` into `out` in a fresh process (components read PIPELINE_IMAGE on import);
-    image None: PIPELINE_IMAGE unset."""
-    env = {k: v for k, v in os.environ.items() if k != "PIPELINE_IMAGE"}
+    image None: PIPELINE_IMAGE unset; `notify`: VERTEX_NOTIFICATION_EMAILS (default unset)."""
+    unset = {"PIPELINE_IMAGE", "VERTEX_NOTIFICATION_EMAILS"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     if image:
         env["PIPELINE_IMAGE"] = image
+    if notify:
+        env["VERTEX_NOTIFICATION_EMAILS"] = notify
     subprocess.run(
         [sys.executable, "-m", "pipelines", "compile", "--out-dir", str(out)],
         check=True, cwd=REPO, capture_output=True, env=env,

@@ -30,6 +30,7 @@ def test_good_values_pass():
     )
     check_run_values({"source_query": "p.weather.temps"}, {**DEFAULTS, "local_database": ""})
     check_run_values({"request_log_uri": "gs://logs/vision"}, {**DEFAULTS, "request_log_uri": ""})
+    check_run_values({"monitoring_alert_emails": ["ml-team@example.com"]}, DEFAULTS)
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,7 @@ def test_good_values_pass():
         ),
         ({"serving_min_replica_count": 2}, r"min=2, max=1: need min <= max"),
         ({"traffic_split": {"0": 50}}, "does not add up to 100"),
+        ({"monitoring_alert_emails": ["ml-team"]}, r"monitoring_alert_emails has \['ml-team'\]"),
         (
             {"local_database": "build/demo/timeseries/warehouse.duckdb"},
             r"local_database='build/.*' is a file on this machine; .* BigQuery",

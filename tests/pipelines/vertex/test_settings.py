@@ -26,9 +26,11 @@ def test_optional_settings_are_parsed():
             "VERTEX_API_ENDPOINT": "http://127.0.0.1:8080",
             "VERTEX_SERVICE_ACCOUNT": "pipelines@my-project.iam.gserviceaccount.com",
             "VERTEX_ENDPOINT_SERVICE_ACCOUNT": "serving@my-project.iam.gserviceaccount.com",
+            "VERTEX_NOTIFICATION_EMAILS": " ml-team@example.com, oncall@example.co.uk ",
         }
     )
     assert settings.endpoint_service_account == "serving@my-project.iam.gserviceaccount.com"
+    assert settings.notification_emails == ("ml-team@example.com", "oncall@example.co.uk")
     assert settings.region == "europe-west4"
     assert settings.labels == {"team": "ml", "env": "dev"}
     assert settings.enable_caching is False
@@ -51,6 +53,15 @@ def test_optional_settings_are_parsed():
         ({"VERTEX_SERVICE_ACCOUNT": "me@gmail.com"}, "VERTEX_SERVICE_ACCOUNT='me@gmail.com'"),
         ({"VERTEX_ENDPOINT_SERVICE_ACCOUNT": "x"}, "VERTEX_ENDPOINT_SERVICE_ACCOUNT='x' is not an"),
         ({"VERTEX_NETWORK": "my-vpc"}, "VERTEX_NETWORK='my-vpc'.*projects/123456789/global"),
+        (
+            {"VERTEX_NOTIFICATION_EMAILS": "ml-team"},
+            r"VERTEX_NOTIFICATION_EMAILS has \['ml-team'\], which are not email addresses.*"
+            "=ml-team@example.com,oncall@example.com",
+        ),
+        (
+            {"VERTEX_NOTIFICATION_EMAILS": "a@x.com,b@x.com,c@x.com,d@x.com"},
+            "VERTEX_NOTIFICATION_EMAILS has 4 addresses; Vertex AI mails at most 3",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable_and_an_example(env, message):

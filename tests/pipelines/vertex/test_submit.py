@@ -160,6 +160,20 @@ def test_an_endpoint_account_given_as_a_parameter_wins_over_the_setting(
     assert create.body["runtimeConfig"]["parameterValues"]["endpoint_service_account"] == other
 
 
+def test_the_notification_emails_get_the_monitoring_alerts_unless_given(
+    template_dir, vertex_api, vertex_env, monkeypatch
+):
+    monkeypatch.setenv("VERTEX_NOTIFICATION_EMAILS", "ml-team@example.com,oncall@example.com")
+    submit(template_dir, *SOURCE)
+    submit(template_dir, *SOURCE, "--set", 'monitoring_alert_emails=["me@example.com"]')
+    first, second = (
+        c.body["runtimeConfig"]["parameterValues"]
+        for c in vertex_api.calls("POST", r"/pipelineJobs$")
+    )
+    assert first["monitoring_alert_emails"] == ["ml-team@example.com", "oncall@example.com"]
+    assert second["monitoring_alert_emails"] == ["me@example.com"]
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
