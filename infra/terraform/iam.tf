@@ -14,8 +14,11 @@ resource "google_service_account" "pipelines" {
 # --- Project roles -----------------------------------------------------------
 
 # Vertex AI: create custom (training) jobs, upload models to the Model
-# Registry, create endpoints and deploy to them, read and write ML Metadata.
-# Vertex AI grants these only per project.
+# Registry, create endpoints and deploy to them, configure Model Monitoring on
+# them (model deployment monitoring jobs), read and write ML Metadata.
+# Vertex AI grants these only per project. Model Monitoring itself reads the
+# schema and training instances the deploy step writes under PIPELINE_ROOT as
+# the Vertex AI Service Agent, which may read this project's buckets.
 resource "google_project_iam_member" "pipelines_aiplatform_user" {
   project = var.project_id
   role    = "roles/aiplatform.user"
