@@ -25,3 +25,18 @@ class InstanceLayout:
     kind: str  # ARRAY (fields by position) or OBJECT (fields by key)
     fields: tuple[InstanceField, ...] = ()
     unwatched: dict[str, str] = field(default_factory=dict)
+
+
+LABEL_REASON = "a training label: served instances have none"
+
+
+def nothing_watched(statistics: dict, derived_reason: str) -> InstanceLayout:
+    """No field Vertex can watch: each baseline feature with why (a label, or derived)."""
+    return InstanceLayout(
+        OBJECT,
+        (),
+        {
+            name: LABEL_REASON if entry["role"] == "label" else derived_reason
+            for name, entry in statistics["features"].items()
+        },
+    )

@@ -13,22 +13,14 @@ features of the server's request log with the training statistics.
 
 from __future__ import annotations
 
-from trainer.vertex_monitoring.instances import OBJECT, InstanceLayout
+from trainer.vertex_monitoring.instances import InstanceLayout, nothing_watched
 
-WHY = {
-    "label": "a training label: served instances have none",
-    "derived": "derived from the decoded image; Vertex reads the instance's base64 string "
-    "as it is sent and computes no image properties",
-}
+DERIVED = (
+    "derived from the decoded image; Vertex reads the instance's base64 string "
+    "as it is sent and computes no image properties"
+)
 
 
 def instance_layout(metadata: dict, statistics: dict) -> InstanceLayout:
     """No field Vertex can watch; every baseline feature with the reason."""
-    return InstanceLayout(
-        OBJECT,
-        (),
-        {
-            name: WHY["label"] if entry["role"] == "label" else WHY["derived"]
-            for name, entry in statistics["features"].items()
-        },
-    )
+    return nothing_watched(statistics, DERIVED)
