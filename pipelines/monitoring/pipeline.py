@@ -37,4 +37,4 @@ def build_pipeline(target: Target):
         never_cached(monitor)  # reads a log that grows under the same name
         return monitor.outputs["report"]
 
-    return monitoring_pipeline
+    return target.notifying(monitoring_pipeline)

@@ -75,6 +75,9 @@ def test_the_setting_is_read_when_the_pipeline_is_built(monkeypatch):
     monkeypatch.setenv("VERTEX_NOTIFICATION_EMAILS", "ml-team@example.com")
     pipeline = get_pipeline("text", "vertex")
     assert not pipeline.component_spec.outputs  # the wrapper, which returns nothing
+    monitoring = get_pipeline("monitoring", "vertex")  # a monitoring alert fails the run
+    assert not monitoring.component_spec.outputs
+    assert get_pipeline("monitoring", "local").component_spec.outputs
     monkeypatch.setenv("VERTEX_NOTIFICATION_EMAILS", "a@x.com,b@x.com,c@x.com,d@x.com")
     with pytest.raises(SettingsError, match="VERTEX_NOTIFICATION_EMAILS has 4 addresses"):
         get_pipeline("text", "vertex")
