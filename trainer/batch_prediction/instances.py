@@ -1,0 +1,30 @@
+"""Each instance checked by the online server's own rules, one at a time, so one bad row is
+that row's error and not the batch's: the request format (serving.server.request_format)
+and the request limits (an image's header, its pixels)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from serving.server.loaded_model import LoadedModel
+from serving.server.request_format import RequestError, parse_predict
+from serving.server.request_limits import RequestLimits, check_batch
+
+_LIMITS = RequestLimits()
+
+
+def checked_instance(model: LoadedModel, instance: object) -> np.ndarray:
+    """`instance` as the model's input row (its batch of one); RequestError saying why not."""
+    try:
+        request = parse_predict({"instances": [instance]}, model.input, columnar_allowed=False)
+        check_batch(_LIMITS, model, request.batch)
+    except RecursionError:
+        raise RequestError(400, "the instance nests lists or objects too deeply.") from None
+    except RequestError as exc:
+        raise RequestError(exc.status, _without_index(str(exc))) from None
+    return request.batch
+
+
+def _without_index(message: str) -> str:
+    """The server's message names the instance's place in its request; here there is one."""
+    return message.removeprefix("instance 0: ")

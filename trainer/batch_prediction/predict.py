@@ -1,0 +1,144 @@
+"""The batch prediction job: instances streamed through a SavedModel in batches, written in
+Vertex AI's output layout.
+
+Each instance is read, then checked alone with the online server's rules; the
+good ones are predicted `batch_size` at a time with the same `serving_default`
+call, and each answer is the prediction the server returns for that instance
+(`request_format.predictions`). A batch the model refuses (one image that does
+not decode, a value it rejects) is predicted again one instance at a time, as
+the server's batcher does, so only the bad instance becomes an error. Bad rows
+never stop the job; a source that names nothing, or that holds no instance, does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from serving.contracts.errors import InputError
+from serving.server.loaded_model import LoadedModel
+from serving.server.request_format import RequestError, predictions
+from trainer.batch_prediction.instances import checked_instance
+from trainer.batch_prediction.output_layout import (
+    ERRORS,
+    INTERNAL,
+    INVALID_ARGUMENT,
+    RESULTS,
+    error_line,
+    job_directory,
+    result_line,
+)
+from trainer.batch_prediction.readers import Row, read_rows
+from trainer.batch_prediction.sources import BatchSource
+from trainer.batch_prediction.writer import SHARD_LINES, ShardedOutput
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 100_000  # instances between progress lines
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    output_uri: str  # the job's output folder
+    results: int
+    errors: int
+    seconds: float
+
+    def describe(self) -> str:
+        return (
+            f"{self.results} predictions, {self.errors} errors in {self.seconds:.1f} s "
+            f"-> {self.output_uri}"
+        )
+
+
+def batch_predict(
+    model: LoadedModel,
+    source: BatchSource,
+    output_uri: str,
+    batch_size: int = 64,
+    local_database: str = "",
+    shard_lines: int = SHARD_LINES,
+) -> BatchSummary:
+    """Predict every instance of `source` with `model` into a new folder under `output_uri`."""
+    started = time.perf_counter()
+    directory = job_directory(model.model_name, dt.datetime.now(dt.UTC))
+    rows = read_rows(source, model.input.name, local_database)
+    output = ShardedOutput(output_uri, directory, shard_lines)
+    try:
+        _predict_rows(model, rows, output, batch_size)
+        if not output.counts[RESULTS] and not output.counts[ERRORS]:
+            raise InputError(
+                f"Batch prediction source {source.uri or source.query!r} holds no instances: "
+                "give a file or query with at least one."
+            )
+    except BaseException:
+        output.abort()
+        raise
+    uri = output.commit()
+    summary = BatchSummary(
+        uri, output.counts[RESULTS], output.counts[ERRORS], time.perf_counter() - started
+    )
+    log.info("Batch prediction of %s: %s", model.label, summary.describe())
+    return summary
+
+
+def _predict_rows(
+    model: LoadedModel, rows: Iterable[Row], output: ShardedOutput, batch_size: int
+) -> None:
+    pending: list[tuple[object, np.ndarray]] = []
+    for number, row in enumerate(rows, 1):
+        if number % PROGRESS_EVERY == 0:
+            log.info("%d instances read", number)
+        if row.error:
+            output.write(ERRORS, error_line(row.instance, INVALID_ARGUMENT, row.error))
+            continue
+        try:
+            pending.append((row.instance, checked_instance(model, row.instance)))
+        except RequestError as exc:
+            output.write(ERRORS, error_line(row.instance, INVALID_ARGUMENT, str(exc)))
+            continue
+        if len(pending) >= batch_size:
+            _predict_batch(model, pending, output)
+            pending = []
+    if pending:
+        _predict_batch(model, pending, output)
+
+
+def _predict_batch(
+    model: LoadedModel, pending: list[tuple[object, np.ndarray]], output: ShardedOutput
+) -> None:
+    """One model call on `pending`; one call per instance when the batch is refused."""
+    try:
+        batch = np.concatenate([row for _, row in pending])
+        outputs = model.predict(batch)
+        if any(len(value) != len(pending) for value in outputs.values()):
+            raise ValueError("the model did not answer one row per instance")
+    except (tf.errors.InvalidArgumentError, ValueError) as exc:
+        if len(pending) == 1:
+            reason = _reason(getattr(exc, "message", str(exc)))
+            message = f"{model.label} could not use the instance ({model.input.describe()}): "
+            output.write(ERRORS, error_line(pending[0][0], INTERNAL, message + reason))
+            return
+        for one in pending:
+            _predict_batch(model, [one], output)
+        return
+    for (instance, _), prediction in zip(pending, predictions(outputs), strict=True):
+        output.write(RESULTS, result_line(instance, prediction))
+
+
+def _reason(message: str) -> str:
+    """TensorFlow's own words: its last unindented line (after the graph's stack frames)."""
+    lines = [
+        line
+        for line in message.strip().splitlines()
+        if line.strip()
+        and not line[0].isspace()
+        and not line.startswith(("Graph execution", "Detected at"))
+    ]
+    return (lines[-1] if lines else message.strip())[:300]
