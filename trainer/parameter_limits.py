@@ -28,6 +28,7 @@ from serving.contracts.limits import (
 )
 from trainer.catalog import check_case_name
 from trainer.distribution.options import DistributionOptions
+from trainer.tuning.space import ALGORITHMS, tuning_problems
 
 _MACHINE_TYPE = Limit(
     pattern=r"[a-z][a-z0-9]*-[a-z0-9-]+", pattern_words="a machine type, e.g. n1-standard-4"
@@ -78,6 +79,11 @@ PIPELINE_LIMITS: dict[str, Limit] = {
     # Vertex AI Model Monitoring of the endpoint (trainer.vertex_monitoring, Vertex AI only).
     "monitoring_sample_rate": fraction(low_open=True, advice="the share of requests analysed"),
     "monitoring_interval_hours": Limit(1, 24 * 7, advice="hours between monitoring runs"),
+    # Hyperparameter tuning before training (trainer.tuning; the space and metric are checked
+    # against the case's own TUNING and config by case_problems).
+    "tuning_trials": Limit(0, 1000, advice="trials of the study; 0: no tuning"),
+    "tuning_parallel_trials": Limit(1, 100, advice="trials run at once"),
+    "tuning_algorithm": one_of(*ALGORITHMS),
 }
 
 # The monitoring pipeline's own (pipelines/monitoring; trainer.data_validation.monitoring):
@@ -130,6 +136,9 @@ def case_problems(case: str, arguments: Mapping[str, object]) -> list[str]:
     config's (`config.check()`, e.g. a batch's memory estimate), as the steps apply them.
     """
     problems = value_problems(arguments, case_limits(case))
+    if problems:
+        return problems
+    problems = tuning_problems(case, training_config(case), arguments)
     if problems:
         return problems
     module = _config_module(case)

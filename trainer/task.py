@@ -3,13 +3,17 @@
     python -m trainer.task vision --source-uri gs://bucket/flowers --base-model mobilenet_v2
     python -m trainer.task timeseries --source-uri my-project.weather.temps --window 48
     python -m trainer.task text --source-uri gs://bucket/reviews.csv --epochs 5
+    python -m trainer.task text --dataset-dir DIR --hypertune-metric val_accuracy --dropout=0.3
 
 Ingests --source-uri (or reads an ingested --dataset-dir), trains, and exports
 the SavedModel to --model-dir or AIP_MODEL_DIR. TensorBoard logs and
 resumable backups go to --tensorboard-dir and --checkpoint-dir, by default
 AIP_TENSORBOARD_LOG_DIR and AIP_CHECKPOINT_DIR when Vertex AI sets them. There
 is one flag per field of the case study's training config, made from the
-dataclass, so the two never drift apart.
+dataclass, so the two never drift apart. Each also takes Vertex AI's tuning form
+`--<field>=<value>` (`--learning_rate=0.01`), which a hyperparameter tuning job
+appends to a trial's arguments; `--hypertune-metric NAME` makes the run a trial that
+reports that training metric as Vertex AI reads it (`trainer.tuning.metric_report`).
 
 The strategy comes from the environment (`trainer.distribution.strategy`): with TF_CONFIG
 from a Vertex AI job of several replicas or from `trainer.launch`, every
@@ -40,6 +44,7 @@ from trainer.catalog import case_names, case_study
 from trainer.distribution.cluster import read_cluster
 from trainer.distribution.job_dirs import MODEL_DIR_VAR, JobDirs, job_dirs, local_path
 from trainer.distribution.strategy import distribution_for
+from trainer.tuning.metric_report import report_metric
 
 PROG = "trainer.task"
 
@@ -109,7 +114,7 @@ def train_task(
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: bad input ends in one `trainer.task: error: ...` line, exit 1 or 2."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_dashed(sys.argv[1:] if argv is None else argv))
     setup_logging()
     study = case_study(args.case)
     values = vars(args)
@@ -131,7 +136,34 @@ def main(argv: list[str] | None = None) -> None:
     if not read_cluster().is_chief:
         print(f"Worker done; the chief writes the model to {model_dir}", flush=True)
         return
+    if args.hypertune_metric:
+        _report_trial(args.hypertune_metric, metrics)
     print(f"Model: {model_dir} ({name} {metrics[metric]:.4f})", flush=True)
+
+
+def _dashed(argv: list[str]) -> list[str]:
+    """`--learning_rate=0.01`, as a Vertex AI tuning job appends a trial's values (the
+    parameter_id is the field's name), as this command's `--learning-rate=0.01`."""
+    flags = []
+    for arg in argv:
+        if arg.startswith("--"):
+            key, sep, value = arg.partition("=")
+            arg = key.replace("_", "-") + sep + value
+        flags.append(arg)
+    return flags
+
+
+def _report_trial(metric: str, metrics: dict) -> None:
+    """Report `metric` of a finished trial for the tuning service; exit 1 if training has none."""
+    value = metrics.get(metric)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        numbers = sorted(k for k, v in metrics.items() if isinstance(v, int | float))
+        raise SystemExit(
+            f"{PROG}: error: --hypertune-metric {metric}: training reported no such number "
+            f"(it reported {', '.join(numbers)})."
+        )
+    report_metric(metric, float(value), step=int(metrics.get("final_epochs", 0) or 0))
+    print(f"Trial metric {metric}: {value:.6g}", flush=True)
 
 
 def _dirs(
@@ -193,6 +225,12 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="TensorBoard logs; default: $AIP_TENSORBOARD_LOG_DIR, else none",
         )
+        case.add_argument(
+            "--hypertune-metric",
+            metavar="NAME",
+            default="",
+            help="a tuning trial: report this training metric for the study (cloudml-hypertune)",
+        )
         _add_flags(
             case.add_argument_group("ingestion (with --source-uri)"), ingest_flags(study.ingest)
         )
@@ -216,13 +254,24 @@ def _add_flags(group, flags: Iterable[tuple[str, type, object]]) -> None:
         elif kind in (int, float, str):
             group.add_argument(
                 flag,
-                type=kind,
+                type=_int if kind is int else kind,
                 default=default,
                 metavar=kind.__name__.upper(),
                 help="default: %(default)s",
             )
         else:
             raise TypeError(f"No command-line flag for {name}: {kind!r} is not int/float/str/bool.")
+
+
+def _int(text: str) -> int:
+    """An int flag's value; also "32.0", as a tuning service may write an integer."""
+    number = float(text)
+    if not number.is_integer():
+        raise ValueError(text)
+    return int(number)
+
+
+_int.__name__ = "int"  # argparse names the type in its message: "invalid int value: 'big'"
 
 
 def _default(field: dataclasses.Field) -> object:

@@ -1,0 +1,80 @@
+"""Search spaces and metrics checked against each case's config before any trial runs."""
+
+import pytest
+
+from serving.contracts.errors import InputError
+from trainer.catalog import case_names
+from trainer.parameter_limits import case_problems, training_config
+from trainer.text.config import TextTrainConfig
+from trainer.tuning.result import apply_tuning, study_result, vertex_trials
+from trainer.tuning.space import case_tuning, check_metric, search_space
+
+
+@pytest.mark.parametrize("case", case_names())
+def test_each_case_declares_a_valid_default_space_and_metric(case):
+    tuning = case_tuning(case)
+    parameters = search_space(training_config(case), tuning.space)
+    assert set(parameters) == set(tuning.space)
+    assert check_metric(case, tuning, "") == next(iter(tuning.metrics.items()))
+    assert set(tuning.budget) <= {f for f in training_config(case).__dataclass_fields__}
+
+
+BAD_SPACES = {
+    "an unknown field": ({"learning_rte": {"min": 0.1, "max": 0.2}}, "'learning_rte', which"),
+    "a distribution option": ({"strategy": {"values": ["auto"]}}, "'strategy', which is not"),
+    "outside the field's limit": (
+        {"dropout": {"min": 0.1, "max": 1.5}},
+        "reaches outside the field: dropout=1.5 is out of range",
+    ),
+    "min above max": ({"dropout": {"min": 0.4, "max": 0.1}}, "needs numbers min < max"),
+    "log from 0": (
+        {"learning_rate": {"min": 0, "max": 0.1, "scale": "log"}},
+        "log with min > 0",
+    ),
+    "decimals for an int": ({"hidden_units": {"min": 1.5, "max": 9}}, "must be whole"),
+    "a bool field": ({"trainable": {"values": [True]}}, "is a bool field"),
+    "a range of text": ({"hub_handle": {"min": 1, "max": 2}}, "give its values"),
+    "not an object": ({"dropout": 0.2}, "must be an object"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_SPACES)
+def test_a_bad_search_space_is_refused_naming_the_entry(name):
+    space, message = BAD_SPACES[name]
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        search_space(TextTrainConfig, space)
+
+
+def test_a_pipeline_run_checks_its_tuning_parameters_before_any_step():
+    good = {"tuning_trials": 4, "tuning_metric": "", "tuning_space": {}}
+    assert case_problems("text", good) == []
+    assert (
+        "tuning_metric='loss' is not a metric"
+        in case_problems("text", {**good, "tuning_metric": "loss"})[0]
+    )
+    grid = {**good, "tuning_algorithm": "GRID_SEARCH"}
+    assert "GRID_SEARCH needs integer ranges" in case_problems("text", grid)[0]
+    off = {**good, "tuning_trials": 0, "tuning_metric": "loss"}
+    assert case_problems("text", off) == []  # tuning off: nothing of it is used
+    assert "tuning_trials=-1 is out of range" in case_problems("text", {"tuning_trials": -1})[0]
+
+
+def test_the_best_trial_s_values_apply_over_the_config_as_its_field_types():
+    trials = vertex_trials(
+        [
+            {
+                "id": "1",
+                "state": "SUCCEEDED",
+                "parameters": [{"parameterId": "hidden_units", "value": 32.0}],
+                "finalMeasurement": {"metrics": [{"metricId": "val_accuracy", "value": 0.8}]},
+            },
+            {"id": "2", "state": "INFEASIBLE", "infeasibleReason": "exit 1", "parameters": []},
+        ]
+    )
+    result = study_result("val_accuracy", "maximize", trials)
+    tuned = apply_tuning(TextTrainConfig(epochs=1), result)
+    assert tuned.hidden_units == 32 and isinstance(tuned.hidden_units, int)
+    assert tuned.epochs == 1
+    assert apply_tuning(TextTrainConfig(), {}) == TextTrainConfig()
+    with pytest.raises(InputError, match="lstm_units"):
+        apply_tuning(TextTrainConfig(), {**result, "best": {"lstm_units": 8}})

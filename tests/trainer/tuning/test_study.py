@@ -1,0 +1,82 @@
+"""The local study runner with a tiny trial process (quadratic_trial.py): no training, real
+processes, Optuna's journal on disk. Real trials of a case study: tests/pipelines/timeseries."""
+
+import json
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+from serving.contracts.errors import InputError
+from trainer.tuning.space import Parameter
+from trainer.tuning.study import JOURNAL, RESULT, StudySpec, run_study
+from trainer.tuning.trials import TRIAL_LOG, process_launch
+
+TRIAL = str(Path(__file__).with_name("quadratic_trial.py"))
+X_RANGE = {"x": Parameter("x", float, low=0.0, high=6.0)}
+X_VALUES = {"x": Parameter("x", int, values=(1, 2, 3, 4))}
+
+
+def launch(*extra: str):
+    return process_launch(lambda directory: [sys.executable, TRIAL, *extra], "score")
+
+
+def test_four_trials_two_in_parallel_pick_the_best_by_the_metric(tmp_path):
+    spec = StudySpec("score", "maximize", X_RANGE, max_trials=4, parallel_trials=2)
+    result = run_study(spec, tmp_path, launch())
+
+    trials = result["trials"]
+    assert sorted(t["id"] for t in trials) == ["1", "2", "3", "4"]
+    assert all(t["state"] == "SUCCEEDED" for t in trials)
+    for trial in trials:  # each in its own directory, its metric as the trial reported it
+        assert trial["value"] == pytest.approx(-((trial["parameters"]["x"] - 3) ** 2))
+        assert (tmp_path / "trials" / trial["id"] / TRIAL_LOG).is_file()
+    best = max(trials, key=lambda t: t["value"])
+    assert (result["best_trial"], result["best"]) == (best["id"], best["parameters"])
+    assert json.loads((tmp_path / RESULT).read_text()) == result
+
+
+def test_a_crashing_trial_is_recorded_and_the_study_goes_on(tmp_path):
+    spec = StudySpec("score", "minimize", X_VALUES, max_trials=4, algorithm="GRID_SEARCH")
+    result = run_study(spec, tmp_path, launch("--crash-at=2"))
+
+    by_x = {t["parameters"]["x"]: t for t in result["trials"]}
+    assert sorted(by_x) == [1, 2, 3, 4]
+    assert by_x[2]["state"] == "INFEASIBLE" and by_x[2]["value"] is None
+    assert "exited with status 3" in by_x[2]["error"]
+    assert "RuntimeError: the trial crashed" in by_x[2]["error"]
+    assert result["best"] == {"x": 1}
+    assert result["best_value"] == -4  # minimize: x=1 gives -(1-3)² = -4, the lowest
+
+
+def test_a_study_whose_trials_all_fail_says_so(tmp_path):
+    spec = StudySpec("score", "maximize", X_VALUES, max_trials=2)
+    with pytest.raises(InputError, match=r"All 2 tuning trials failed.*without reporting score"):
+        run_study(spec, tmp_path, process_launch(lambda d: [sys.executable, "-c", "0"], "score"))
+
+
+def test_an_interrupted_study_resumes_without_redoing_finished_trials(tmp_path):
+    markers = tmp_path / "runs"
+    markers.mkdir()
+    study_dir = tmp_path / "study"
+    first = StudySpec("score", "maximize", X_RANGE, max_trials=2, seed=1)
+    run_study(first, study_dir, launch(f"--marker={markers}"))
+    assert len(list(markers.iterdir())) == 2
+    # A run stopped while a trial ran leaves it RUNNING in the journal (Optuna's ask, no tell).
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(study_dir / JOURNAL))
+    )
+    stopped = optuna.load_study(study_name="study", storage=storage).ask()
+    stopped.suggest_float("x", 0.0, 6.0)
+    interrupted_x = stopped.params["x"]
+
+    result = run_study(
+        StudySpec("score", "maximize", X_RANGE, max_trials=4, seed=1),
+        study_dir,
+        launch(f"--marker={markers}"),
+    )
+
+    assert len(list(markers.iterdir())) == 4  # 2 more trials, not 4 again
+    assert len(result["trials"]) == 4 and all(t["state"] == "SUCCEEDED" for t in result["trials"])
+    assert interrupted_x in [t["parameters"]["x"] for t in result["trials"]]  # its values re-ran

@@ -1,0 +1,103 @@
+"""A finished study as one JSON value: its trials table and the best trial's values.
+
+The same shape whichever ran the study (the local runner, the emulator or Vertex AI), so
+that training applies it (`apply_tuning`) and the model's metadata (`"tuning"`) and the
+evaluation report show it alike:
+
+    {"metric": "val_accuracy", "goal": "maximize", "best_trial": "3",
+     "best_value": 0.93, "best": {"learning_rate": 0.0031, "dropout": 0.12},
+     "trials": [{"id": "1", "state": "SUCCEEDED", "parameters": {...}, "value": 0.9,
+                 "error": ""}, ...]}
+
+A failed trial is in the table with its state (Vertex AI's INFEASIBLE) and its error.
+`{}` is "no tuning": the config stays as given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+
+from serving.contracts.errors import InputError
+
+SUCCEEDED = "SUCCEEDED"
+INFEASIBLE = "INFEASIBLE"  # Vertex AI's state of a trial that failed
+
+
+def study_result(metric: str, goal: str, trials: Sequence[Mapping]) -> dict:
+    """The result of a study from its trials (id, state, parameters, value, error); InputError
+    naming the failures when no trial succeeded."""
+    table = [
+        {
+            "id": str(t["id"]),
+            "state": t["state"],
+            "parameters": dict(t["parameters"]),
+            "value": t.get("value"),
+            "error": t.get("error", ""),
+        }
+        for t in trials
+    ]
+    scored = [t for t in table if t["state"] == SUCCEEDED and _finite(t["value"])]
+    if not scored:
+        reasons = "; ".join(f"trial {t['id']}: {t['error'] or t['state']}" for t in table[:3])
+        raise InputError(
+            f"All {len(table)} tuning trials failed, so there is no best trial ({reasons}). "
+            "Read the trials' logs, fix the cause, and run again."
+        )
+    best = (max if goal == "maximize" else min)(scored, key=lambda t: t["value"])
+    return {
+        "metric": metric,
+        "goal": goal,
+        "best_trial": best["id"],
+        "best_value": best["value"],
+        "best": best["parameters"],
+        "trials": table,
+    }
+
+
+def apply_tuning(config: object, result: Mapping) -> object:
+    """`config` with the best trial's values of `result` (unchanged for `{}`), checked again."""
+    best = dict(result.get("best", {})) if result else {}
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(best) - names)
+    if unknown:
+        raise InputError(
+            f"The tuning result sets {', '.join(unknown)}, which {type(config).__name__} does not "
+            "have: it comes from another case study's study."
+        )
+    types = {f.name: type(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    tuned = dataclasses.replace(config, **{k: _typed(types[k], v) for k, v in best.items()})
+    tuned.check()
+    return tuned
+
+
+def vertex_trials(trials: Sequence[Mapping]) -> list[dict]:
+    """The trials of a Vertex AI HyperparameterTuningJob (its `trials`, as protojson dicts with
+    parameterId, finalMeasurement...) as rows of `study_result`."""
+    rows = []
+    for trial in trials:
+        metrics = trial.get("finalMeasurement", {}).get("metrics", [])
+        rows.append(
+            {
+                "id": trial.get("id", ""),
+                "state": trial.get("state", ""),
+                "parameters": {
+                    p["parameterId"]: p.get("value") for p in trial.get("parameters", [])
+                },
+                "value": metrics[0].get("value") if metrics else None,
+                "error": trial.get("infeasibleReason", ""),
+            }
+        )
+    return rows
+
+
+def _typed(kind: type, value: object) -> object:
+    """A tuned value as its field's type (Vertex AI writes every number as a double)."""
+    if kind is int:
+        return round(float(value))
+    return float(value) if kind is float else value
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
