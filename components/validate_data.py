@@ -33,7 +33,7 @@ def validate_data(
     features), metrics (the number of anomalies, each distance as drift_<feature>).
     """
     from serving.contracts.logs import setup_logging
-    from trainer.data_validation.validation import validate_dataset
+    from trainer.data_validation.validation import stop_on_anomalies, validate_dataset
 
     setup_logging()
     report.uri += ".html"  # so that a browser opens the file as a page, locally too
@@ -59,3 +59,4 @@ def validate_data(
             "drifted": [d.feature for d in result.drifted],
         }
     )
+    stop_on_anomalies(result, drift_action)  # after the metrics: a stopped run has them too

@@ -13,7 +13,12 @@ import math
 from collections.abc import Callable
 
 from serving.contracts.limits import refuse, value_problems
-from trainer.parameter_limits import MONITORING_LIMITS, PIPELINE_LIMITS, case_problems
+from trainer.parameter_limits import (
+    MONITORING_LIMITS,
+    PIPELINE_LIMITS,
+    case_problems,
+    threshold_map_problems,
+)
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 _INT64 = (-(2**63), 2**63 - 1)  # what Vertex AI's protobuf NUMBER_INTEGER parameters hold
@@ -65,7 +70,8 @@ def parameter_value_problems(case: str | None, values: dict, defaults: dict) -> 
     shared limits and the monitoring pipeline's.
     """
     if case is None:
-        return value_problems(values, {**PIPELINE_LIMITS, **MONITORING_LIMITS})
+        limits = {**PIPELINE_LIMITS, **MONITORING_LIMITS}
+        return value_problems(values, limits) + threshold_map_problems(values)
     return case_problems(case, {**defaults, **values})
 
 

@@ -95,6 +95,33 @@ MONITORING_LIMITS: dict[str, Limit] = {
 }
 
 
+# Per-feature thresholds: {"<feature>": a number from 0 (unwatched) to 1}.
+THRESHOLD_MAPS = ("drift_thresholds", "feature_thresholds")
+
+
+def threshold_map_problems(arguments: Mapping[str, object]) -> list[str]:
+    """What is wrong with the per-feature threshold maps among `arguments` (THRESHOLD_MAPS);
+    which features exist is only known to the step that reads the data."""
+    problems = []
+    for name in (n for n in THRESHOLD_MAPS if n in arguments):
+        value = arguments[name]
+        if not isinstance(value, Mapping):
+            problems.append(
+                f'{name}={value!r} is not an object of feature: threshold, e.g. {{"x": 0.2}}.'
+            )
+            continue
+        bad = {
+            k: v
+            for k, v in value.items()
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1
+        }
+        if bad:
+            problems.append(
+                f"{name} has {bad}: each threshold is a number from 0 (unwatched) to 1."
+            )
+    return problems
+
+
 def email_list_problem(name: str, value: object, most: int | None = None) -> str | None:
     """Why `value` is not a list of email addresses (at most `most`) for `name`, or None."""
     example = f'{name}=["ml-team@example.com"]'
@@ -135,7 +162,7 @@ def case_problems(case: str, arguments: Mapping[str, object]) -> list[str]:
     parameters: the ingest options' (`check_ingest_options`) and the training
     config's (`config.check()`, e.g. a batch's memory estimate), as the steps apply them.
     """
-    problems = value_problems(arguments, case_limits(case))
+    problems = value_problems(arguments, case_limits(case)) + threshold_map_problems(arguments)
     if problems:
         return problems
     problems = tuning_problems(case, training_config(case), arguments)

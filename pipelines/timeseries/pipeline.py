@@ -88,7 +88,7 @@ def build_pipeline(target: Target):
         schema_uri: str = "",  # a schema.json (local or gs://); "": the champion's, or inferred
         drift_action: str = "warn",  # drift over a threshold: "warn", or "fail" (stop the run)
         drift_threshold: float = 0.3,  # every feature's; Vertex AI Model Monitoring's default
-        drift_thresholds: dict = {},  # noqa: B006 (per feature, e.g. {"label": 0.2})
+        drift_thresholds: dict = {},  # noqa: B006 (per feature, e.g. {"value": 0.2})
         # Distribution: the tf.distribute strategy ("auto": from the cluster and the devices).
         strategy: str = "auto",
         learning_rate_scaling: str = "linear",  # learning_rate with the replicas: or sqrt, none

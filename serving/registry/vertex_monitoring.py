@@ -27,7 +27,6 @@ _DISPLAY_SUFFIX = "-model-monitoring"
 class MonitoringPlan(Protocol):
     """What a monitoring job is given (trainer.vertex_monitoring.plan makes one)."""
 
-    enabled: bool
     reason: str  # why there is no job to configure; "" when there is
     thresholds: dict[str, float]  # instance field -> threshold, for skew and drift
     analysis_schema_uri: str

@@ -50,6 +50,16 @@ def test_the_monitoring_pipelines_values_are_checked_before_a_run():
     problems = parameter_value_problems(None, {"window_hours": 0, "skew_threshold": 2}, {})
     assert any("window_hours=0 is out of range" in p for p in problems), problems
     assert any("skew_threshold=2 is out of range" in p for p in problems), problems
+    problems = parameter_value_problems(None, {"feature_thresholds": {"x": "high"}}, {})
+    assert problems == [
+        "feature_thresholds has {'x': 'high'}: each threshold is a number from 0 (unwatched) to 1."
+    ]
+
+
+def test_per_feature_drift_thresholds_are_checked_before_a_run():
+    problems = parameter_value_problems("text", {"drift_thresholds": {"label": 2}}, {})
+    assert any("drift_thresholds has {'label': 2}" in p for p in problems), problems
+    assert parameter_value_problems("text", {"drift_thresholds": {"label": 0.2}}, {}) == []
 
 
 def test_local_target_gates_the_local_registry_on_the_blessing(tmp_path):

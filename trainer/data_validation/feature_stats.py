@@ -5,7 +5,8 @@ dataset or from served traffic, so that the two compare:
 
 - numerical: count (present values), missing (None or NaN), non_finite (inf),
   mean, std, min, max, quantiles, a histogram of HISTOGRAM_BINS equal-width bins
-  between min and max ({"edges", "counts"}; one single-valued bin when min == max),
+  between min and max ({"edges", "counts"}; one bin when min == max or the span cannot
+  be split),
   and what the distances count on another dataset's bins: the distinct values with their
   counts (up to MAX_DISTINCT_NUMBERS of them) and the 101 percentiles (0th to 100th);
 - categorical: count, missing (None or ""), unique, and the frequencies of the
@@ -38,11 +39,7 @@ def numeric_stats(values: Iterable[float | None]) -> dict:
         return {**stats, "histogram": {"edges": [], "counts": []}}
     low, high = float(finite.min()), float(finite.max())
     distinct, counts = np.unique(finite, return_counts=True)
-    if low == high:
-        histogram = {"edges": [low, high], "counts": [int(finite.size)]}
-    else:
-        binned, edges = np.histogram(finite, bins=HISTOGRAM_BINS, range=(low, high))
-        histogram = {"edges": [float(e) for e in edges], "counts": [int(c) for c in binned]}
+    histogram = _histogram(finite, low, high)
     return {
         **stats,
         "mean": float(finite.mean()),
@@ -61,6 +58,17 @@ def numeric_stats(values: Iterable[float | None]) -> dict:
         else [],
         "percentiles": [float(v) for v in np.quantile(finite, np.linspace(0, 1, 101))],
     }
+
+
+def _histogram(finite: np.ndarray, low: float, high: float) -> dict:
+    """HISTOGRAM_BINS equal-width bins from low to high; one bin when they cannot be split
+    (a single value, a span too small for distinct float edges, or one that overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    if low == high or not np.isfinite(edges).all() or (np.diff(edges) <= 0).any():
+        return {"edges": [low, high], "counts": [int(finite.size)]}
+    binned, edges = np.histogram(finite, bins=edges)
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in binned]}
 
 
 def categorical_stats(values: Iterable[object]) -> dict:

@@ -9,9 +9,12 @@ with Vertex AI Model Monitoring's distances, with
 - the model's training statistics (its data baseline): training-serving skew;
 - the window before it: prediction drift.
 
-A distance over its threshold is an alert. With fewer than `min_instances` instances
-in the latest window nothing is compared: a handful of requests says nothing of a
-distribution, and would only raise false alerts.
+A distance over its threshold is an alert. So is a share of instances the model's
+input could not be read from (bad base64, a wrong key, a ragged window) above the skew
+threshold: training read every example it kept, and traffic the features cannot describe
+would otherwise pass unseen. With fewer than `min_instances` instances in the latest
+window nothing is compared: a handful of requests says nothing of a distribution, and
+would only raise false alerts.
 """
 
 from __future__ import annotations
@@ -124,7 +127,10 @@ def traffic_monitoring(
             f"than the {min_instances} needed to compare distributions: nothing was compared"
         )
     else:
-        result.skew = feature_distances(training, served, skew_threshold, thresholds)
+        result.skew = [
+            _unreadable_share(served, skew_threshold),
+            *feature_distances(training, served, skew_threshold, thresholds),
+        ]
         if result.previous_instances >= min_instances:
             before = _served(training["dataset"]["case"], previous, request_log, metadata)
             result.drift = feature_distances(before, served, drift_threshold, thresholds)
@@ -150,6 +156,16 @@ def _windows(
     latest = [r for r in requests if r.time > end - width]
     previous = [r for r in requests if end - 2 * width < r.time <= end - width]
     return latest, previous
+
+
+UNREADABLE = "unreadable instances"
+
+
+def _unreadable_share(served: dict, threshold: float) -> FeatureDistance:
+    """The share of served instances no feature could be read from (0 in training data)."""
+    counts = served["details"]["instances"]
+    share = counts["unreadable"] / counts["served"] if counts["served"] else 0.0
+    return FeatureDistance(UNREADABLE, "share", round(share, 6), threshold, share > threshold > 0)
 
 
 def _served(case: str, requests: list[LoggedRequest], source: str, metadata: dict) -> dict:

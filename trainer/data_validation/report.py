@@ -111,7 +111,7 @@ def write_verdict_report(
         sections.append(
             f"<h2>Distances from {html.escape(against)}</h2>"
             + (
-                table(["feature", "distance", "value", "threshold", ""], rows)
+                table(["feature", "metric", "distance", "threshold", ""], rows)
                 if rows
                 else "<p>None.</p>"
             )

@@ -4,9 +4,12 @@ Only whole files named requests-*.jsonl are read, as the writer guarantees; a li
 that is not a record of the documented layout is counted and skipped, not fatal:
 monitoring reads what production wrote, and one bad line must not hide the rest.
 
-A file's name holds the time it was written, after every record in it, so files older
-than what is asked for (`within`, back from the newest file) are not read at all: a
-log that grows for months costs a monitoring run only its last windows.
+A file's name holds the time it was written, after every record in it. Files are read
+newest first, and once the model's newest record is found, files written before the
+asked-for span (`within`, back from that record) are not read at all: a log that grows
+for months costs a monitoring run only its last windows, and other models' later
+traffic in the same log cuts nothing of this model's. A line that is not UTF-8 is a bad
+line like any other; a logging time without an offset is UTC, as the writer writes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +52,15 @@ def read_request_log(
     uri: str, model: str, version: str = "", within: dt.timedelta | None = None
 ) -> RequestLogRead:
     """The logged requests of `model` (and `version`, if given) under `uri`, oldest first;
-    with `within`, only from files written in that time before the newest one."""
-    requests, files, bad = [], 0, 0
-    for name, lines in _log_files(uri, within):
+    with `within`, only those of files written in that time before its newest record."""
+    requests: list[LoggedRequest] = []
+    files, bad = 0, 0
+    oldest: dt.datetime | None = None  # files written before this hold nothing asked for
+    for name, written, read_lines in _log_files(uri):
+        if oldest is not None and written is not None and written < oldest:
+            continue
         files += 1
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(read_lines(), 1):
             record = _record(line)
             if record is None:
                 bad += 1
@@ -64,29 +71,24 @@ def read_request_log(
                 requests.append(
                     LoggedRequest(record["time"], str(record["model_version"]), record["instances"])
                 )
+        if within is not None and oldest is None and requests:
+            oldest = max(r.time for r in requests) - within - _WRITE_SLACK
     requests.sort(key=lambda r: r.time)
+    if oldest is not None:
+        requests = [r for r in requests if r.time >= oldest + _WRITE_SLACK]
     return RequestLogRead(requests, files, bad)
 
 
-def _record(line: str) -> dict | None:
+def _record(line: bytes) -> dict | None:
     try:
-        record = json.loads(line)
-        record["time"] = dt.datetime.fromisoformat(record["logging_time"]).astimezone(dt.UTC)
-    except (ValueError, TypeError, KeyError, AttributeError):
+        record = json.loads(line.decode("utf-8"))
+        time = dt.datetime.fromisoformat(record["logging_time"])
+        record["time"] = (time if time.tzinfo else time.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, TypeError, KeyError, AttributeError):  # UnicodeDecodeError included
         return None
     if not isinstance(record.get("instances"), list) or "model_version" not in record:
         return None
     return record
-
-
-def _recent(names: list[str], within: dt.timedelta | None) -> set[str]:
-    """The names of files written within `within` (and the slack) of the newest file."""
-    times = {name: _written_at(name) for name in names}
-    known = [t for t in times.values() if t is not None]
-    if within is None or not known:
-        return set(names)
-    oldest = max(known) - within - _WRITE_SLACK
-    return {name for name, t in times.items() if t is None or t >= oldest}
 
 
 def _written_at(name: str) -> dt.datetime | None:
@@ -96,9 +98,13 @@ def _written_at(name: str) -> dt.datetime | None:
     return dt.datetime.strptime(found.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
 
 
-def _log_files(uri: str, within: dt.timedelta | None) -> Iterator[tuple[str, list[str]]]:
+LogFile = tuple[str, dt.datetime | None, Callable[[], list[bytes]]]
+
+
+def _log_files(uri: str) -> Iterator[LogFile]:
+    """(name, time written, its lines when called) of each log file, newest first."""
     if uri.startswith("gs://"):
-        yield from _gcs_files(uri, within)
+        yield from _gcs_files(uri)
         return
     root = Path(uri)
     if not root.is_dir():
@@ -106,16 +112,19 @@ def _log_files(uri: str, within: dt.timedelta | None) -> Iterator[tuple[str, lis
             f"Request log {uri}: no such directory. Serve with --request-log {uri} (make serve "
             "writes build/request-log), or pass the directory the server writes."
         )
-    paths = sorted(root.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
-    recent = _recent([p.name for p in paths], within)
-    for path in (p for p in paths if p.name in recent):
-        try:
-            yield str(path), path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            log.warning("Skipping %s: %s", path, exc)
+    for path in sorted(root.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"), reverse=True):
+        yield str(path), _written_at(path.name), lambda path=path: _local_lines(path)
 
 
-def _gcs_files(uri: str, within: dt.timedelta | None) -> Iterator[tuple[str, list[str]]]:
+def _local_lines(path: Path) -> list[bytes]:
+    try:
+        return path.read_bytes().splitlines()
+    except OSError as exc:
+        log.warning("Skipping %s: %s", path, exc)
+        return []
+
+
+def _gcs_files(uri: str) -> Iterator[LogFile]:
     from google.api_core import exceptions as gexc
 
     source = parse_source_uri(uri)
@@ -129,6 +138,7 @@ def _gcs_files(uri: str, within: dt.timedelta | None) -> Iterator[tuple[str, lis
                 if "/" not in b.name[len(prefix) :] and b.name.endswith(FILE_SUFFIX)
             ),
             key=lambda b: b.name,
+            reverse=True,
         )
     except gexc.NotFound:
         raise InputError(f"Request log {uri}: bucket {source.bucket!r} does not exist.") from None
@@ -136,11 +146,14 @@ def _gcs_files(uri: str, within: dt.timedelta | None) -> Iterator[tuple[str, lis
         raise InputError(
             f"Request log {uri}: access denied; grant roles/storage.objectViewer on the bucket."
         ) from None
-    recent = _recent([b.name for b in blobs], within)
-    for blob in (b for b in blobs if b.name in recent):
+
+    def lines(blob) -> list[bytes]:
         try:
-            text = blob.download_as_bytes().decode("utf-8")
-        except (gexc.NotFound, UnicodeDecodeError) as exc:
+            return blob.download_as_bytes().splitlines()
+        except gexc.NotFound as exc:  # removed since it was listed
             log.warning("Skipping gs://%s/%s: %s", source.bucket, blob.name, exc)
-            continue
-        yield f"gs://{source.bucket}/{blob.name}", text.splitlines()
+            return []
+
+    for blob in blobs:
+        name = f"gs://{source.bucket}/{blob.name}"
+        yield name, _written_at(blob.name), lambda blob=blob: lines(blob)

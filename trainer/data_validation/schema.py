@@ -16,8 +16,11 @@ the pipeline parameter `schema_uri`. Layout:
 Inference: every feature is required, its missing fraction may rise by
 MISSING_SLACK above what was seen; a numeric column's range is the seen one widened
 by RANGE_MARGIN of its span on each side (of its size when the span is 0); a
-categorical column's or label's domain is the values seen (a column with more than
-MAX_DOMAIN distinct values gets none). Derived features (an image's width, a text's
+label's domain is the classes seen (none when there are more than the statistics keep);
+a categorical column's is the values seen only when they look like a vocabulary: at
+most MAX_DOMAIN of them (TFDV's max_string_domain_size) and at most MAX_UNIQUE_SHARE
+of the values distinct, so that dates kept as text and IDs, new on every run, get
+none. Derived features (an image's width, a text's
 length) are only typed and required: their distributions are watched for drift.
 """
 
@@ -38,7 +41,8 @@ SCHEMA_FILE = "schema.json"
 SCHEMA_PROTO_FILE = "schema.pbtxt"
 MISSING_SLACK = 0.05
 RANGE_MARGIN = 0.25
-MAX_DOMAIN = 1000
+MAX_DOMAIN = 100
+MAX_UNIQUE_SHARE = 0.5
 _TYPES = (NUMERIC, CATEGORICAL, TIMESTAMP)
 _KEYS = {"type", "required", "max_missing_fraction", "range", "domain", "all_values_required"}
 
@@ -68,11 +72,19 @@ def _infer_feature(entry: dict) -> dict:
         low, high = stats["min"], stats["max"]
         margin = RANGE_MARGIN * ((high - low) or abs(high) or 1.0)
         spec["range"] = [low - margin, high + margin]
-    if entry["type"] == CATEGORICAL and (entry["role"] == "label" or stats["unique"] <= MAX_DOMAIN):
+    if entry["type"] == CATEGORICAL and _has_domain(stats, entry["role"] == "label"):
         spec["domain"] = sorted(stats["frequencies"])
         if entry["role"] == "label":
             spec["all_values_required"] = True
     return spec
+
+
+def _has_domain(stats: dict, is_label: bool) -> bool:
+    if not stats["count"] or stats["other"]:  # nothing seen, or values the statistics dropped
+        return False
+    if is_label:
+        return True
+    return stats["unique"] <= min(MAX_DOMAIN, MAX_UNIQUE_SHARE * stats["count"])
 
 
 def write_schema(directory: str | Path, schema: dict) -> Path:
@@ -90,8 +102,7 @@ def read_schema(uri: str | Path, source: str = "schema_uri") -> dict:
     """A schema file (local or gs://), checked; InputError naming `source` and the fault."""
     text = str(uri)
     if text.startswith("gs://"):
-        with tempfile.TemporaryDirectory(prefix="schema-") as tmp:
-            return parse_schema(download_object(text, tmp).read_text(), f"{source} {text}")
+        return _read_gcs_schema(text, source)
     path = Path(text)
     if path.is_dir():
         path = path / SCHEMA_FILE
@@ -102,6 +113,22 @@ def read_schema(uri: str | Path, source: str = "schema_uri") -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{source}: cannot read {path} ({exc}).") from None
     return parse_schema(body, f"{source} {path}")
+
+
+def _read_gcs_schema(uri: str, source: str) -> dict:
+    """A schema object, or a folder's schema.json, on Cloud Storage."""
+    name = uri if uri.endswith(".json") else f"{uri.rstrip('/')}/{SCHEMA_FILE}"
+    with tempfile.TemporaryDirectory(prefix="schema-") as tmp:
+        try:
+            body = download_object(name, tmp).read_text(encoding="utf-8")
+        except InputError as exc:
+            raise InputError(
+                f"{source}: cannot read a schema at {uri} ({exc}). Pass a schema.json (see "
+                "docs/data-validation.md), or leave it empty to use the champion's."
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{source}: {name} is not UTF-8 text ({exc}).") from None
+    return parse_schema(body, f"{source} {name}")
 
 
 def parse_schema(text: str, where: str) -> dict:

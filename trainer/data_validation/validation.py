@@ -10,7 +10,9 @@
    it and "fail" stops the run.
 4. Out, always (the report also when the run stops): the report page, and the
    data baseline the model about to be trained keeps: the schema in force and this
-   data's statistics.
+   data's statistics. `validate_dataset` writes them and returns the verdict;
+   `stop_on_anomalies` then stops the run, so that the step records its metrics
+   first, a stopped run's included.
 """
 
 from __future__ import annotations
@@ -83,11 +85,10 @@ def validate_dataset(
     drift_threshold: float = 0.3,
     drift_thresholds: Mapping[str, float] | None = None,
 ) -> Validation:
-    """Validate the statistics in `statistics_dir`; raise DataAnomalies to stop the run."""
+    """Validate the statistics in `statistics_dir`, write the outputs, return the verdict."""
     thresholds = dict(drift_thresholds or {})
     check_validation_settings(drift_action, drift_threshold, thresholds)
     statistics = read_statistics(statistics_dir, "The new data's statistics")
-    check_thresholds(drift_threshold, thresholds, statistics["features"], "drift_thresholds")
     champion = model_baseline(champion_uri) if champion_uri else None
     if schema_uri:
         schema, source = read_schema(schema_uri), f"pinned, {schema_uri}"
@@ -95,13 +96,15 @@ def validate_dataset(
         schema, source = champion[0], f"the champion's, {champion_uri}"
     else:
         schema, source = infer_schema(statistics), "inferred from this data"
+    # a threshold may name a feature the new data lost: its anomaly says so, not this check
+    known = {**schema["features"], **statistics["features"]}
+    check_thresholds(drift_threshold, thresholds, known, "drift_thresholds")
     result = Validation(source, find_anomalies(schema, statistics))
     result.unchecked = sorted(set(statistics["features"]) - set(schema["features"]))
     if champion is not None:
         result.distances = feature_distances(champion[1], statistics, drift_threshold, thresholds)
         result.drift_against = "the champion's training data"
     _write_outputs(result, schema, statistics, Path(baseline_out), report_path, drift_action)
-    _decide(result, drift_action)
     return result
 
 
@@ -132,7 +135,8 @@ def _write_outputs(
     write_statistics(baseline_out, statistics)
 
 
-def _decide(result: Validation, drift_action: str) -> None:
+def stop_on_anomalies(result: Validation, drift_action: str) -> None:
+    """DataAnomalies (the run stops) for anomalies, or for drift with drift_action "fail"."""
     if result.anomalies:
         lines = "\n".join(f"  - {a.describe()}" for a in result.anomalies)
         raise DataAnomalies(

@@ -85,7 +85,7 @@ def served_statistics(instances: list, source: str, model_metadata: dict) -> dic
     name = model_metadata.get("input", {}).get("name", "")
     texts = [text for text in (_instance_text(i, name) for i in instances) if text is not None]
     features, details = text_features(texts)
-    details["instances"] = {"served": len(instances), "texts": len(texts)}
+    details["instances"] = {"served": len(instances), "unreadable": len(instances) - len(texts)}
     return statistics_document("text", source, len(instances), features, details)
 
 

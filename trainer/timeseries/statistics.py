@@ -1,7 +1,8 @@
 """The timeseries case's data statistics: of an ingested table, and of served windows.
 
 Features: every column of the table, typed from its Arrow type (numbers are
-numeric, text and booleans categorical, TIMESTAMP and DATE timestamps), so that a
+numeric, text and booleans categorical, TIMESTAMP and DATE timestamps, and the time
+column a timestamp even when kept as text), so that a
 column renamed, dropped or turned to text is an anomaly; the target column also
 has a range. Served windows give the target column's values. Details: the series
 report (as training will repair it: duplicates, gaps, imputed points) and the
@@ -51,6 +52,8 @@ def dataset_statistics(
     """The statistics document of an ingested table (data.parquet and its manifest)."""
     table = pq.read_table(Path(dataset_dir) / "data.parquet")
     features = {name: column_feature(table[name]) for name in table.column_names}
+    if time_column in features and features[time_column]["type"] == CATEGORICAL:
+        features[time_column] = _text_times_feature(table[time_column], time_column)
     details = {
         "series": _series_report(table, time_column, target_column, frequency),
         **_seasons(table, time_column, target_column),
@@ -58,24 +61,40 @@ def dataset_statistics(
     return statistics_document("timeseries", manifest["source"], table.num_rows, features, details)
 
 
+def _text_times_feature(column: pa.ChunkedArray, name: str) -> dict:
+    """The time column kept as text, as training reads it: timestamps (a new day is no new
+    category)."""
+    times = parse_times(pd.Series(column.to_pylist(), dtype=object), name)
+    return feature(TIMESTAMP, "column", timestamp_stats(times.to_numpy()), f"{column.type} times")
+
+
 def served_statistics(instances: list, source: str, model_metadata: dict) -> dict:
     """The statistics document of served windows (lists, or objects holding one under the
     model's input name): the values of the target column the model was trained on."""
     name = model_metadata.get("input", {}).get("name", "")
     target_column = model_metadata["training_params"]["target_column"]
-    values = [v for window in instances for v in _window_values(window, name)]
+    windows = [_window_values(window, name) for window in instances]
+    values = [v for window in windows if window for v in window]
     features = {target_column: feature(NUMERIC, "column", numeric_stats(values), "window values")}
-    details = {"instances": {"windows": len(instances), "values": len(values)}}
+    unreadable = sum(not window for window in windows)
+    details = {
+        "instances": {"served": len(instances), "unreadable": unreadable, "values": len(values)}
+    }
     return statistics_document("timeseries", source, len(instances), features, details)
 
 
-def _window_values(window: object, input_name: str) -> list:
+def _window_values(window: object, input_name: str) -> list[float] | None:
+    """The window's numbers; None unless it is a non-empty list of numbers (nested or not)."""
     if isinstance(window, dict) and input_name in window:
         window = window[input_name]  # {"window": [...]}
-    if not isinstance(window, list):
-        return []
-    flat = np.asarray(window, dtype=object).ravel()
-    return [float(v) for v in flat if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not isinstance(window, list) or not window:
+        return None
+    try:
+        flat = np.asarray(window, dtype=object).ravel()
+    except ValueError:  # ragged
+        return None
+    numbers = [v for v in flat if isinstance(v, int | float) and not isinstance(v, bool)]
+    return [float(v) for v in numbers] if len(numbers) == len(flat) else None
 
 
 def _series_report(table: pa.Table, time_column: str, target_column: str, frequency: str) -> dict:

@@ -10,8 +10,8 @@
 - The training data Vertex computes the skew baseline from: Vertex takes a dataset, not
   statistics, so `training_instances.csv` holds, for each field, TRAINING_ROWS values
   drawn from the baseline's training statistics: a numeric feature's 0th to 100th
-  percentiles, a categorical one's values in proportion to their frequencies (each
-  column in its own order). Vertex compares each field's distribution on its own, so
+  percentiles (each column in its own order; the case layouts watch numeric fields
+  only). Vertex compares each field's distribution on its own, so
   the file gives it the baseline's distributions in 101 rows.
 
 Both files go to the step's output folder (under the pipeline root), which Vertex reads.
@@ -48,7 +48,6 @@ _SETTINGS = ("monitoring_sample_rate", "monitoring_interval_hours", "drift_thres
 class VertexMonitoringPlan:
     """What the monitoring job is given; `reason` says why there is none ("" when there is)."""
 
-    enabled: bool
     sample_rate: float
     interval_hours: int
     alert_emails: list[str]
@@ -93,7 +92,7 @@ def vertex_monitoring_plan(
     problems = [PIPELINE_LIMITS[name].problem(name, value) for name, value in values.items()]
     problems.append(email_list_problem("monitoring_alert_emails", alert_emails))
     refuse([problem for problem in problems if problem])
-    plan = VertexMonitoringPlan(enabled, sample_rate, int(interval_hours), list(alert_emails))
+    plan = VertexMonitoringPlan(sample_rate, int(interval_hours), list(alert_emails))
     if not enabled:
         return _without(plan, "model_monitoring is off")
     baseline = model_baseline(model_dir, "The trained model")
@@ -156,16 +155,11 @@ def training_instances(layout: InstanceLayout, statistics: dict) -> str:
 
 
 def _sample(stats: dict) -> list:
-    """TRAINING_ROWS values with the feature's training distribution; [] if it has none."""
+    """TRAINING_ROWS values with a numeric feature's training distribution (its 101
+    percentiles; the layouts watch numeric fields only); [] if it has none."""
     if not stats.get("count"):
         return []
-    if "percentiles" in stats:
-        return [float(v) for v in stats["percentiles"]]
-    counts = {**stats["frequencies"], **({"<other>": stats["other"]} if stats["other"] else {})}
-    total = sum(counts.values())
-    values = [v for v, n in counts.items() for _ in range(round(n / total * TRAINING_ROWS))]
-    values = (values or list(counts))[:TRAINING_ROWS]
-    return [values[i % len(values)] for i in range(TRAINING_ROWS)]
+    return [float(v) for v in stats["percentiles"]]
 
 
 def _case_module(case: str):

@@ -92,10 +92,9 @@ def served_statistics(instances: list, source: str, model_metadata: dict) -> dic
     (its metadata's input name) holding one."""
     name = model_metadata.get("input", {}).get("name", "")
     encoded = (_instance_bytes(instance, name) for instance in instances)
-    properties = [image_properties(data) for data in encoded if data]
-    details = {
-        "instances": {"served": len(instances), "decoded": sum(p is not None for p in properties)}
-    }
+    properties = [image_properties(data) if data else None for data in encoded]
+    unreadable = sum(p is None for p in properties)
+    details = {"instances": {"served": len(instances), "unreadable": unreadable}}
     return statistics_document(
         "vision", source, len(instances), property_features(properties), details
     )

@@ -46,7 +46,14 @@ def test_divergence_on_the_baselines_bins_is_scipys_on_the_new_datas_counts():
         counts = [(new < edges[0]).sum(), *inside, (new > edges[-1]).sum()]
         expected = jensenshannon([0, *baseline["counts"], 0], counts, base=2) ** 2
         found = histogram_divergence(baseline, numeric_stats(new))
-        assert found == pytest.approx(expected, abs=0.01), shift
+        # the percentiles' 1% steps leave a floor of about 0.006 under distances near 0
+        assert found == pytest.approx(expected, rel=0.2, abs=0.008), shift
+
+
+def test_a_span_too_small_or_too_large_to_split_is_one_bin():
+    for values in ([1e16, 1e16 + 2], [0.0, 5e-324], [-1e308, 1e308]):
+        histogram = numeric_stats(values)["histogram"]
+        assert histogram == {"edges": [min(values), max(values)], "counts": [2]}, values
 
 
 def test_binned_masses_by_hand():

@@ -53,7 +53,12 @@ def test_traffic_like_the_training_data_raises_no_alert(tmp_path, model_dir):
         model_dir, "text", served(tmp_path, texts(200)), tmp_path / "r.html"
     )
     assert result.instances == 200 and result.alerts == []
-    assert {d.feature for d in result.skew} == {"text_length", "text_words", "text_non_ascii"}
+    assert {d.feature for d in result.skew} == {
+        "unreadable instances",
+        "text_length",
+        "text_words",
+        "text_non_ascii",
+    }
     assert "no alert" in (tmp_path / "r.html").read_text()
 
 
@@ -105,6 +110,33 @@ def test_drift_compares_the_latest_window_with_the_one_before(tmp_path, model_di
         skew_threshold=1, drift_threshold=1, feature_thresholds={"text_words": 0},
     )  # fmt: skip
     assert relaxed.alerts == []
+
+
+def test_traffic_the_model_cannot_read_is_an_alert(tmp_path, model_dir):
+    garbage = [{"txt": t} for t in texts(150)] + [7] * 50  # a wrong key, not text
+    result = traffic_monitoring(
+        model_dir, "text", served(tmp_path, garbage + texts(20)), tmp_path / "r.html"
+    )
+    assert any(a.startswith("skew in unreadable instances: share 0.9091") for a in result.alerts)
+
+
+def test_other_models_traffic_and_bad_bytes_hide_nothing(tmp_path, model_dir):
+    """Vision traffic days later in the same log does not cut text's windows; a non-UTF-8
+    line and a logging time without an offset (taken as UTC) spoil only their own line."""
+    now = dt.datetime(2025, 1, 1, 12, tzinfo=dt.UTC)
+    log = write_records(tmp_path / "log", "text", [(now, texts(30))])
+    naive = json.loads(
+        (tmp_path / "log" / "requests-20250101T000000-1-0.jsonl").read_text().splitlines()[0]
+    )
+    naive["logging_time"] = "2025-01-01T11:00:00"
+    later = {**naive, "model": "vision", "logging_time": "2025-01-05T00:00:00+00:00"}
+    (tmp_path / "log" / "requests-20250101T130000-1-2.jsonl").write_bytes(
+        json.dumps(naive).encode() + b"\n\xff\xfe not utf-8\n"
+    )
+    (tmp_path / "log" / "requests-20250105T000000-1-0.jsonl").write_text(json.dumps(later))
+    read = read_request_log(log, "text", within=dt.timedelta(hours=48))
+    assert len(read.requests) == 31 and read.bad_lines == 2  # "not json" and the bad bytes
+    assert read.requests[0].time == dt.datetime(2025, 1, 1, 11, tzinfo=dt.UTC)
 
 
 def test_too_little_traffic_is_said_and_not_compared(tmp_path, model_dir):

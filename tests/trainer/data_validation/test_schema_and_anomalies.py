@@ -45,6 +45,29 @@ def test_inferred_schema_holds_types_ranges_domains_and_missing_limits():
     assert find_anomalies(schema, stats()) == []
 
 
+def test_only_a_vocabulary_gets_a_domain_so_fresh_dates_or_ids_are_no_anomaly():
+    def document(columns: dict, labels) -> dict:
+        features = {
+            n: feature(CATEGORICAL, "column", categorical_stats(v)) for n, v in columns.items()
+        }
+        features["label"] = feature(CATEGORICAL, "label", categorical_stats(labels))
+        return statistics_document("test", "memory", len(labels), features)
+
+    days = [f"2013-01-{d:02d}" for d in range(1, 29)]
+    first = document({"date": days, "city": ["Paris", "Oslo"] * 14}, ["a", "b"] * 14)
+    schema = infer_schema(first)
+    assert "domain" not in schema["features"]["date"]  # every value distinct: not a vocabulary
+    assert schema["features"]["city"]["domain"] == ["Oslo", "Paris"]
+    next_week = document(
+        {"date": [d.replace("-01-", "-02-") for d in days], "city": ["Oslo"] * 28}, ["a", "b"] * 14
+    )
+    assert find_anomalies(schema, next_week) == []
+    # more classes than the statistics keep: the label's class set is unknown, so not checked
+    many = document({}, [f"class-{i}" for i in range(1500)])
+    assert "domain" not in infer_schema(many)["features"]["label"]
+    assert find_anomalies(infer_schema(many), many) == []
+
+
 def test_each_kind_of_anomaly_names_the_feature_and_what_was_expected():
     schema = infer_schema(stats())
     shifted = find_anomalies(schema, stats(temperature=(40.0, 42.0)))
@@ -84,8 +107,13 @@ def test_a_pinned_schema_on_cloud_storage_is_read(gcs_emulator, tmp_path):
     write_schema(tmp_path, schema)
     upload_file(tmp_path / "schema.json", "gs://schemas/vision/schema.json")
     assert read_schema("gs://schemas/vision/schema.json") == schema
-    with pytest.raises(InputError, match="does not exist"):
+    assert read_schema("gs://schemas/vision/") == schema  # a folder holding schema.json
+    with pytest.raises(InputError, match=r"schema_uri: cannot read a schema at .*does not exist"):
         read_schema("gs://schemas/vision/missing.json")
+    (tmp_path / "latin1.json").write_bytes(b'{"features": "\xe9"}')
+    upload_file(tmp_path / "latin1.json", "gs://schemas/latin1.json")
+    with pytest.raises(InputError, match="is not UTF-8 text"):
+        read_schema("gs://schemas/latin1.json")
 
 
 @pytest.mark.parametrize(

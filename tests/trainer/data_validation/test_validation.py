@@ -21,7 +21,7 @@ from trainer.data_validation.statistics import (
     statistics_document,
     write_statistics,
 )
-from trainer.data_validation.validation import DataAnomalies, validate_dataset
+from trainer.data_validation.validation import DataAnomalies, stop_on_anomalies, validate_dataset
 
 RNG = np.random.default_rng(7)
 
@@ -46,9 +46,11 @@ def champion(tmp_path):
 
 
 def run(tmp_path, **settings):
-    return validate_dataset(
+    result = validate_dataset(
         tmp_path / "new", tmp_path / "out", tmp_path / "report.html", **settings
     )
+    stop_on_anomalies(result, settings.get("drift_action", "warn"))
+    return result
 
 
 def test_first_run_infers_the_schema_and_keeps_it_with_the_statistics(tmp_path):
@@ -80,6 +82,14 @@ def test_anomalies_stop_the_run_naming_each_and_the_report_is_still_written(tmp_
     assert "'c'" in message and "schema_uri" in message
     page = (tmp_path / "report.html").read_text()
     assert "The run stops" in page and "out of range" in page
+
+
+def test_a_feature_lost_with_its_own_threshold_is_named_as_missing(tmp_path, champion):
+    statistics = write_data(tmp_path / "new", RNG.normal(15, 5, 500), ["a", "b"] * 250)
+    statistics["features"]["temp"] = statistics["features"].pop("temperature")  # renamed
+    write_statistics(tmp_path / "new", statistics)
+    with pytest.raises(DataAnomalies, match="temperature: missing feature"):
+        run(tmp_path, champion_uri=str(champion), drift_thresholds={"temperature": 0.2})
 
 
 def test_drift_warns_by_default_and_fails_when_asked(tmp_path, champion, caplog):

@@ -40,4 +40,4 @@ def test_served_texts_are_strings_or_one_field_objects():
     )
     assert statistics["features"]["text_length"]["stats"]["count"] == 2
     assert statistics["features"]["text_length"]["stats"]["max"] == 6
-    assert statistics["details"]["instances"] == {"served": 3, "texts": 2}
+    assert statistics["details"]["instances"] == {"served": 3, "unreadable": 1}

@@ -40,6 +40,14 @@ def test_a_numeric_column_turned_to_text_is_categorical(tmp_path):
     assert "not built" in statistics["details"]["series"]  # training could not read it either
 
 
+def test_a_time_column_kept_as_text_is_a_timestamp(tmp_path):
+    frame = seasonal_frame(hours=48)
+    frame["ts"] = frame["ts"].dt.strftime("%Y-%m-%d %H:%M")
+    statistics = dataset_statistics(write(tmp_path / "d", frame), MANIFEST, "ts", "value", "")
+    assert statistics["features"]["ts"]["type"] == "timestamp"
+    assert statistics["features"]["ts"]["stats"]["max"].startswith("2024-01-02T23:00")
+
+
 def test_a_missing_target_column_leaves_the_others_described(tmp_path):
     frame = seasonal_frame(hours=48).rename(columns={"value": "temp"})
     statistics = dataset_statistics(write(tmp_path / "d", frame), MANIFEST, "ts", "value", "")
@@ -49,8 +57,17 @@ def test_a_missing_target_column_leaves_the_others_described(tmp_path):
 
 def test_served_windows_give_the_target_values():
     metadata = {"input": {"name": "window"}, "training_params": {"target_column": "temp"}}
-    windows = [[1.0, 2.0], {"window": [3.0, 4.0]}, [[5.0], [6.0]], "not a window"]
+    windows = [
+        [1.0, 2.0],
+        {"window": [3.0, 4.0]},
+        [[5.0], [6.0]],
+        "not a window",
+        [[1.0], [2.0, 3.0]],
+        [1.0, "x"],
+        [],
+    ]
     statistics = served_statistics(windows, "log", metadata)
     stats = statistics["features"]["temp"]["stats"]
     assert stats["count"] == 6 and stats["min"] == 1.0 and stats["max"] == 6.0
-    assert statistics["details"]["instances"] == {"windows": 4, "values": 6}
+    # a ragged window, a window holding text and an empty one are unreadable, like text
+    assert statistics["details"]["instances"] == {"served": 7, "unreadable": 4, "values": 6}

@@ -54,4 +54,4 @@ def test_served_images_give_the_same_features_without_the_label():
     assert "label" not in statistics["features"]
     assert statistics["features"]["image_width"]["stats"]["count"] == 2
     assert statistics["features"]["image_brightness"]["stats"]["mean"] == 200.0
-    assert statistics["details"]["instances"] == {"served": 4, "decoded": 2}
+    assert statistics["details"]["instances"] == {"served": 4, "unreadable": 2}
