@@ -13,6 +13,7 @@ ARGS ?=
 SOURCE ?=
 SET ?=
 MODEL ?=
+MODEL_VERSION ?=
 PORT ?= 8080
 REQUEST_LOG ?= build/request-log
 WAIT ?=
@@ -41,7 +42,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help venv run emulate emulator train serve monitor rollback registry-check pretrained compile submit deploy image infra test lint format bench clean
+.PHONY: help venv run emulate emulator train serve monitor predict rollback registry-check pretrained compile submit deploy image infra test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -71,6 +72,9 @@ serve: $(STAMP) ## Serve the champions of build/registry on 127.0.0.1:PORT (MODE
 
 monitor: $(STAMP) ## Skew and drift of MODEL's served traffic (REQUEST_LOG) against its training data; report in build/monitoring/
 	$(PY) -m pipelines monitor $(call raw-word,MODEL) --request-log $(call raw-word,REQUEST_LOG)
+
+predict: $(STAMP) ## Batch-predict SOURCE (default: PIPELINE's demo data) with its champion or MODEL_VERSION; output in build/predictions/
+	$(PY) -m pipelines predict $(call raw-word,PIPELINE) $(if $(value SOURCE),--source $(call raw-word,SOURCE)) $(if $(value MODEL_VERSION),--model-version $(call raw-word,MODEL_VERSION))
 
 rollback: $(STAMP) ## Make PIPELINE's previous champion the champion again (a running make serve follows)
 	$(PY) -m pipelines rollback $(call raw-word,PIPELINE)

@@ -1,5 +1,5 @@
 """Each case study's pipeline and offline demo, found by the case's name (trainer.catalog),
-and the pipelines of no case study (SERVICE_PIPELINES: monitoring).
+and the pipelines of no case study (SERVICE_PIPELINES: monitoring, batch prediction).
 
 Case study `<name>` has its pipeline in `pipelines/<name>/pipeline.py`
 (`build_pipeline(target)`) and its demo in `pipelines/<name>/demo.py`. Each
@@ -10,7 +10,9 @@ demo_task_args(build_dir), the `trainer.task` arguments that train its model on
 the demo data without a pipeline (`make train`); and, for `make emulate`,
 emulator_arguments(build_dir, overrides), the arguments of a run on the Vertex
 AI emulator with the demo data put where a Vertex run reads it, and
-example_instances(build_dir, arguments), a request its endpoint answers.
+example_instances(build_dir, arguments), a request its endpoint answers; and, for
+`make predict`, batch_source(build_dir), the batch prediction arguments (source_uri,
+and local_database for a BigQuery demo) of its demo data.
 A demo whose data is a BigQuery table also has demo_database(build_dir), the
 DuckDB file that the emulator's BigQuery serves.
 """
@@ -29,7 +31,7 @@ from trainer.catalog import case_names, check_case_name
 PIPELINES: tuple[str, ...] = case_names()
 # Pipelines of no case study, in pipelines/<name>/pipeline.py as theirs: compiled, submitted
 # and scheduled the same way.
-SERVICE_PIPELINES: tuple[str, ...] = ("monitoring",)
+SERVICE_PIPELINES: tuple[str, ...] = ("monitoring", "batch_prediction")
 ALL_PIPELINES: tuple[str, ...] = (*PIPELINES, *SERVICE_PIPELINES)
 
 

@@ -9,6 +9,7 @@ python -m pipelines rollback NAME [--registry DIR]   (the previous champion is c
 python -m pipelines emulate NAME [--source URI] [--set key=value ...]   (Vertex AI emulator)
 python -m pipelines emulator                          (the Vertex AI emulator alone)
 python -m pipelines monitor MODEL [--request-log DIR]   (skew and drift of served traffic)
+python -m pipelines predict NAME [--source URI] [--model-version V]   (batch prediction, local)
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     from pipelines.monitoring.command import add_command as add_monitor_command
 
     add_monitor_command(commands)
+    from pipelines.batch_prediction.command import add_command as add_predict_command
+
+    add_predict_command(commands, sorted(PIPELINES))
     submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI")
     deploy = commands.add_parser(
         "deploy", help="upload a compiled pipeline to Artifact Registry and schedule it"
@@ -128,6 +132,10 @@ def _dispatch(args: argparse.Namespace) -> None:
         from pipelines.monitoring.command import monitor_command
 
         monitor_command(args)
+    elif args.command == "predict":
+        from pipelines.batch_prediction.command import predict_command
+
+        predict_command(args)
     elif args.command in ("emulate", "emulator"):
         from pipelines.emulator import commands as emulator_commands
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from serving.contracts.limits import refuse, value_problems
 from trainer.parameter_limits import (
+    BATCH_PREDICTION_LIMITS,
     MONITORING_LIMITS,
     PIPELINE_LIMITS,
     case_problems,
@@ -67,10 +68,10 @@ def parameter_value_problems(case: str | None, values: dict, defaults: dict) -> 
     """What is wrong with pipeline arguments `values` (over the pipeline's `defaults`).
 
     `case` None (a service pipeline's template, or one of no known case study): only the
-    shared limits and the monitoring pipeline's.
+    shared limits and the service pipelines' (monitoring, batch prediction).
     """
     if case is None:
-        limits = {**PIPELINE_LIMITS, **MONITORING_LIMITS}
+        limits = {**PIPELINE_LIMITS, **MONITORING_LIMITS, **BATCH_PREDICTION_LIMITS}
         return value_problems(values, limits) + threshold_map_problems(values)
     return case_problems(case, {**defaults, **values})
 

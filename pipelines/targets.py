@@ -14,6 +14,9 @@ deployment change with the target:
   Registry, aliased `default` and `champion`, and deployed to an endpoint
   reused by name; models left there with no traffic are undeployed, and Vertex
   AI Model Monitoring is configured on the endpoint (components.model_monitoring).
+- batch_predict: locally a step streams the instances through the local registry's
+  model; on Vertex AI GCPC's ModelBatchPredictOp runs a BatchPredictionJob on the Model
+  Registry version (pipelines/batch_prediction/steps.py).
 - notifying: on Vertex AI, with VERTEX_NOTIFICATION_EMAILS set when the pipeline is
   built (make compile), the whole pipeline runs inside an exit handler that mails
   them its end (pipelines/notifications.py); locally a person reads the final
@@ -55,6 +58,7 @@ from components.deploy import (
 )
 from components.model_monitoring import configure_model_monitoring
 from components.worker_pools import worker_pool_specs
+from pipelines.batch_prediction import steps as batch_steps
 from pipelines.notifications import with_exit_notification
 from pipelines.vertex.settings import notification_recipients
 from trainer.distribution.worker_pools import EXECUTOR_INPUT_MARKER, JSON_ESCAPED_EXECUTOR_INPUT
@@ -152,6 +156,9 @@ class Target(Protocol):
         """The pipeline to run: `pipeline`, or `pipeline` inside an exit handler that tells a
         person how the run ended (Vertex AI, when recipients are set)."""
 
+    def batch_predict(self, job: batch_steps.BatchJob) -> Channel:
+        """Predict the job's source with its model; the output folder (an Artifact)."""
+
 
 class LocalTarget:
     name = "local"
@@ -178,6 +185,10 @@ class LocalTarget:
     def notifying(self, pipeline: GraphComponent) -> GraphComponent:
         """Unchanged: `make run` prints the final summary and exits non-zero on a failure."""
         return pipeline
+
+    def batch_predict(self, job: batch_steps.BatchJob) -> Channel:
+        """The local registry's model, streamed through in this process tree."""
+        return _uncached(*batch_steps.local_steps(job))
 
 
 class VertexTarget:
@@ -282,6 +293,17 @@ class VertexTarget:
         if recipients is None:
             recipients = notification_recipients()
         return with_exit_notification(pipeline, recipients) if recipients else pipeline
+
+    def batch_predict(self, job: batch_steps.BatchJob) -> Channel:
+        """GCPC's ModelBatchPredictOp on the Model Registry version the job names."""
+        return _uncached(*batch_steps.vertex_steps(job))
+
+
+def _uncached(tasks: list[dsl.PipelineTask], output: Channel) -> Channel:
+    """`output`, with `tasks` never cached: they read the registry and a changing source."""
+    for task in tasks:
+        never_cached(task)
+    return output
 
 
 TARGETS: dict[str, Target] = {"local": LocalTarget(), "vertex": VertexTarget()}

@@ -122,6 +122,16 @@ def threshold_map_problems(arguments: Mapping[str, object]) -> list[str]:
     return problems
 
 
+# The batch prediction pipeline's own (pipelines/batch_prediction; trainer.batch_prediction).
+BATCH_PREDICTION_LIMITS: dict[str, Limit] = {
+    "instances_format": one_of("", "jsonl", "csv", "file-list", "bigquery"),
+    "batch_size": Limit(1, 10_000, advice="instances per model call"),
+    "machine_type": _MACHINE_TYPE,
+    "starting_replica_count": Limit(1, 1000, advice="batch prediction machines"),
+    "max_replica_count": Limit(1, 1000, advice="batch prediction machines"),
+}
+
+
 def email_list_problem(name: str, value: object, most: int | None = None) -> str | None:
     """Why `value` is not a list of email addresses (at most `most`) for `name`, or None."""
     example = f'{name}=["ml-team@example.com"]'

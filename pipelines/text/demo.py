@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +84,20 @@ def emulator_arguments(build_dir: Path, overrides: dict) -> dict:
 def example_instances(build_dir: Path, arguments: dict) -> list:
     """A support message, as the served model takes it."""
     return ["my parcel never arrived"]
+
+
+def batch_source(build_dir: Path) -> dict:
+    """What `make predict` predicts by default: the demo messages as JSONL of {"text": ...}
+    (without their labels), written once."""
+    path = (build_dir / "batch-prediction" / "text-instances.jsonl").resolve()
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with demo_corpus(build_dir).open() as lines, tmp.open("w") as out:
+            for line in filter(str.strip, lines):
+                out.write(json.dumps({"text": json.loads(line)["text"]}) + "\n")
+        os.replace(tmp, path)
+    return {"source_uri": str(path)}
 
 
 @contextlib.contextmanager

@@ -91,6 +91,20 @@ def example_instances(build_dir: Path, arguments: dict) -> list:
     return [[float(9 + (day % 5)) for day in range(int(arguments["window"]))]]
 
 
+def batch_source(build_dir: Path) -> dict:
+    """What `make predict` predicts by default: a BigQuery query on the demo warehouse whose
+    rows are each day's last `window` maxima, {"window": [...]} (DuckDB stands in)."""
+    window = int(DEMO_TRAINING["window"])
+    query = f"""SELECT `window` FROM (
+  SELECT date, ARRAY_AGG(temp_max) OVER (
+    ORDER BY date ROWS BETWEEN {window - 1} PRECEDING AND CURRENT ROW) AS `window`
+  FROM `mlops-demo.{DATASET}.{TABLE}`
+  WHERE date >= DATE '2015-06-01')
+WHERE ARRAY_LENGTH(`window`) = {window}
+ORDER BY date"""
+    return {"source_uri": query, "local_database": str(demo_database(build_dir).resolve())}
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run (nothing to start: DuckDB is embedded)."""

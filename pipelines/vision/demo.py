@@ -119,6 +119,11 @@ def example_instances(build_dir: Path, arguments: dict) -> list:
     return [{"b64": base64.b64encode(image.read_bytes()).decode()}]
 
 
+def batch_source(build_dir: Path) -> dict:
+    """What `make predict` predicts by default: the demo digits' folder, each file an instance."""
+    return {"source_uri": str(demo_images(build_dir).resolve())}
+
+
 @contextlib.contextmanager
 def demo_run(build_dir: Path, source: str | None, overrides: dict) -> Iterator[dict]:
     """The arguments of a local run; without `source`, the digits served from a storage emulator."""

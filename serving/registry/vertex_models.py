@@ -14,6 +14,8 @@ import logging
 from google.api_core import exceptions as api_exceptions
 from google.cloud import aiplatform
 
+from serving.contracts.errors import InputError
+
 log = logging.getLogger(__name__)
 
 CHAMPION_ALIAS = "champion"
@@ -59,6 +61,27 @@ def champion_artifact_uri(display_name: str, project: str, location: str) -> str
         return ""
     log.info("Champion: %s (version %s) at %s", parent, champion.version_id, champion.uri)
     return champion.uri or ""
+
+
+def model_version_name(display_name: str, model_version: str, project: str, location: str) -> str:
+    """Resource name (`...models/ID@VERSION`) of the parent model's version `model_version`
+    (a version id or an alias; "" is the champion); InputError naming what exists when none."""
+    wanted = (model_version or "").strip() or CHAMPION_ALIAS
+    parent = find_parent_model(display_name, project, location)
+    if parent is None:
+        raise InputError(
+            f"Model Registry has no model named {display_name!r} in {project}/{location}: run "
+            "its training pipeline first (make submit)."
+        )
+    try:
+        model = aiplatform.Model(f"{parent}@{wanted}", project=project, location=location)
+    except api_exceptions.NotFound:
+        raise InputError(
+            f"{parent} has no version or alias {wanted!r}: name a version id or an alias "
+            "(champion, default) it has."
+        ) from None
+    log.info("Batch prediction with %s version %s", parent, model.version_id)
+    return f"{parent}@{model.version_id}"
 
 
 def get_or_create_endpoint(display_name: str, project: str, location: str) -> str:
