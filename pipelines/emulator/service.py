@@ -41,6 +41,7 @@ from pipelines.emulator.orchestrator.pipeline_run import (
 )
 from pipelines.emulator.rpc.grpc_server import running_grpc_server
 from pipelines.emulator.rpc.rest_gateway import running_rest_gateway
+from pipelines.emulator.vertex.batch_prediction import BatchPredictionService
 from pipelines.emulator.vertex.endpoints import EndpointService
 from pipelines.emulator.vertex.jobs import JobService
 from pipelines.emulator.vertex.kfp_registry import KfpRegistry
@@ -234,11 +235,12 @@ def running_emulator(
         state, operations, lambda uri: read_gcs_object(fuse, uri), home / MONITORING_DIR
     )
     bigquery = BigQueryEmulator(bigquery_database, project) if bigquery_database else None
+    batch = BatchPredictionService(state, models, environment, say, bigquery_database)
     registry = KfpRegistry()
     rpcs = [
         *operations.rpcs(), *jobs.rpcs(), *models.rpcs(), *endpoints.rpcs(),
         *PredictionService(state, endpoints).rpcs(), *pipelines.rpcs(), *schedules.rpcs(),
-        *monitoring.rpcs(), *ProjectService(state).rpcs(),
+        *monitoring.rpcs(), *batch.rpcs(), *ProjectService(state).rpcs(),
     ]  # fmt: skip
 
     def extra_routes(method, path, query, headers, body):

@@ -29,7 +29,8 @@ class Row:
 
 
 def read_rows(source: BatchSource, input_name: str, local_database: str = "") -> Iterator[Row]:
-    """Every instance of `source`, in order (`input_name`: the model's input, for CSV headers)."""
+    """Every instance of `source`, in order (`input_name`: the model's input, which a CSV of one
+    column must name; "" when it is not known, as to Vertex AI)."""
     if source.format == "bigquery":
         from trainer.batch_prediction.bigquery_rows import query_rows
 
@@ -68,7 +69,7 @@ def _csv(uri: str, input_name: str) -> Iterator[Row]:
         header = next(reader, None)
         if not header:
             return
-        if len(header) == 1 and header[0].strip() != input_name:
+        if input_name and len(header) == 1 and header[0].strip() != input_name:
             raise InputError(
                 f"CSV {uri} has the column {header[0]!r}; this model takes {input_name!r}: "
                 f"name the column {input_name} (or give one numeric column per value)."
