@@ -6,6 +6,8 @@ deployment change with the target:
 - train: locally the component runs in this process tree; on Vertex AI the
   same component runs as a custom job on `machine_type` x `replica_count`
   (+ accelerators).
+- tune (tuning_trials > 0, pipelines/tuning.py): locally a step runs the study's
+  trials as local processes; on Vertex AI a HyperparameterTuningJob runs them.
 - champion: the model now deployed, which validation, evaluation and monitoring
   compare with: the local registry's champion, or the Model Registry version aliased
   `champion`.
@@ -60,6 +62,7 @@ from components.model_monitoring import configure_model_monitoring
 from components.worker_pools import worker_pool_specs
 from pipelines.batch_prediction import steps as batch_steps
 from pipelines.notifications import with_exit_notification
+from pipelines.tuning import TuningStudy, local_study, vertex_study
 from pipelines.vertex.settings import notification_recipients
 from trainer.distribution.worker_pools import EXECUTOR_INPUT_MARKER, JSON_ESCAPED_EXECUTOR_INPUT
 
@@ -145,6 +148,11 @@ class Target(Protocol):
     ) -> Mapping[str, Channel]:
         """Run the training component; return its outputs by name."""
 
+    def tune(
+        self, case: str, dataset: Channel, settings: Channel, study: TuningStudy, resources: Any
+    ) -> Channel:
+        """Run the study of `case`'s training on `dataset`; its result (trainer.tuning.result)."""
+
     def champion(self, model_name: Channel, registry_uri: Channel) -> Channel:
         """The location ("" if none) of `model_name`'s champion, the model now deployed, which
         validation, evaluation and monitoring compare with (`registry_uri`: the local one)."""
@@ -167,6 +175,9 @@ class LocalTarget:
         self, component: Callable, resources: TrainingResources, **inputs: Any
     ) -> Mapping[str, Channel]:
         return component(**inputs).set_display_name("train").outputs
+
+    def tune(self, case, dataset, settings, study, resources) -> Channel:
+        return local_study(case, dataset, settings, study)
 
     def champion(self, model_name: Channel, registry_uri: Channel) -> Channel:
         task = find_local_champion(
@@ -236,6 +247,10 @@ class VertexTarget:
             name: dsl.OneOf(multi.outputs[name], single.outputs[name])
             for name in component.component_spec.outputs
         }
+
+    def tune(self, case, dataset, settings, study, resources) -> Channel:
+        """A HyperparameterTuningJob whose trials write under the run's task directory."""
+        return vertex_study(case, dataset, settings, study, resources, CUSTOM_JOB_OUTPUT_DIRECTORY)
 
     def champion(self, model_name: Channel, registry_uri: Channel) -> Channel:
         task = find_vertex_champion(

@@ -101,8 +101,8 @@ def train_task(
             checkpoint_dir=dirs.checkpoint_dir,
         )
 
-    if dataset_dir:
-        return dirs.model_dir, train(dataset_dir)
+    if dataset_dir:  # gs://: through the FUSE mount, as a tuning trial reads the pipeline's
+        return dirs.model_dir, train(local_path(dataset_dir, "--dataset-dir"))
     # The strategy before ingest: a multi-worker one must be created before any other
     # TensorFlow op, and ingest runs some (vision decodes every image as training will).
     distribution_for(config.strategy)

@@ -15,6 +15,7 @@ def train_text_classifier(
     metrics: Output[Metrics],
     serving_image: str,
     request_log_uri: str,
+    tuning_result: dict = {},  # noqa: B006 (the tuning step's; {}: not tuned)
     hub_handle: str = "https://tfhub.dev/google/universal-sentence-encoder/4",
     trainable: bool = True,
     hidden_units: int = 16,
@@ -36,6 +37,9 @@ def train_text_classifier(
     `data_baseline` (the validation step's: the schema and statistics of the data)
     is kept in the model as data_baseline/, which the next run validates against.
 
+    `tuning_result` (the tuning step's study result, {} without tuning): its best trial's
+    values replace those parameters, and its trials table goes into the model's metadata.
+
     The handle is checked (it loads and embeds strings) before training. Out:
     model (SavedModel whose serving_default takes raw strings and returns
     probabilities and labels; it embeds the hub module, so serving needs no
@@ -49,10 +53,12 @@ def train_text_classifier(
     from trainer.distribution.options import pick_fields
     from trainer.text.config import TextTrainConfig
     from trainer.text.training import train_text_classifier as train
+    from trainer.tuning.result import apply_tuning, record_tuning
 
     setup_logging()
-    # Each config field is a parameter of this function: pick them by name from locals().
-    config = TextTrainConfig(**pick_fields(TextTrainConfig, locals()))
+    # Each config field is a parameter of this function: pick them by name from locals();
+    # a tuned run's best trial values go over them.
+    config = apply_tuning(TextTrainConfig(**pick_fields(TextTrainConfig, locals())), tuning_result)
     # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
     dirs = job_dirs(model_dir=model.path)
     scores = train(
@@ -63,6 +69,7 @@ def train_text_classifier(
         checkpoint_dir=dirs.checkpoint_dir,
         data_baseline_dir=data_baseline.path,
     )
+    record_tuning(model.path, tuning_result)  # the trials table, in the model's metadata
     model.metadata.update(
         {"containerSpec": container_spec(serving_image, request_log_uri), "framework": "tensorflow"}
     )

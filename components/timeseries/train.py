@@ -15,6 +15,7 @@ def train_forecaster(
     metrics: Output[Metrics],
     serving_image: str,
     request_log_uri: str,
+    tuning_result: dict = {},  # noqa: B006 (the tuning step's; {}: not tuned)
     time_column: str = "ts",
     target_column: str = "value",
     frequency: str = "",
@@ -45,6 +46,9 @@ def train_forecaster(
     `data_baseline` (the validation step's: the schema and statistics of the data)
     is kept in the model as data_baseline/, which the next run validates against.
 
+    `tuning_result` (the tuning step's study result, {} without tuning): its best trial's
+    values replace those parameters, and its trials table goes into the model's metadata.
+
     Out: model (SavedModel whose serving_default takes `window` raw values and
     returns `horizon` forecasts in the same units, plus metadata.json), typed
     google.UnmanagedContainerModel with `serving_image` as its container;
@@ -57,10 +61,14 @@ def train_forecaster(
     from trainer.distribution.options import pick_fields
     from trainer.timeseries.config import TimeseriesTrainConfig
     from trainer.timeseries.training import train_forecaster as train
+    from trainer.tuning.result import apply_tuning, record_tuning
 
     setup_logging()
-    # Each config field is a parameter of this function: pick them by name from locals().
-    config = TimeseriesTrainConfig(**pick_fields(TimeseriesTrainConfig, locals()))
+    # Each config field is a parameter of this function: pick them by name from locals();
+    # a tuned run's best trial values go over them.
+    config = apply_tuning(
+        TimeseriesTrainConfig(**pick_fields(TimeseriesTrainConfig, locals())), tuning_result
+    )
     # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
     dirs = job_dirs(model_dir=model.path)
     scores = train(
@@ -71,12 +79,13 @@ def train_forecaster(
         checkpoint_dir=dirs.checkpoint_dir,
         data_baseline_dir=data_baseline.path,
     )
+    record_tuning(model.path, tuning_result)  # the trials table, in the model's metadata
     model.metadata.update(
         {
             "containerSpec": container_spec(serving_image, request_log_uri),
             "framework": "tensorflow",
-            "window": window,
-            "horizon": horizon,
+            "window": config.window,
+            "horizon": config.horizon,
         }
     )
     for name, value in scores.items():

@@ -15,6 +15,7 @@ def train_image_classifier(
     metrics: Output[Metrics],
     serving_image: str,
     request_log_uri: str,
+    tuning_result: dict = {},  # noqa: B006 (the tuning step's; {}: not tuned)
     base_model: str = "resnet50",
     base_weights: str = "imagenet",
     image_size: int = 224,
@@ -44,6 +45,9 @@ def train_image_classifier(
     `data_baseline` (the validation step's: the schema and statistics of the data)
     is kept in the model as data_baseline/, which the next run validates against.
 
+    `tuning_result` (the tuning step's study result, {} without tuning): its best trial's
+    values replace those parameters, and its trials table goes into the model's metadata.
+
     kfp runs this function's source, so defaults must be literals: the serving
     image's default lives in the pipeline's signature. The other parameters are
     VisionTrainConfig's fields, with its defaults.
@@ -59,12 +63,16 @@ def train_image_classifier(
     from serving.registry.container_spec import container_spec
     from trainer.distribution.job_dirs import job_dirs
     from trainer.distribution.options import pick_fields
+    from trainer.tuning.result import apply_tuning, record_tuning
     from trainer.vision.config import VisionTrainConfig
     from trainer.vision.training import train_image_classifier as train
 
     setup_logging()
-    # Each config field is a parameter of this function: pick them by name from locals().
-    config = VisionTrainConfig(**pick_fields(VisionTrainConfig, locals()))
+    # Each config field is a parameter of this function: pick them by name from locals();
+    # a tuned run's best trial values go over them.
+    config = apply_tuning(
+        VisionTrainConfig(**pick_fields(VisionTrainConfig, locals())), tuning_result
+    )
     # TensorBoard and checkpoint dirs from AIP_* on a Vertex AI custom job; none locally
     dirs = job_dirs(model_dir=model.path)
     scores = train(
@@ -75,12 +83,13 @@ def train_image_classifier(
         checkpoint_dir=dirs.checkpoint_dir,
         data_baseline_dir=data_baseline.path,
     )
+    record_tuning(model.path, tuning_result)  # the trials table, in the model's metadata
     model.metadata.update(
         {
             "containerSpec": container_spec(serving_image, request_log_uri),
             "framework": "tensorflow",
-            "base_model": base_model,
-            "image_size": image_size,
+            "base_model": config.base_model,
+            "image_size": config.image_size,
         }
     )
     for name, value in scores.items():

@@ -10,6 +10,7 @@ from components.container_images import SERVING_IMAGE
 from components.vision.evaluate import evaluate_image_classifier
 from components.vision.ingest import ingest_image_folder
 from components.vision.train import train_image_classifier
+from components.vision.tuning import trial_settings
 from pipelines.data_checks import DataChecks, validate
 from pipelines.targets import (
     Deployment,
@@ -18,6 +19,7 @@ from pipelines.targets import (
     deploy_if_blessed,
     never_cached,
 )
+from pipelines.tuning import TuningStudy, tuning_result
 from trainer.distribution.options import pick_fields
 from trainer.vision.config import VisionTrainConfig
 
@@ -60,6 +62,12 @@ def build_pipeline(target: Target):
         train_accelerator_type: str = "ACCELERATOR_TYPE_UNSPECIFIED",  # e.g. NVIDIA_TESLA_T4
         train_accelerator_count: int = 0,
         train_replica_count: int = 1,  # > 1: multi-worker (chief + a pool; TF_CONFIG)
+        # Hyperparameter tuning before training (docs/tuning.md); 0 trials: off.
+        tuning_trials: int = 0,
+        tuning_parallel_trials: int = 2,
+        tuning_space: dict = {},  # noqa: B006 ({field: {min, max[, scale]} | {values}}; {}: the case's)
+        tuning_metric: str = "",  # "": the case's (trainer/vision/tuning.py)
+        tuning_algorithm: str = "ALGORITHM_UNSPECIFIED",  # or RANDOM_SEARCH, GRID_SEARCH
         # Model and training.
         base_model: str = "resnet50",
         base_weights: str = "imagenet",
@@ -108,10 +116,22 @@ def build_pipeline(target: Target):
         checks = validate(
             ingest.outputs["statistics"], champion, DataChecks(**pick_fields(DataChecks, locals()))
         )
+        resources = TrainingResources(**pick_fields(TrainingResources, locals()))
+        tuned = tuning_result(
+            target,
+            "vision",
+            trial_settings,
+            pick_fields(VisionTrainConfig, locals()),
+            ingest.outputs["dataset"],
+            TuningStudy(**pick_fields(TuningStudy, locals())),
+            resources,
+            after=checks,
+        )
         train = target.train(
             train_image_classifier,
-            TrainingResources(**pick_fields(TrainingResources, locals())),
+            resources,
             dataset=ingest.outputs["dataset"],
+            tuning_result=tuned,
             data_baseline=checks.outputs["data_baseline"],
             serving_image=serving_image,
             request_log_uri=request_log_uri,

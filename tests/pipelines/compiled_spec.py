@@ -72,7 +72,7 @@ class Spec:
         return self.doc["deploymentSpec"]["executors"][label]["container"]
 
     def component_inputs(self, task: Task) -> dict:
-        return self.doc["components"][task.spec["componentRef"]["name"]]["inputDefinitions"]
+        return self.doc["components"][task.spec["componentRef"]["name"]].get("inputDefinitions", {})
 
     def source(self, task: Task, kind: str, name: str) -> tuple:
         """Where input `name` ("parameters" or "artifacts") of `task` comes from:

@@ -65,9 +65,10 @@ def test_per_feature_drift_thresholds_are_checked_before_a_run():
 def test_local_target_gates_the_local_registry_on_the_blessing(tmp_path):
     spec = yaml.safe_load(compile_pipeline("vision", tmp_path, target="local").read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    gate = tasks["condition-1"]["triggerPolicy"]["condition"]
+    [blessed] = [name for name, task in tasks.items() if task["taskInfo"]["name"] == "blessed"]
+    gate = tasks[blessed]["triggerPolicy"]["condition"]
     assert "evaluate-image-classifier" in gate and "Output" in gate
-    assert "register-model-locally" in spec["components"]["comp-condition-1"]["dag"]["tasks"]
+    assert "register-model-locally" in spec["components"][f"comp-{blessed}"]["dag"]["tasks"]
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
     assert images == {PIPELINE_IMAGE}
     params = spec["root"]["inputDefinitions"]["parameters"]

@@ -45,6 +45,8 @@ UNLIMITED = {
     "drift_thresholds": "{feature: 0 to 1}, checked against the data's features by validation",
     "model_monitoring": "a bool",
     "monitoring_alert_emails": "email addresses, checked by submit and the monitoring step",
+    "tuning_space": "checked against the config's fields and limits (trainer.tuning.space)",
+    "tuning_metric": "one of the case's tuning metrics (trainer/<case>/tuning.py)",
 }
 
 

@@ -26,13 +26,17 @@ from google_cloud_pipeline_components.v1.model import ModelUploadOp
 
 from components.text.ingest import ingest_text_file
 from components.text.train import train_text_classifier
+from components.text.tuning import trial_settings as text_trial_settings
 from components.timeseries.ingest import ingest_bigquery
 from components.timeseries.train import train_forecaster
+from components.timeseries.tuning import trial_settings as timeseries_trial_settings
 from components.vision.ingest import ingest_image_folder
 from components.vision.train import train_image_classifier
+from components.vision.tuning import trial_settings as vision_trial_settings
 from pipelines.catalog import PIPELINES, get_pipeline
 from pipelines.data_checks import DataChecks
 from pipelines.targets import Deployment, TrainingResources
+from pipelines.tuning import TuningStudy
 from tests.pipelines.compiled_spec import GCPC_IMAGE, MULTI, SINGLE, Spec
 from trainer.catalog import case_study
 from trainer.distribution.options import pick_fields
@@ -47,13 +51,19 @@ TRAIN_COMPONENTS = {
     "timeseries": train_forecaster,
     "text": train_text_classifier,
 }
+# The tuning step's settings (components/<case>/tuning.py): the config's fields too.
+SETTINGS_COMPONENTS = {
+    "vision": vision_trial_settings,
+    "timeseries": timeseries_trial_settings,
+    "text": text_trial_settings,
+}
 INGEST_COMPONENTS = {
     "vision": ingest_image_folder,
     "timeseries": ingest_bigquery,
     "text": ingest_text_file,
 }
 # Train component inputs that are not training settings (the model's serving container).
-NOT_CONFIG = {"serving_image", "request_log_uri"}
+NOT_CONFIG = {"serving_image", "request_log_uri", "tuning_result"}
 # Parameters every pipeline has, the same everywhere: where models go, the machines and the
 # data checks.
 SHARED = [
@@ -61,6 +71,7 @@ SHARED = [
     for f in dataclasses.fields(Deployment)
     + dataclasses.fields(TrainingResources)
     + dataclasses.fields(DataChecks)
+    + dataclasses.fields(TuningStudy)
 ]
 SHARED += ["serving_image", "request_log_uri", "regression_tolerance"]
 # ...but for the defaults of the registered model and endpoint names, and of the serving
@@ -185,6 +196,8 @@ def test_every_train_component_takes_exactly_its_config_fields():
     assert sorted(TRAIN_COMPONENTS) == sorted(PIPELINES)
     for name, component in TRAIN_COMPONENTS.items():
         assert component_mismatches(component, case_study(name).config) == [], name
+        settings = SETTINGS_COMPONENTS[name]
+        assert component_mismatches(settings, case_study(name).config) == [], name
 
 
 def test_every_input_wired_from_a_pipeline_parameter_has_its_type_and_default(compiled):

@@ -1,7 +1,8 @@
 """The evaluation report of a classifier (images or texts): one HTML page.
 
 The decision and why, the scores, per-class precision/recall/F1, the
-confusion matrix, the champion comparison and the training curves.
+confusion matrix, the champion comparison, the training curves and, for a tuned
+model, its trials.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from trainer.evaluation.html_report import (
     training_curves_section,
     write_report,
 )
+from trainer.evaluation.tuning_report import tuning_section
 
 _SCORES = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "roc_auc")
 _SCORES += ("baseline_accuracy", "threshold", "num_examples")
 
 
-def write_classifier_report(path: str | Path, title: str, result: dict, curves: dict) -> None:
-    """Write the report of an evaluation `result` to `path`; `curves` from the model's metadata."""
+def write_classifier_report(
+    path: str | Path, title: str, result: dict, curves: dict, tuning: dict | None = None
+) -> None:
+    """Write the report of an evaluation `result` to `path`; `curves` and `tuning` (the study
+    result, if the model was tuned) from the model's metadata."""
     scores = [(name, result[name]) for name in _SCORES if name in result]
     per_class = [
         (name, s["precision"], s["recall"], s["f1"], s["support"])
@@ -40,5 +45,6 @@ def write_classifier_report(path: str | Path, title: str, result: dict, curves: 
             + confusion_matrix_image(result["confusion_matrix"], result["classes"]),
             champion_section(result["champion"]),
             training_curves_section(curves),
+            tuning_section(tuning),
         ],
     )

@@ -109,6 +109,7 @@ def evaluate_text_classifier(
     if len(classes) == 2:
         result["roc_auc"] = roc_auc(probabilities[:, 1], actual == 1)
     if report_path:
-        curves = read_model_metadata(model_dir).get("training_curves", {})
-        write_classifier_report(report_path, "Text classifier evaluation", result, curves)
+        metadata = read_model_metadata(model_dir)
+        curves, tuning = metadata.get("training_curves", {}), metadata.get("tuning")
+        write_classifier_report(report_path, "Text classifier evaluation", result, curves, tuning)
     return result

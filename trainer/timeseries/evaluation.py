@@ -172,6 +172,7 @@ def evaluate_forecaster(
             ),
             result,
             metadata.get("training_curves", {}),
+            metadata.get("tuning"),
         )
     return result
 

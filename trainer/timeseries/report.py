@@ -23,6 +23,7 @@ from trainer.evaluation.html_report import (
     training_curves_section,
     write_report,
 )
+from trainer.evaluation.tuning_report import tuning_section
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,11 @@ class ForecastPlot:
     target: str
 
 
-def write_forecast_report(path: str | Path, plot: ForecastPlot, result: dict, curves: dict) -> None:
-    """Write the report to `path` (never half-written); `curves` from the model's metadata."""
+def write_forecast_report(
+    path: str | Path, plot: ForecastPlot, result: dict, curves: dict, tuning: dict | None = None
+) -> None:
+    """Write the report to `path` (never half-written); `curves` and `tuning` (the study
+    result, if the model was tuned) from the model's metadata."""
     rows = [
         ("model", result["mae"], result["rmse"], result["mase"]),
         (
@@ -57,6 +61,7 @@ def write_forecast_report(path: str | Path, plot: ForecastPlot, result: dict, cu
             image(_plot_png(plot), "forecast vs actual"),
             champion_section(result["champion"]),
             training_curves_section(curves),
+            tuning_section(tuning),
         ],
     )
 

@@ -18,8 +18,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+from serving.contracts.artifact_dirs import write_json
 from serving.contracts.errors import InputError
+from serving.contracts.model_metadata import METADATA, read_model_metadata
 
 SUCCEEDED = "SUCCEEDED"
 INFEASIBLE = "INFEASIBLE"  # Vertex AI's state of a trial that failed
@@ -70,6 +73,15 @@ def apply_tuning(config: object, result: Mapping) -> object:
     tuned = dataclasses.replace(config, **{k: _typed(types[k], v) for k, v in best.items()})
     tuned.check()
     return tuned
+
+
+def record_tuning(model_dir: str | Path, result: Mapping) -> None:
+    """Keep the study `result` in the model's metadata.json as "tuning" (atomically); nothing
+    for `{}`, or where no model was written (a worker replica: the chief writes it)."""
+    if not result or not (Path(model_dir) / METADATA).is_file():
+        return
+    metadata = read_model_metadata(model_dir)
+    write_json(Path(model_dir) / METADATA, {**metadata, "tuning": dict(result)})
 
 
 def vertex_trials(trials: Sequence[Mapping]) -> list[dict]:

@@ -95,8 +95,9 @@ def evaluate_image_classifier(
         "reason": reason,
     }
     if report_path:
-        curves = read_model_metadata(model_dir).get("training_curves", {})
-        write_classifier_report(report_path, "Image classifier evaluation", result, curves)
+        metadata = read_model_metadata(model_dir)
+        curves, tuning = metadata.get("training_curves", {}), metadata.get("tuning")
+        write_classifier_report(report_path, "Image classifier evaluation", result, curves, tuning)
     return result
 
 
