@@ -1,4 +1,5 @@
-"""Shared fixtures: a real storage emulator, demo images, pretrained base weights."""
+"""Shared fixtures: a real storage emulator, demo images, pretrained base weights, the trained
+vision and text models."""
 
 from __future__ import annotations
 
@@ -139,3 +140,20 @@ def trained_model(digits_dataset, small_base_weights, tmp_path_factory) -> tuple
     model_dir = tmp_path_factory.mktemp("model") / "model"
     metrics = train_image_classifier(digits_dataset, model_dir, quick_config(small_base_weights))
     return model_dir, metrics
+
+
+@pytest.fixture(scope="session")
+def trained_text_model(tmp_path_factory) -> Path:
+    """A text classifier on 150 demo messages and a small hashing embedding (2 epochs)."""
+    from trainer.text.config import TextTrainConfig
+    from trainer.text.demo_data import write_messages_jsonl
+    from trainer.text.embedding_module import write_text_embedding_module
+    from trainer.text.ingest import ingest_text_file
+    from trainer.text.training import train_text_classifier
+
+    root = tmp_path_factory.mktemp("text")
+    hub = write_text_embedding_module(root / "hub", 1024, 8)
+    ingest_text_file(str(write_messages_jsonl(root / "messages.jsonl", count=150)), root / "data")
+    config = TextTrainConfig(hub_handle=str(hub), epochs=2, batch_size=32)
+    train_text_classifier(root / "data", root / "model", config)
+    return root / "model"

@@ -20,7 +20,7 @@ def chosen_version(registry: LocalModelRegistry, model_name: str, model_version:
         if not versions:
             raise InputError(
                 f"Model {model_name!r} has no versions in {registry.root}: train one first "
-                f"(make run PIPELINE={model_name}), or point registry_uri at your registry."
+                "(make run PIPELINE=<its case study>), or point registry_uri at your registry."
             )
         raise InputError(
             f"Model {model_name!r} has no version or alias {wanted!r} in {registry.root}: "

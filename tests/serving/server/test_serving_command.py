@@ -25,22 +25,6 @@ from trainer.launch import free_ports
 
 
 @pytest.fixture(scope="module")
-def trained_text_model(tmp_path_factory) -> Path:
-    from trainer.text.config import TextTrainConfig
-    from trainer.text.demo_data import write_messages_jsonl
-    from trainer.text.embedding_module import write_text_embedding_module
-    from trainer.text.ingest import ingest_text_file
-    from trainer.text.training import train_text_classifier
-
-    root = tmp_path_factory.mktemp("text")
-    hub = write_text_embedding_module(root / "hub", 1024, 8)
-    ingest_text_file(str(write_messages_jsonl(root / "messages.jsonl", count=150)), root / "data")
-    config = TextTrainConfig(hub_handle=str(hub), epochs=2, batch_size=32)
-    train_text_classifier(root / "data", root / "model", config)
-    return root / "model"
-
-
-@pytest.fixture(scope="module")
 def registry(trained_model, trained_text_model, tmp_path_factory) -> LocalModelRegistry:
     registry = LocalModelRegistry(tmp_path_factory.mktemp("served") / "registry")
     registry.register("vision", trained_model[0])

@@ -1,0 +1,92 @@
+"""Bad batch inputs: a clear InputError before anything is written, or an error row; a job
+that stops half-way leaves no output that looks complete. On a small real SavedModel
+(`window` [N, 3] -> its sums x 2, tests/serving/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from serving.contracts.errors import InputError
+from serving.registry.local_registry import LocalModelRegistry
+from serving.server.loaded_model import LoadedModel
+from tests.serving.conftest import export_scaler
+from trainer.batch_prediction.job import local_job
+from trainer.batch_prediction.model_choice import chosen_version
+from trainer.batch_prediction.output_layout import complete_shards
+from trainer.batch_prediction.predict import batch_predict
+from trainer.batch_prediction.sources import resolve_source
+
+
+@pytest.fixture(scope="module")
+def scaler(tmp_path_factory) -> LoadedModel:
+    return LoadedModel("scaler", 1, export_scaler(tmp_path_factory.mktemp("m") / "x2", 2.0))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("", "No batch prediction source"),
+        ("s3://bucket/x.jsonl", "Unsupported scheme 's3'"),
+        ("bq://just-a-table", "neither a query nor a table reference"),
+    ],
+)
+def test_a_source_that_is_no_source_is_refused(source, message):
+    with pytest.raises(InputError, match=message):
+        resolve_source(source)
+
+
+def test_a_missing_file_an_empty_file_and_a_wrong_csv_header(scaler, tmp_path):
+    out = str(tmp_path / "out")
+    with pytest.raises(InputError, match="names no file"):
+        batch_predict(scaler, resolve_source(str(tmp_path / "none.jsonl")), out)
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(InputError, match="holds no instances"):
+        batch_predict(scaler, resolve_source(str(tmp_path / "empty.jsonl")), out)
+    (tmp_path / "one.csv").write_text("values\n1\n")
+    with pytest.raises(InputError, match="this model takes 'window'"):
+        batch_predict(scaler, resolve_source(str(tmp_path / "one.csv")), out)
+    assert not list((tmp_path / "out").iterdir())  # nothing left behind, not even staging
+
+
+def test_unknown_versions_and_aliases_are_named(tmp_path, scaler):
+    registry = LocalModelRegistry(tmp_path / "registry")
+    with pytest.raises(InputError, match=r"has no versions .* train one first"):
+        chosen_version(registry, "scaler", "")
+    registry.register("scaler", scaler.path)
+    registry.register("scaler", scaler.path, champion=False)
+    assert chosen_version(registry, "scaler", "") == 1  # the champion
+    assert chosen_version(registry, "scaler", "2") == 2
+    with pytest.raises(InputError, match=r"no version or alias 'canary'.*\[1, 2\].*champion"):
+        chosen_version(registry, "scaler", "canary")
+    with pytest.raises(InputError, match="writes Vertex AI's file layout"):
+        local_job(str(registry.root), "scaler", "", str(tmp_path), "bq://p.d")
+
+
+def test_bad_rows_are_errors_and_the_output_is_whole(scaler, tmp_path):
+    lines = ["[1, 2, 3]", "[1, 2, 3", '["a", 2, 3]', "[1, null, 3]", "[0, 0, 1]"] * 3
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    summary = batch_predict(
+        scaler, resolve_source(str(tmp_path / "in.jsonl")), str(tmp_path / "out"), 4, shard_lines=2
+    )
+    folder = Path(summary.output_uri)
+    names = sorted(p.name for p in folder.iterdir())
+    shards = complete_shards(names)
+    assert len(shards["prediction.results"]) == 3 and len(shards["prediction.errors_stats"]) == 5
+    assert set(names) == {*shards["prediction.results"], *shards["prediction.errors_stats"]}
+    errors = [json.loads(x) for s in shards["prediction.errors_stats"] for x in (folder / s).open()]
+    codes = {json.dumps(e["instance"]): e["error"]["code"] for e in errors}
+    # not JSON and not a number: refused like the server refuses them; a NaN fails in the model
+    assert codes == {'"[1, 2, 3"': 3, '["a", 2, 3]': 3, "[1, null, 3]": 13}
+    assert (summary.results, summary.errors) == (6, 9)
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+
+
+def test_a_job_that_stops_leaves_nothing_complete(scaler, tmp_path):
+    (tmp_path / "in.jsonl").write_bytes(b"[1, 2, 3]\n" * 5 + b"\xff\xfe not text\n")
+    with pytest.raises(InputError, match="is not UTF-8"):
+        batch_predict(scaler, resolve_source(str(tmp_path / "in.jsonl")), str(tmp_path / "out"))
+    assert not list((tmp_path / "out").iterdir())
+    assert complete_shards(["prediction.results-00000-of-00002"]) == {}
