@@ -53,6 +53,7 @@ from pipelines.emulator.vertex.prediction import PredictionService
 from pipelines.emulator.vertex.projects import ProjectService
 from pipelines.emulator.vertex.schedules import ScheduleService
 from pipelines.emulator.vertex.state import EmulatorState
+from pipelines.emulator.vertex.tuning_jobs import TuningJobService
 from pipelines.local.gcs_emulator import running_gcs_emulator
 
 DEFAULT_PROJECT = "emulator-project"
@@ -236,11 +237,12 @@ def running_emulator(
     )
     bigquery = BigQueryEmulator(bigquery_database, project) if bigquery_database else None
     batch = BatchPredictionService(state, models, environment, say, bigquery_database)
+    tuning = TuningJobService(state, environment, home, fuse.pull, fuse.push, say)
     registry = KfpRegistry()
     rpcs = [
         *operations.rpcs(), *jobs.rpcs(), *models.rpcs(), *endpoints.rpcs(),
         *PredictionService(state, endpoints).rpcs(), *pipelines.rpcs(), *schedules.rpcs(),
-        *monitoring.rpcs(), *batch.rpcs(), *ProjectService(state).rpcs(),
+        *monitoring.rpcs(), *batch.rpcs(), *tuning.rpcs(), *ProjectService(state).rpcs(),
     ]  # fmt: skip
 
     def extra_routes(method, path, query, headers, body):
