@@ -3,7 +3,10 @@
 `job_inputs` builds what GCPC's HyperparameterTuningJobRunOp takes: the trial's worker
 pool (this project's image running `python3 -m trainer.task <case>` on the ingested
 dataset, with the pipeline's settings capped to the case's budget and the metric to
-report), and the parameter and metric specs through GCPC's own serialize helpers.
+report), and the parameter and metric specs as GCPC's serialize helpers write them
+(`serialize_parameters`, `serialize_metrics`: the same calls, repeated here because their
+package cannot be imported in a running step, where kfp leaves out the compile-time
+`kfp.dsl` its job component needs; tests/trainer/tuning checks the two agree).
 Vertex AI appends each trial's values as `--<parameter_id>=<value>` and sets the trial's
 AIP_MODEL_DIR under the job's base output directory.
 
@@ -37,11 +40,6 @@ def job_inputs(
 ) -> dict:
     """worker_pool_specs, study_spec_parameters, study_spec_metrics, metric and goal of the
     HyperparameterTuningJob that tunes case study `case` on `dataset_uri` (gs://)."""
-    from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
-        serialize_metrics,
-        serialize_parameters,
-    )
-
     tuning = case_tuning(case)
     metric, goal = check_metric(case, tuning, metric)
     parameters = search_space(training_config(case), space or tuning.space)
@@ -64,6 +62,28 @@ def job_inputs(
         "metric": metric,
         "goal": goal,
     }
+
+
+def serialize_parameters(specs: Mapping[str, object]) -> list[dict]:
+    """GCPC's serialize_parameters: parameter id -> aiplatform SDK spec, as StudySpec dicts."""
+    from google.cloud.aiplatform_v1.types import study
+
+    return [
+        study.StudySpec.ParameterSpec.to_dict(spec._to_parameter_spec(parameter_id=name))
+        for name, spec in specs.items()
+    ]
+
+
+def serialize_metrics(metrics: Mapping[str, str]) -> list[dict]:
+    """GCPC's serialize_metrics: metric id -> goal ("maximize"), as StudySpec dicts."""
+    from google.cloud.aiplatform_v1.types import study
+
+    return [
+        study.StudySpec.MetricSpec.to_dict(
+            study.StudySpec.MetricSpec({"metric_id": metric, "goal": goal.upper()})
+        )
+        for metric, goal in metrics.items()
+    ]
 
 
 def read_study(gcp_resources: str, metric: str, goal: str) -> dict:

@@ -10,7 +10,8 @@ ends with its exit handler's email, which the emulator records. `make emulate
 PIPELINE=timeseries` runs with an emulator of its own, as a user runs it,
 reading BigQuery through the real client, and configures Vertex AI Model
 Monitoring on its endpoint (images and texts get none: Vertex cannot read them).
-Each deployed endpoint answers the real SDK's Endpoint.predict.
+Each deployed endpoint answers the real SDK's Endpoint.predict. The first vision run
+tunes first: two trials, at once, as a HyperparameterTuningJob (GCPC's launcher).
 Data and epochs are small: these check the wiring on Vertex's side, the
 local pipeline tests check model quality.
 """
@@ -29,7 +30,7 @@ import requests
 from google.cloud import aiplatform
 from google.cloud import aiplatform_v1 as v1
 
-from pipelines.emulator.service import running_emulator
+from pipelines.emulator.service import read_gcs_object, running_emulator
 from pipelines.emulator.vertex.model_monitoring import recorded_jobs
 from pipelines.local.gcs_emulator import upload_directory, upload_file
 from pipelines.text import demo as text_demo
@@ -157,9 +158,17 @@ def digit_instance(digits_dir: Path) -> dict:
     return {"b64": base64.b64encode(image.read_bytes()).decode()}
 
 
+# The first run's study: two trials of two head sizes, both at once.
+TUNING = {
+    "tuning_trials": 2,
+    "tuning_parallel_trials": 2,
+    "tuning_space": {"head_units": {"values": [8, 16]}},
+}
+
+
 @pytest.fixture(scope="module")
 def first_vision_run(emulator, templates) -> v1.PipelineJob:
-    return run(emulator, templates, "vision", vision_arguments())
+    return run(emulator, templates, "vision", vision_arguments(**TUNING))
 
 
 def test_vision_runs_to_a_served_endpoint(emulator, first_vision_run, digits_dir):
@@ -180,6 +189,34 @@ def test_vision_runs_to_a_served_endpoint(emulator, first_vision_run, digits_dir
     [notification] = notifications(emulator, first_vision_run)
     assert (notification["recipients"], notification["state"]) == ([NOTIFY], "SUCCEEDED")
     assert not emulator.state.calls("CreateModelDeploymentMonitoringJob")  # an image: no job
+
+
+def test_the_first_vision_run_tuned_on_a_hyperparameter_tuning_job(emulator, first_vision_run):
+    assert first_vision_run.state == v1.PipelineState.PIPELINE_STATE_SUCCEEDED
+    [request] = emulator.state.calls("CreateHyperparameterTuningJob")
+    job = request.hyperparameter_tuning_job
+    [metric] = job.study_spec.metrics
+    assert (metric.metric_id, metric.goal.name) == ("val_accuracy", "MAXIMIZE")
+    [parameter] = job.study_spec.parameters
+    assert parameter.parameter_id == "head_units"
+    assert list(parameter.discrete_value_spec.values) == [8, 16]
+    assert (job.max_trial_count, job.parallel_trial_count, job.max_failed_trial_count) == (2, 2, 2)
+    [pool] = job.trial_job_spec.worker_pool_specs
+    assert list(pool.container_spec.command) == ["python3", "-m", "trainer.task", "vision"]
+    args = list(pool.container_spec.args)
+    assert args[args.index("--dataset-dir") + 1].startswith(f"{PIPELINE_ROOT}/")
+    assert args[-2:] == ["--hypertune-metric", "val_accuracy"] and "--head-epochs=1" in args
+    assert job.trial_job_spec.base_output_directory.output_uri_prefix.startswith(PIPELINE_ROOT)
+    [ran] = aiplatform.HyperparameterTuningJob.list()
+    assert [t.state.name for t in ran.trials] == ["SUCCEEDED", "SUCCEEDED"]
+    # training took the best trial's head size, and the model keeps the study
+    upload = uploads(emulator, "vision")[0]
+    metadata = json.loads(
+        read_gcs_object(emulator.fuse, f"{upload.model.artifact_uri}/metadata.json")
+    )
+    tuning = metadata["tuning"]
+    assert len(tuning["trials"]) == 2 and tuning["metric"] == "val_accuracy"
+    assert metadata["training_params"]["head_units"] == tuning["best"]["head_units"]
 
 
 def test_make_submit_runs_two_workers_and_replaces_the_deployed_version(

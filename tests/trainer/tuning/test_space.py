@@ -78,3 +78,23 @@ def test_the_best_trial_s_values_apply_over_the_config_as_its_field_types():
     assert apply_tuning(TextTrainConfig(), {}) == TextTrainConfig()
     with pytest.raises(InputError, match="lstm_units"):
         apply_tuning(TextTrainConfig(), {**result, "best": {"lstm_units": 8}})
+
+
+def test_the_vertex_job_s_specs_are_what_gcpc_s_serialize_helpers_write():
+    from google_cloud_pipeline_components.v1 import hyperparameter_tuning_job as gcpc
+
+    from trainer.tuning import vertex_study
+
+    inputs = vertex_study.job_inputs(
+        "text", "gs://b/dataset", {"epochs": 9, "trainable": False}, {}, "", "image:1",
+        {"machine_type": "n1-standard-4"},
+    )  # fmt: skip
+    parameters = search_space(TextTrainConfig, case_tuning("text").space)
+    specs = {name: vertex_study._vertex_spec(p) for name, p in parameters.items()}
+    assert inputs["study_spec_parameters"] == gcpc.serialize_parameters(specs)
+    assert inputs["study_spec_metrics"] == gcpc.serialize_metrics({"val_accuracy": "maximize"})
+    [pool] = inputs["worker_pool_specs"]
+    assert pool["container_spec"]["args"] == [
+        "--dataset-dir", "gs://b/dataset", "--epochs=3", "--no-trainable",
+        "--hypertune-metric", "val_accuracy",
+    ]  # fmt: skip
