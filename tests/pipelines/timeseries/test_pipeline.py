@@ -105,7 +105,10 @@ def _quick_flags() -> list[str]:
     return [flag for key, value in QUICK.items() for flag in ("--set", f"{key}={value}")]
 
 
-def test_a_model_short_of_the_margin_is_not_deployed(tmp_path):
+def test_a_tuned_model_short_of_the_margin_is_not_deployed(tmp_path):
+    """Tuned first (the cheapest case study end to end): two trials at once, each
+    `python -m trainer.task timeseries` in its own directory; training takes the best."""
+    space = json.dumps({"lstm_units": {"values": [4, 8]}})
     result = _cli(
         "--pipeline-root", str(tmp_path / "root"),
         "--set", f"registry_uri={tmp_path / 'registry'}",
@@ -113,14 +116,25 @@ def test_a_model_short_of_the_margin_is_not_deployed(tmp_path):
         *_quick_flags(),
         "--set", "cv_folds=0",
         "--set", "epochs=1",
+        "--set", "tuning_trials=2", "--set", "tuning_parallel_trials=2",
+        "--set", "tuning_metric=train_mae", "--set", f"tuning_space={space}",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "not blessed" in result.stdout and "Deploy:    skipped" in result.stdout
     assert "seasonal naive" in result.stdout
     report_line = next(line for line in result.stdout.splitlines() if line.startswith("Report:"))
-    report = Path(report_line.split(":", 1)[1].strip())
-    assert report.suffix == ".html" and "seasonal naive" in report.read_text()
+    report = Path(report_line.split(":", 1)[1].strip()).read_text()
+    assert report_line.endswith(".html") and "seasonal naive" in report
     assert LocalModelRegistry(tmp_path / "registry").versions("forecaster") == []
+    [study] = (tmp_path / "root").glob("**/tune-locally/study")
+    assert sorted(p.name for p in (study / "trials").iterdir()) == ["1", "2"]
+    [metadata] = (tmp_path / "root").glob("**/train-forecaster/model/metadata.json")
+    model = json.loads(metadata.read_text())
+    tuning = model["tuning"]
+    assert [t["state"] for t in tuning["trials"]] == ["SUCCEEDED", "SUCCEEDED"]
+    best = min(tuning["trials"], key=lambda t: t["value"])
+    assert model["training_params"]["lstm_units"] == best["parameters"]["lstm_units"]
+    assert "Hyperparameter tuning" in report and f"trial {best['id']} (" in report
 
 
 def test_a_query_for_a_missing_column_fails_at_ingest_with_the_engine_message(tmp_path):
