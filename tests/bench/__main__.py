@@ -1,7 +1,8 @@
-"""python -m tests.bench [NAME ...] [--quick] [--out FILE]
+"""python -m tests.bench [NAME ...] [--quick] [--out FILE] [--merge]
 
 Runs the benchmarks (all by default), prints their tables and, for a full
-run, writes BENCHMARKS.md at the repository root.
+run, writes BENCHMARKS.md at the repository root; --merge puts a partial run's
+sections and summary rows into the existing BENCHMARKS.md instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tests.bench import machine
 from tests.bench.data import REPO
-from tests.bench.report import Result, console, failed, markdown
+from tests.bench.report import Result, console, failed, markdown, merged
 
 BENCHMARKS = [
     "input_pipeline",
@@ -32,6 +33,7 @@ BENCHMARKS = [
     "text_model",
     "distributed_training",
     "serving_load",
+    "batch_prediction",
 ]
 
 
@@ -48,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="where to write the markdown (default: BENCHMARKS.md for a full run, "
         "nothing for a partial or --quick run)",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace (or add) the sections and summary rows of the benchmarks run in "
+        "BENCHMARKS.md, leaving the others as they are",
     )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(BENCHMARKS))
@@ -80,7 +88,18 @@ def main(argv: list[str] | None = None) -> int:
 
     print(console(results))
     print(f"\nTotal: {total:.0f} s")
-    if out is not None:
+    if args.merge and not args.quick:
+        today = time.strftime("%Y-%m-%d")
+        for result in results:
+            result.notes.append(
+                f"Measured alone on {today} (`python -m tests.bench {result.name} --merge`), "
+                f"{machine.describe(load_at_start)['nproc']} cores, load average "
+                f"{load_at_start} at start, {machine.load_average()} at end."
+            )
+        path = REPO / "BENCHMARKS.md"
+        path.write_text(merged(path.read_text(), results))
+        print(f"Merged {', '.join(r.name for r in results)} into {path}")
+    elif out is not None:
         out.write_text(markdown(results, machine.describe(load_at_start), total, args.quick))
         print(f"Wrote {out}")
     else:

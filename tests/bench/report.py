@@ -113,3 +113,29 @@ def markdown(
             out.append("")
             out += [f"- {n}" for n in r.notes]
     return "\n".join(out) + "\n"
+
+
+def merged(existing: str, results: list[Result]) -> str:
+    """BENCHMARKS.md `existing` with each result's section and summary row replaced (or added
+    at the end): a benchmark re-run alone keeps the others' figures."""
+    text = existing
+    for r in results:
+        section = "\n".join(markdown([r], {}, r.seconds).split(f"\n## {r.title}\n", 1)[1:])
+        section = f"## {r.title}\n{section}".rstrip("\n") + "\n"
+        start = text.find(f"\n## {r.title}\n")
+        if start < 0:
+            text = text.rstrip("\n") + "\n\n" + section
+        else:
+            end = text.find("\n## ", start + 1)
+            text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
+        row = markdown_table(SUMMARY_COLUMNS, summary_rows([r])).splitlines()[-1]
+        lines = text.split("\n")
+        at = next((i for i, line in enumerate(lines) if line.startswith(f"| {r.title} |")), None)
+        if at is None:
+            header = lines.index("## Summary")
+            at = next(i for i in range(header + 4, len(lines)) if not lines[i].startswith("|"))
+            lines.insert(at, row)
+        else:
+            lines[at] = row
+        text = "\n".join(lines)
+    return text

@@ -8,6 +8,7 @@ call, and each answer is the prediction the server returns for that instance
 not decode, a value it rejects) is predicted again one instance at a time, as
 the server's batcher does, so only the bad instance becomes an error. Bad rows
 never stop the job; a source that names nothing, or that holds no instance, does.
+Model calls run on their own thread, so reading and checking overlap them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +26,8 @@ import tensorflow as tf
 
 from serving.contracts.errors import InputError
 from serving.server.loaded_model import LoadedModel
-from serving.server.request_format import RequestError, predictions
-from trainer.batch_prediction.instances import checked_instance
+from serving.server.request_format import predictions
+from trainer.batch_prediction.instances import checked_batch
 from trainer.batch_prediction.output_layout import (
     ERRORS,
     INTERNAL,
@@ -41,6 +44,7 @@ from trainer.batch_prediction.writer import SHARD_LINES, ShardedOutput
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 100_000  # instances between progress lines
+IN_FLIGHT = 2  # batches handed to the model ahead of the writes (memory: a few batches)
 
 
 @dataclass(frozen=True)
@@ -91,45 +95,68 @@ def batch_predict(
 def _predict_rows(
     model: LoadedModel, rows: Iterable[Row], output: ShardedOutput, batch_size: int
 ) -> None:
-    pending: list[tuple[object, np.ndarray]] = []
-    for number, row in enumerate(rows, 1):
-        if number % PROGRESS_EVERY == 0:
-            log.info("%d instances read", number)
-        if row.error:
-            output.write(ERRORS, error_line(row.instance, INVALID_ARGUMENT, row.error))
-            continue
-        try:
-            pending.append((row.instance, checked_instance(model, row.instance)))
-        except RequestError as exc:
-            output.write(ERRORS, error_line(row.instance, INVALID_ARGUMENT, str(exc)))
-            continue
-        if len(pending) >= batch_size:
-            _predict_batch(model, pending, output)
-            pending = []
-    if pending:
-        _predict_batch(model, pending, output)
+    """Read and check the next batch while the model computes the last (TensorFlow releases
+    the GIL): model calls run on one thread, at most IN_FLIGHT batches ahead of the writes."""
+    pending: list[object] = []
+    in_flight: deque[tuple[list, Future]] = deque()
+    with ThreadPoolExecutor(1, thread_name_prefix="batch-model") as pool:
+
+        def submit(instances: list[object]) -> None:
+            good, batch, bad = checked_batch(model, instances)
+            for instance, problem in bad:
+                output.write(ERRORS, error_line(instance, INVALID_ARGUMENT, str(problem)))
+            if good:
+                rows = [batch[i : i + 1] for i in range(len(batch))]  # each a batch of one
+                in_flight.append(
+                    (list(zip(good, rows, strict=True)), pool.submit(_call, model, batch))
+                )
+            if len(in_flight) > IN_FLIGHT:
+                _write(model, *in_flight.popleft(), output)
+
+        for number, row in enumerate(rows, 1):
+            if number % PROGRESS_EVERY == 0:
+                log.info("%d instances read", number)
+            if row.error:
+                output.write(ERRORS, error_line(row.instance, INVALID_ARGUMENT, row.error))
+                continue
+            pending.append(row.instance)
+            if len(pending) >= batch_size:
+                submit(pending)
+                pending = []
+        if pending:
+            submit(pending)
+        while in_flight:
+            _write(model, *in_flight.popleft(), output)
 
 
-def _predict_batch(
-    model: LoadedModel, pending: list[tuple[object, np.ndarray]], output: ShardedOutput
-) -> None:
-    """One model call on `pending`; one call per instance when the batch is refused."""
+def _call(model: LoadedModel, batch: np.ndarray) -> dict | Exception:
+    """The model's outputs for `batch` in one call, or why it refused it."""
     try:
-        batch = np.concatenate([row for _, row in pending])
         outputs = model.predict(batch)
-        if any(len(value) != len(pending) for value in outputs.values()):
+        if any(len(value) != len(batch) for value in outputs.values()):
             raise ValueError("the model did not answer one row per instance")
     except (tf.errors.InvalidArgumentError, ValueError) as exc:
-        if len(pending) == 1:
-            reason = _reason(getattr(exc, "message", str(exc)))
-            message = f"{model.label} could not use the instance ({model.input.describe()}): "
-            output.write(ERRORS, error_line(pending[0][0], INTERNAL, message + reason))
-            return
+        return exc
+    return outputs
+
+
+def _write(
+    model: LoadedModel, pending: list[tuple[object, np.ndarray]], future: Future, output
+) -> None:
+    """The batch's predictions; when the model refused the batch, each instance alone."""
+    outputs = future.result()
+    if not isinstance(outputs, Exception):
+        for (instance, _), prediction in zip(pending, predictions(outputs), strict=True):
+            output.write(RESULTS, result_line(instance, prediction))
+    elif len(pending) > 1:
         for one in pending:
-            _predict_batch(model, [one], output)
-        return
-    for (instance, _), prediction in zip(pending, predictions(outputs), strict=True):
-        output.write(RESULTS, result_line(instance, prediction))
+            alone: Future = Future()
+            alone.set_result(_call(model, one[1]))
+            _write(model, [one], alone, output)
+    else:
+        reason = _reason(getattr(outputs, "message", str(outputs)))
+        message = f"{model.label} could not use the instance ({model.input.describe()}): "
+        output.write(ERRORS, error_line(pending[0][0], INTERNAL, message + reason))
 
 
 def _reason(message: str) -> str:
