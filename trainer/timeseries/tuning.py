@@ -14,4 +14,5 @@ TUNING = Tuning(
         "dropout": {"min": 0.0, "max": 0.5},
     },
     budget={"epochs": 5},  # a trial trains this much at most
+    needs={"cv_mae_mean": ("cv_folds", 2)},  # cross-validation on 2 folds or more
 )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 METRIC_FILE_VAR = "CLOUD_ML_HP_METRIC_FILE"
@@ -33,11 +32,6 @@ def report_metric(tag: str, value: float, step: int = 0) -> None:
     hypertune.HyperTune().report_hyperparameter_tuning_metric(
         hyperparameter_metric_tag=tag, metric_value=value, global_step=step
     )
-
-
-def is_trial() -> bool:
-    """Whether this process is a tuning trial (Vertex AI, the emulator or the local runner)."""
-    return bool(os.environ.get(TRIAL_ID_VAR) or os.environ.get(METRIC_FILE_VAR))
 
 
 def read_metric(path: str | Path, tag: str) -> float | None:

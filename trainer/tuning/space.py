@@ -44,12 +44,6 @@ class Parameter:
     scale: str = "linear"
     values: tuple = ()
 
-    def typed(self, value: object) -> object:
-        """`value` as the field's type (Vertex AI hands numbers over as doubles)."""
-        if self.kind is int:
-            return round(float(value))
-        return float(value) if self.kind is float else str(value)
-
 
 @dataclass(frozen=True)
 class Tuning:
@@ -58,6 +52,8 @@ class Tuning:
     metrics: Mapping[str, str]  # metric its training returns -> goal; the first is the default
     space: Mapping[str, dict]  # the default search space (as above)
     budget: Mapping[str, int] = field(default_factory=dict)  # field -> the most a trial trains
+    # metric -> (field, least value) the training needs to report it (cv_mae_mean: cv_folds 2)
+    needs: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def case_tuning(case: str) -> Tuning:
@@ -65,14 +61,25 @@ def case_tuning(case: str) -> Tuning:
     return importlib.import_module(f"trainer.{check_case_name(case)}.tuning").TUNING
 
 
-def check_metric(case: str, tuning: Tuning, metric: str) -> tuple[str, str]:
-    """(metric, goal): `metric`, or the case's default when it is ""; InputError for others."""
+def check_metric(
+    case: str, tuning: Tuning, metric: str, settings: Mapping[str, object]
+) -> tuple[str, str]:
+    """(metric, goal): `metric`, or the case's default when it is ""; InputError for a metric
+    the case does not report, or will not with these training `settings`."""
     metric = metric or next(iter(tuning.metrics))
     if metric not in tuning.metrics:
         raise InputError(
             f"tuning_metric={metric!r} is not a metric the {case} training reports: use one of "
             f"{', '.join(tuning.metrics)}, or leave it empty for {next(iter(tuning.metrics))}."
         )
+    if metric in tuning.needs:
+        name, least = tuning.needs[metric]
+        if settings.get(name, least) < least:
+            others = [m for m in tuning.metrics if m != metric]
+            raise InputError(
+                f"tuning_metric={metric} needs {name} >= {least} (it is {settings[name]}): "
+                f"set {name}, or tune on {' or '.join(others)}."
+            )
     return metric, tuning.metrics[metric]
 
 
@@ -155,7 +162,7 @@ def tuning_problems(case: str, config: type, arguments: Mapping[str, object]) ->
         return []
     tuning = case_tuning(case)
     try:
-        check_metric(case, tuning, str(arguments.get("tuning_metric", "")))
+        check_metric(case, tuning, str(arguments.get("tuning_metric", "")), arguments)
         parameters = search_space(config, arguments.get("tuning_space") or tuning.space)
     except InputError as problem:
         return [str(problem)]

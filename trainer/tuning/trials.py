@@ -50,7 +50,7 @@ def tune_case(
     `space` None or empty: the case's default space; `metric` "": its default metric.
     """
     tuning = case_tuning(case)
-    metric, goal = check_metric(case, tuning, metric)
+    metric, goal = check_metric(case, tuning, metric, settings)
     parameters = search_space(training_config(case), space or tuning.space)
     fixed = {k: v for k, v in trial_settings(settings, tuning).items() if k not in parameters}
     base = [sys.executable, "-m", "trainer.task", case, "--dataset-dir", str(dataset_dir)]
@@ -75,9 +75,7 @@ def setting_flags(settings: Mapping[str, object]) -> list[str]:
     return flags
 
 
-def process_launch(
-    command: Callable[[Path], list[str]], metric: str, timeout_s: float | None = None
-) -> Launch:
+def process_launch(command: Callable[[Path], list[str]], metric: str) -> Launch:
     """Run each trial as the process `command(trial_dir)` plus its values; its metric."""
 
     def launch(trial_id: str, values: dict, directory: Path) -> float:
@@ -88,12 +86,7 @@ def process_launch(
         log_path = directory / TRIAL_LOG
         log.info("Trial %s: %s (log: %s)", trial_id, values, log_path)
         with log_path.open("w") as out:
-            try:
-                code = subprocess.run(
-                    args, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout_s
-                ).returncode
-            except subprocess.TimeoutExpired:
-                raise TrialFailed(f"ran over {timeout_s:g} s and was stopped") from None
+            code = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
         if code != 0:
             raise TrialFailed(
                 f"exited with status {code}; the end of {log_path}:\n{_tail(log_path)}"

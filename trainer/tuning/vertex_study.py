@@ -41,7 +41,7 @@ def job_inputs(
     """worker_pool_specs, study_spec_parameters, study_spec_metrics, metric and goal of the
     HyperparameterTuningJob that tunes case study `case` on `dataset_uri` (gs://)."""
     tuning = case_tuning(case)
-    metric, goal = check_metric(case, tuning, metric)
+    metric, goal = check_metric(case, tuning, metric, settings)
     parameters = search_space(training_config(case), space or tuning.space)
     fixed = {k: v for k, v in trial_settings(settings, tuning).items() if k not in parameters}
     args = ["--dataset-dir", dataset_uri, *setting_flags(fixed), "--hypertune-metric", metric]

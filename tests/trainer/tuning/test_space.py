@@ -1,5 +1,7 @@
 """Search spaces and metrics checked against each case's config before any trial runs."""
 
+import dataclasses
+
 import pytest
 
 from serving.contracts.errors import InputError
@@ -15,7 +17,8 @@ def test_each_case_declares_a_valid_default_space_and_metric(case):
     tuning = case_tuning(case)
     parameters = search_space(training_config(case), tuning.space)
     assert set(parameters) == set(tuning.space)
-    assert check_metric(case, tuning, "") == next(iter(tuning.metrics.items()))
+    defaults = {f.name: f.default for f in dataclasses.fields(training_config(case))}
+    assert check_metric(case, tuning, "", defaults) == next(iter(tuning.metrics.items()))
     assert set(tuning.budget) <= {f for f in training_config(case).__dataclass_fields__}
 
 
@@ -54,6 +57,12 @@ def test_a_pipeline_run_checks_its_tuning_parameters_before_any_step():
     )
     grid = {**good, "tuning_algorithm": "GRID_SEARCH"}
     assert "GRID_SEARCH needs integer ranges" in case_problems("text", grid)[0]
+    no_folds = {"tuning_trials": 2, "cv_folds": 0}
+    assert (
+        "tuning_metric=cv_mae_mean needs cv_folds >= 2 (it is 0)"
+        in case_problems("timeseries", no_folds)[0]
+    )
+    assert case_problems("timeseries", {**no_folds, "tuning_metric": "train_mae"}) == []
     off = {**good, "tuning_trials": 0, "tuning_metric": "loss"}
     assert case_problems("text", off) == []  # tuning off: nothing of it is used
     assert "tuning_trials=-1 is out of range" in case_problems("text", {"tuning_trials": -1})[0]
