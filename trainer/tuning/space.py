@@ -89,7 +89,12 @@ def search_space(config: type, space: Mapping[str, object]) -> dict[str, Paramet
     if not isinstance(space, Mapping) or not space:
         raise InputError(f"tuning_space must be a non-empty JSON object, e.g. {_EXAMPLE}.")
     hints = typing.get_type_hints(config)
-    tunable = {f.name for f in fields(config)} - {f.name for f in fields(DistributionOptions)}
+    shared = {f.name for f in fields(DistributionOptions)}
+    tunable = {
+        f.name
+        for f in fields(config)
+        if f.name not in shared and hints[f.name] in (int, float, str)
+    }
     limits = declared_limits(config)
     parameters, problems = {}, []
     for name, spec in space.items():
@@ -124,8 +129,6 @@ def trial_settings(settings: Mapping[str, object], tuning: Tuning) -> dict[str, 
 
 
 def _parameter(name: str, kind: type, spec: object) -> Parameter:
-    if kind not in (int, float, str):
-        raise ValueError(f"is a {getattr(kind, '__name__', kind)} field: only numbers and text")
     if not isinstance(spec, Mapping):
         raise ValueError("must be an object with min and max, or with values")
     if set(spec) - {"min", "max", "scale", "values"}:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from serving.contracts.errors import InputError
 from trainer.parameter_limits import training_config
 from trainer.tuning.metric_report import (
     METRIC_FILE_NAME,
@@ -29,6 +30,7 @@ from trainer.tuning.study import Launch, StudySpec, TrialFailed, run_study
 log = logging.getLogger(__name__)
 
 TRIAL_LOG = "trial.log"
+DATASET_MARKER = "manifest.json"  # written last by every case's ingest
 _TAIL_LINES = 20
 
 
@@ -49,6 +51,11 @@ def tune_case(
     train with them, capped to the case's budget, and the searched fields set per trial.
     `space` None or empty: the case's default space; `metric` "": its default metric.
     """
+    if not (Path(dataset_dir) / DATASET_MARKER).is_file():
+        raise InputError(
+            f"{dataset_dir} is not an ingested dataset (no {DATASET_MARKER}): pass the dataset "
+            "directory an ingest step or `python -m trainer.task` wrote."
+        )
     tuning = case_tuning(case)
     metric, goal = check_metric(case, tuning, metric, settings)
     parameters = search_space(training_config(case), space or tuning.space)

@@ -35,7 +35,7 @@ BAD_SPACES = {
         "log with min > 0",
     ),
     "decimals for an int": ({"hidden_units": {"min": 1.5, "max": 9}}, "must be whole"),
-    "a bool field": ({"trainable": {"values": [True]}}, "is a bool field"),
+    "a bool field": ({"trainable": {"values": [True]}}, "'trainable', which is not a tunable"),
     "a range of text": ({"hub_handle": {"min": 1, "max": 2}}, "give its values"),
     "not an object": ({"dropout": 0.2}, "must be an object"),
 }

@@ -2,6 +2,7 @@
 processes, Optuna's journal on disk. Real trials of a case study: tests/pipelines/timeseries."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,3 +81,28 @@ def test_an_interrupted_study_resumes_without_redoing_finished_trials(tmp_path):
     assert len(list(markers.iterdir())) == 4  # 2 more trials, not 4 again
     assert len(result["trials"]) == 4 and all(t["state"] == "SUCCEEDED" for t in result["trials"])
     assert interrupted_x in [t["parameters"]["x"] for t in result["trials"]]  # its values re-ran
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--space", '{"bogus": {"min": 1, "max": 2}}'], "tuning_space names 'bogus'"),
+        (["--settings", '{"cv_folds": 0}'], "tuning_metric=cv_mae_mean needs cv_folds >= 2"),
+        (["--settings", "[1]"], "--settings '[1]' is not a JSON object"),
+        ([], "is not an ingested dataset (no manifest.json)"),
+    ],
+)
+def test_the_command_refuses_bad_input_in_one_line(tmp_path, flags, message):
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    if flags:  # an ingested dataset: the bad input is in the flags
+        (dataset / "manifest.json").write_text("{}")
+    args = ["timeseries", "--dataset-dir", str(dataset), "--study-dir", str(tmp_path / "s")]
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.tuning", *args, "--trials", "2", *flags],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("python -m trainer.tuning: error: ") and message in line
+    assert not (tmp_path / "s").exists()
