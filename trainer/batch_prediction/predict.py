@@ -141,7 +141,10 @@ def _call(model: LoadedModel, batch: np.ndarray) -> dict | Exception:
 
 
 def _write(
-    model: LoadedModel, pending: list[tuple[object, np.ndarray]], future: Future, output
+    model: LoadedModel,
+    pending: list[tuple[object, np.ndarray]],
+    future: Future,
+    output: ShardedOutput,
 ) -> None:
     """The batch's predictions; when the model refused the batch, each instance alone."""
     outputs = future.result()

@@ -84,8 +84,9 @@ class BatchPredictionService:
         job.create_time = job.update_time = now()
         self._state.add(job.name, job)
         self._cancel[job.name] = threading.Event()
+        created = _Job(job)  # as created: the thread changes the stored job
         threading.Thread(target=self._run, args=(job.name, model), daemon=True).start()
-        return _Job(job)
+        return created
 
     def get(self, request: v1.GetBatchPredictionJobRequest) -> _Job:
         name = names.check_name(request.name, _JOBS, self._state.parent)

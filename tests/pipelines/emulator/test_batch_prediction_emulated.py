@@ -2,17 +2,21 @@
 Model Registry champion, GCPC's own ModelBatchPredictOp launcher creates the
 BatchPredictionJob over gRPC, and the emulator runs the model's serving container
 (`python -m serving`, the project's real server on a real SavedModel) and writes Vertex's
-output layout to the storage emulator. Nothing is mocked."""
+output layout to the storage emulator. A BigQuery job (the emulator's DuckDB warehouse)
+and the requests Vertex refuses go through the real JobServiceClient. Nothing is mocked."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+from google.api_core import exceptions
 from google.cloud import aiplatform
 from google.cloud import aiplatform_v1 as v1
 
@@ -37,7 +41,12 @@ def emulator(tmp_path_factory):
 
     saved, saved_environment = dict(vars(initializer.global_config)), dict(os.environ)
     home = tmp_path_factory.mktemp("emulator")
-    with running_emulator(home, say=lambda _: None) as emulator:
+    warehouse = home / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("CREATE SCHEMA batch")
+        connection.execute('CREATE TABLE batch.windows AS SELECT [1.0, 2.0, 3.0] AS "window"')
+        connection.execute("INSERT INTO batch.windows VALUES ([0.5, 0.5, 0.5]), ([1.0])")
+    with running_emulator(home, bigquery_database=warehouse, say=lambda _: None) as emulator:
         os.environ.update(emulator.client_environment)
         emulator.point_sdk()
         upload_directory(export_scaler(home / "scaler", 2.0), f"gs://{BUCKET}/models/scaler")
@@ -122,3 +131,106 @@ def test_the_vertex_batch_pipeline_runs_a_batch_prediction_job(emulator, tmp_pat
     assert [e["instance"] for e in errors] == ["not json", [1, 2]]
     assert [e["error"]["code"] for e in errors] == [3, 3]
     assert "does not fit window" in errors[1]["error"]["message"]
+
+
+def job_client(emulator) -> v1.JobServiceClient:
+    from google.auth.credentials import AnonymousCredentials
+
+    return v1.JobServiceClient(
+        transport="rest",
+        client_options={"api_endpoint": emulator.rest_url},
+        credentials=AnonymousCredentials(),
+    )
+
+
+def batch_job(**changes) -> dict:
+    job = {
+        "display_name": "scaler-bq",
+        "model": "",
+        "input_config": {
+            "instances_format": "bigquery",
+            "bigquery_source": {"input_uri": "bq://emulator-project.batch.windows"},
+        },
+        "instance_config": {"instance_type": "object"},
+        "output_config": {
+            "predictions_format": "jsonl",
+            "gcs_destination": {"output_uri_prefix": f"gs://{BUCKET}/bq-out"},
+        },
+        "dedicated_resources": {
+            "machine_spec": {"machine_type": "n1-standard-2"},
+            "starting_replica_count": 1,
+            "max_replica_count": 1,
+        },
+    }
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            job[section] = {**job[section], field: value}
+        else:
+            job[section] = value
+    return job
+
+
+def test_a_bigquery_job_and_what_vertex_refuses(emulator):
+    client = job_client(emulator)
+    parent = emulator.state.parent
+    [model] = aiplatform.Model.list(filter='display_name="scaler"')
+    created = client.create_batch_prediction_job(
+        parent=parent, batch_prediction_job=batch_job(model=model.resource_name)
+    )
+    assert created.state == v1.JobState.JOB_STATE_PENDING
+    done = _finished(client, created.name)
+    assert done.state == v1.JobState.JOB_STATE_SUCCEEDED, done.error.message
+    assert (done.completion_stats.successful_count, done.completion_stats.failed_count) == (2, 1)
+    assert done.model_version_id == "1"
+    results = _lines(done.output_info.gcs_output_directory, "prediction.results-00000-of-00001")
+    assert results == [
+        {
+            "instance": {"window": [1.0, 2.0, 3.0]},
+            "prediction": {"forecast": [12.0], "total": 12.0},
+        },
+        {"instance": {"window": [0.5, 0.5, 0.5]}, "prediction": {"forecast": [3.0], "total": 3.0}},
+    ]
+    listed = client.list_batch_prediction_jobs(parent=parent)
+    assert created.name in [j.name for j in listed]
+    with pytest.raises(exceptions.BadRequest, match="it is already JOB_STATE_SUCCEEDED"):
+        client.cancel_batch_prediction_job(name=created.name)  # FAILED_PRECONDITION: 400
+
+    # INVALID_ARGUMENT (400 over REST), as Vertex answers each, naming the field
+    name = model.resource_name
+    refused = {
+        "machine_spec.machine_type is required": batch_job(model=name, dedicated_resources={}),
+        "instances_format 'parquet' is not one the model supports": batch_job(
+            model=name, input_config={
+                "instances_format": "parquet", "gcs_source": {"uris": [f"gs://{BUCKET}/x"]}}),
+        "instance_type does not apply to 'csv'": batch_job(model=name, input_config={
+            "instances_format": "csv", "gcs_source": {"uris": [f"gs://{BUCKET}/x.csv"]}}),
+        "'/tmp/x' is not a valid Cloud Storage URI": batch_job(model=name, output_config={
+            "predictions_format": "jsonl", "gcs_destination": {"output_uri_prefix": "/tmp/x"}}),
+        "starting_replica_count must not exceed max_replica_count": batch_job(
+            model=name, dedicated_resources__starting_replica_count=3),
+    }  # fmt: skip
+    for message, job in refused.items():
+        with pytest.raises(exceptions.BadRequest, match=re.escape(message)):
+            client.create_batch_prediction_job(parent=parent, batch_prediction_job=job)
+    with pytest.raises(exceptions.NotFound):
+        client.create_batch_prediction_job(
+            parent=parent, batch_prediction_job=batch_job(model=f"{parent}/models/404")
+        )
+
+
+def _lines(folder: str, name: str) -> list:
+    blob = storage_client().bucket(BUCKET).blob(f"{folder[len(f'gs://{BUCKET}/') :]}/{name}")
+    return [json.loads(line) for line in blob.download_as_text().splitlines()]
+
+
+def _finished(client: v1.JobServiceClient, name: str) -> v1.BatchPredictionJob:
+    import time
+
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        job = client.get_batch_prediction_job(name=name)
+        if job.end_time:
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"{name} did not end within {RUN_TIMEOUT_S} s")
