@@ -215,10 +215,17 @@ def rollback_command(args: argparse.Namespace) -> None:
 
 
 def print_summary(lines: list[str], outputs: dict, arguments: dict, seconds: float) -> None:
+    from serving.contracts.model_metadata import read_model_metadata
     from serving.registry.local_registry import LocalModelRegistry
 
     print()
     print("\n".join(lines))
+    tuning = read_model_metadata(outputs["model"].path).get("tuning")
+    if tuning:  # the study before training (docs/tuning.md)
+        print(
+            f"Tuning:    {len(tuning['trials'])} trials; best trial {tuning['best_trial']}, "
+            f"{tuning['metric']} {tuning['best_value']:.4f}: {tuning['best']}"
+        )
     if not outputs["evaluation"].metadata["blessed"]:
         print("Deploy:    skipped (not blessed)")
     champion = LocalModelRegistry(arguments["registry_uri"]).champion(arguments["model_name"])

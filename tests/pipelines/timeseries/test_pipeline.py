@@ -135,6 +135,7 @@ def test_a_tuned_model_short_of_the_margin_is_not_deployed(tmp_path):
     best = min(tuning["trials"], key=lambda t: t["value"])
     assert model["training_params"]["lstm_units"] == best["parameters"]["lstm_units"]
     assert "Hyperparameter tuning" in report and f"trial {best['id']} (" in report
+    assert f"Tuning:    2 trials; best trial {best['id']}, train_mae" in result.stdout
 
 
 def test_a_query_for_a_missing_column_fails_at_ingest_with_the_engine_message(tmp_path):
