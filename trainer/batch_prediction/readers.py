@@ -19,6 +19,8 @@ from serving.contracts.errors import InputError
 from trainer.batch_prediction import files
 from trainer.batch_prediction.sources import BatchSource
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
 
 @dataclass(frozen=True)
 class Row:
@@ -43,10 +45,15 @@ def read_rows(source: BatchSource, input_name: str, local_database: str = "") ->
             yield from _jsonl(uri)
         elif source.format == "csv":
             yield from _csv(uri, input_name)
-        elif uris == [source.uri] and source.format == "file-list":
+        elif uris == [source.uri] and source.format == "file-list" and not _is_image(uri):
             yield from _file_list(uri)
         else:  # a folder or prefix of files: each is an instance
             yield _file(uri)
+
+
+def _is_image(uri: str) -> bool:
+    """A single image file given as the source is one instance, not a list of files."""
+    return uri.lower().endswith(IMAGE_SUFFIXES)
 
 
 def _jsonl(uri: str) -> Iterator[Row]:

@@ -33,7 +33,6 @@ class ShardedOutput:
         self.target = parse_source_uri(destination)
         self.directory, self.shard_lines = directory, shard_lines
         self.uri = f"{destination.rstrip('/')}/{directory}"
-        self._staging = Path(tempfile.mkdtemp(prefix="batch-prediction-"))
         self._incoming = f".incoming-{directory}-{uuid.uuid4().hex[:8]}"
         if self.target.scheme == "file":
             root = Path(self.target.path).expanduser()
@@ -42,6 +41,12 @@ class ShardedOutput:
             root.mkdir(parents=True, exist_ok=True)
             self._local = root / self._incoming
             self._local.mkdir()
+        elif not storage_client().bucket(self.target.bucket).exists():
+            raise InputError(
+                f"Output bucket {self.target.bucket!r} of {destination!r} does not exist (or "
+                "these credentials cannot see it): create it, or choose another output_uri."
+            )
+        self._staging = Path(tempfile.mkdtemp(prefix="batch-prediction-"))  # shards being written
         self._shards: dict[str, list[str]] = {RESULTS: [], ERRORS: []}
         self._open: dict[str, tuple[object, int]] = {}
         self.counts = {RESULTS: 0, ERRORS: 0}

@@ -84,6 +84,12 @@ def test_bad_rows_are_errors_and_the_output_is_whole(scaler, tmp_path):
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
 
 
+def test_one_image_file_is_one_instance(scaler, tmp_path):
+    (tmp_path / "digit.png").write_bytes(b"\x89PNG not really")
+    summary = batch_predict(scaler, resolve_source(str(tmp_path / "digit.png")), str(tmp_path))
+    assert (summary.results, summary.errors) == (0, 1)  # a {"b64"} this model refuses
+
+
 def test_a_job_that_stops_leaves_nothing_complete(scaler, tmp_path):
     (tmp_path / "in.jsonl").write_bytes(b"[1, 2, 3]\n" * 5 + b"\xff\xfe not text\n")
     with pytest.raises(InputError, match="is not UTF-8"):

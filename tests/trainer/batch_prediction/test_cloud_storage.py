@@ -10,6 +10,7 @@ import json
 import pytest
 
 from pipelines.local.gcs_emulator import upload_directory
+from serving.contracts.errors import InputError
 from serving.contracts.storage import storage_client
 from serving.server.loaded_model import LoadedModel
 from tests.serving.conftest import export_scaler
@@ -68,3 +69,9 @@ def test_objects_patterns_prefixes_and_file_lists(gcs_emulator, scaler, tmp_path
     errors = {json.dumps(x["instance"]): x["error"]["message"] for x in listed}  # both errors
     assert set(errors) == {'{"b64": "AAE="}', f'"gs://{BUCKET}/in/nope"'}
     assert "does not exist" in errors[f'"gs://{BUCKET}/in/nope"']
+
+
+def test_a_missing_output_bucket_is_named(gcs_emulator, scaler, tmp_path):
+    (tmp_path / "in.jsonl").write_text("[1, 2, 3]\n")
+    with pytest.raises(InputError, match="Output bucket 'no-such-bucket'"):
+        batch_predict(scaler, resolve_source(str(tmp_path / "in.jsonl")), "gs://no-such-bucket/o")
