@@ -83,7 +83,7 @@ def train_image_classifier(
         checkpoint_dir=dirs.checkpoint_dir,
         data_baseline_dir=data_baseline.path,
     )
-    record_tuning(model.path, tuning_result)  # the trials table, in the model's metadata
+    record_tuning(model.path, tuning_result, config)  # the trials, in the model's metadata
     model.metadata.update(
         {
             "containerSpec": container_spec(serving_image, request_log_uri),

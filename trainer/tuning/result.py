@@ -75,13 +75,21 @@ def apply_tuning(config: object, result: Mapping) -> object:
     return tuned
 
 
-def record_tuning(model_dir: str | Path, result: Mapping) -> None:
-    """Keep the study `result` in the model's metadata.json as "tuning" (atomically); nothing
-    for `{}`, or where no model was written (a worker replica: the chief writes it)."""
+def record_tuning(model_dir: str | Path, result: Mapping, config: object) -> None:
+    """Keep the study `result` in the model's metadata.json as "tuning" (atomically), its
+    values as `config`'s field types; nothing for `{}`, or where no model was written (a
+    worker replica: the chief writes it)."""
     if not result or not (Path(model_dir) / METADATA).is_file():
         return
+    types = {f.name: type(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+    def typed(values: Mapping) -> dict:
+        return {k: _typed(types[k], v) if k in types else v for k, v in values.items()}
+
+    trials = [{**t, "parameters": typed(t["parameters"])} for t in result["trials"]]
+    tuning = {**result, "best": typed(result["best"]), "trials": trials}
     metadata = read_model_metadata(model_dir)
-    write_json(Path(model_dir) / METADATA, {**metadata, "tuning": dict(result)})
+    write_json(Path(model_dir) / METADATA, {**metadata, "tuning": tuning})
 
 
 def vertex_trials(trials: Sequence[Mapping]) -> list[dict]:

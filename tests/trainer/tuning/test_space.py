@@ -1,6 +1,7 @@
 """Search spaces and metrics checked against each case's config before any trial runs."""
 
 import dataclasses
+import json
 
 import pytest
 
@@ -8,7 +9,7 @@ from serving.contracts.errors import InputError
 from trainer.catalog import case_names
 from trainer.parameter_limits import case_problems, training_config
 from trainer.text.config import TextTrainConfig
-from trainer.tuning.result import apply_tuning, study_result, vertex_trials
+from trainer.tuning.result import apply_tuning, record_tuning, study_result, vertex_trials
 from trainer.tuning.space import case_tuning, check_metric, search_space
 
 
@@ -87,6 +88,23 @@ def test_the_best_trial_s_values_apply_over_the_config_as_its_field_types():
     assert apply_tuning(TextTrainConfig(), {}) == TextTrainConfig()
     with pytest.raises(InputError, match="lstm_units"):
         apply_tuning(TextTrainConfig(), {**result, "best": {"lstm_units": 8}})
+
+
+def test_the_study_is_kept_in_the_model_s_metadata_as_the_config_s_types(tmp_path):
+    result = study_result(
+        "val_accuracy",
+        "maximize",
+        [{"id": "1", "state": "SUCCEEDED", "parameters": {"hidden_units": 32.0}, "value": 0.8}],
+    )  # numbers come back from a pipeline step as doubles
+    (tmp_path / "metadata.json").write_text(json.dumps({"task": "text"}))
+    record_tuning(tmp_path, result, TextTrainConfig())
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert metadata["task"] == "text"
+    assert metadata["tuning"]["best"] == {"hidden_units": 32}
+    assert metadata["tuning"]["trials"][0]["parameters"] == {"hidden_units": 32}
+    assert isinstance(metadata["tuning"]["best"]["hidden_units"], int)
+    record_tuning(tmp_path / "worker", result, TextTrainConfig())  # no model there: nothing
+    assert not (tmp_path / "worker").exists()
 
 
 def test_the_vertex_job_s_specs_are_what_gcpc_s_serialize_helpers_write():
