@@ -22,7 +22,7 @@ def tuning_section(tuning: Mapping | None) -> str:
         (
             f"{t['id']}{' (best)' if t['id'] == best else ''}",
             t["state"],
-            *(t["parameters"].get(name, "") for name in names),
+            *(_value(t["parameters"].get(name, "")) for name in names),
             "" if t["value"] is None else float(t["value"]),
             t["error"][:120],
         )
@@ -36,6 +36,11 @@ def tuning_section(tuning: Mapping | None) -> str:
         + table(["trial", "state", *names, metric, "error"], rows)
         + _plots(trials, names, metric, best)
     )
+
+
+def _value(value: object) -> object:
+    """A parameter's value to 4 significant digits (a learning rate of 0.00031 stays one)."""
+    return f"{value:.4g}" if isinstance(value, float) else value
 
 
 def _plots(trials: list, names: list[str], metric: str, best: str) -> str:

@@ -15,7 +15,7 @@ def test_a_tuned_model_s_report_shows_its_trials_and_the_metric_against_each_par
     section = tuning_section(study_result("val_accuracy", "maximize", TRIALS))
 
     assert "trial 2 (0.9000) chose dropout=0.3, flip=both" in section
-    assert "<td>2 (best)</td><td>SUCCEEDED</td><td>0.3000</td><td>both</td>" in section
+    assert "<td>2 (best)</td><td>SUCCEEDED</td><td>0.3</td><td>both</td><td>0.9000</td>" in section
     assert "exited with status 1" in section
     assert section.count("data:image/png;base64,") == 1  # one figure, a panel per parameter
 
