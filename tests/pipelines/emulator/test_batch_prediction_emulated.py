@@ -234,3 +234,16 @@ def _finished(client: v1.JobServiceClient, name: str) -> v1.BatchPredictionJob:
             return job
         time.sleep(0.5)
     raise AssertionError(f"{name} did not end within {RUN_TIMEOUT_S} s")
+
+
+def test_the_model_lookup_names_what_exists(emulator):
+    from serving.contracts.errors import InputError
+    from serving.registry.vertex_models import model_version_name
+
+    where = (emulator.project, emulator.location)
+    assert model_version_name("scaler", "", *where).endswith("@1")  # the champion
+    assert model_version_name("scaler", "1", *where).endswith("@1")
+    with pytest.raises(InputError, match="has no version or alias 'canary'"):
+        model_version_name("scaler", "canary", *where)
+    with pytest.raises(InputError, match="no model named 'vision'"):
+        model_version_name("vision", "", *where)
