@@ -59,9 +59,9 @@ def predict_command(args: argparse.Namespace) -> None:
     }
     pipeline = get_pipeline("batch_prediction")
     check_parameter_values(None, arguments, pipeline_defaults(pipeline))
-    source = resolve_source(arguments["source_uri"], args.instances_format)
-    if source.format != "bigquery":
-        expand(source.uri)  # a file, folder or pattern that names nothing fails here
+    checked = resolve_source(arguments["source_uri"], args.instances_format)
+    if checked.format != "bigquery":
+        expand(checked.uri)  # a file, folder or pattern that names nothing fails here
     version = chosen_version(LocalModelRegistry(args.registry), model_name, args.model_version)
     print(f"Batch prediction with {model_name} version {version} of {args.registry}")
     from pipelines.local.runner import run_locally
@@ -72,7 +72,7 @@ def predict_command(args: argparse.Namespace) -> None:
     except RuntimeError as exc:
         reason = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
         raise SystemExit(f"\n{reason}\nThe failed task's log above ends with the reason.") from None
-    (output,) = outputs.values() if isinstance(outputs, dict) else (outputs,)
+    (output,) = outputs.values()  # the pipeline's one output, the job's folder
     metadata = output.metadata
     print(
         f"\nPredictions: {int(metadata['results'])}, errors: {int(metadata['errors'])}"
