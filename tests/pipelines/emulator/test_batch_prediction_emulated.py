@@ -1,7 +1,8 @@
 """The compiled Vertex AI batch prediction pipeline on the emulator: its own step finds the
 Model Registry champion, GCPC's own ModelBatchPredictOp launcher creates the
 BatchPredictionJob over gRPC, and the emulator runs the model's serving container
-(`python -m serving`, the project's real server on a real SavedModel) and writes Vertex's
+(`python -m serving`, the project's real server on the text case study's trained model,
+whose serving_default the answers are compared with) and writes Vertex's
 output layout to the storage emulator. A BigQuery job (the emulator's DuckDB warehouse)
 and the requests Vertex refuses go through the real JobServiceClient. Nothing is mocked."""
 
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform
@@ -24,6 +26,8 @@ from pipelines.emulator.service import running_emulator
 from pipelines.local.gcs_emulator import upload_directory, upload_file
 from serving.contracts.storage import storage_client
 from serving.registry.container_spec import container_spec
+from serving.server.loaded_model import LoadedModel
+from serving.server.request_format import predictions
 from tests.conftest import REPO
 from tests.pipelines.vertex.conftest import IMAGE
 from tests.serving.conftest import export_scaler
@@ -34,9 +38,27 @@ BUCKET = "emulator-batch-data"
 RUN_TIMEOUT_S = 300
 
 
+def register(name: str, model_dir: Path) -> None:
+    """Upload `model_dir` to the emulator's Cloud Storage and register it as `name`'s champion,
+    with the project's serving container, as the deploy step does."""
+    upload_directory(model_dir, f"gs://{BUCKET}/models/{name}")
+    spec = container_spec(IMAGE)
+    aiplatform.Model.upload(
+        display_name=name,
+        artifact_uri=f"gs://{BUCKET}/models/{name}",
+        serving_container_image_uri=spec["imageUri"],
+        serving_container_command=spec["command"],
+        serving_container_args=spec["args"],
+        serving_container_predict_route=spec["predictRoute"],
+        serving_container_health_route=spec["healthRoute"],
+        version_aliases=["champion"],
+    )
+
+
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    """The emulator with a registered model (champion) and this process's SDK pointed at it."""
+def emulator(tmp_path_factory, trained_text_model):
+    """The emulator with two registered models (the text case study's and a small scaler, each
+    its champion) and this process's SDK pointed at it."""
     from google.cloud.aiplatform import initializer
 
     saved, saved_environment = dict(vars(initializer.global_config)), dict(os.environ)
@@ -49,18 +71,8 @@ def emulator(tmp_path_factory):
     with running_emulator(home, bigquery_database=warehouse, say=lambda _: None) as emulator:
         os.environ.update(emulator.client_environment)
         emulator.point_sdk()
-        upload_directory(export_scaler(home / "scaler", 2.0), f"gs://{BUCKET}/models/scaler")
-        spec = container_spec(IMAGE)
-        aiplatform.Model.upload(
-            display_name="scaler",
-            artifact_uri=f"gs://{BUCKET}/models/scaler",
-            serving_container_image_uri=spec["imageUri"],
-            serving_container_command=spec["command"],
-            serving_container_args=spec["args"],
-            serving_container_predict_route=spec["predictRoute"],
-            serving_container_health_route=spec["healthRoute"],
-            version_aliases=["champion"],
-        )
+        register("scaler", export_scaler(home / "scaler", 2.0))
+        register("text", trained_text_model)
         yield emulator
         os.environ.clear()
         os.environ.update(saved_environment)
@@ -79,16 +91,19 @@ def compiled(out: Path) -> Path:
     return out / "batch_prediction.yaml"
 
 
-def test_the_vertex_batch_pipeline_runs_a_batch_prediction_job(emulator, tmp_path):
-    instances = tmp_path / "instances.jsonl"
-    instances.write_text('[1, 2, 3]\n{"window": [0, 0, 1]}\nnot json\n[1, 2]\n')
-    upload_file(instances, f"gs://{BUCKET}/batch/instances.jsonl")
+def test_the_vertex_batch_pipeline_runs_a_batch_prediction_job(
+    emulator, trained_text_model, tmp_path
+):
+    texts = ["my parcel never arrived", "I was charged twice, please refund"]
+    lines = [json.dumps({"text": texts[0]}), "not json", json.dumps(texts[1]), '{"txt": "x"}']
+    (tmp_path / "instances.jsonl").write_text("\n".join(lines) + "\n")
+    upload_file(tmp_path / "instances.jsonl", f"gs://{BUCKET}/batch/instances.jsonl")
     job = aiplatform.PipelineJob(
         display_name="batch-prediction",
         template_path=str(compiled(tmp_path)),
         pipeline_root=f"gs://{BUCKET}/root",
         parameter_values={
-            "model_name": "scaler",
+            "model_name": "text",
             "source_uri": f"gs://{BUCKET}/batch/instances.jsonl",
             "output_uri": f"gs://{BUCKET}/batch/out",
             "batch_size": 2,
@@ -101,7 +116,8 @@ def test_the_vertex_batch_pipeline_runs_a_batch_prediction_job(emulator, tmp_pat
 
     [request] = emulator.state.calls("CreateBatchPredictionJob")
     created = request.batch_prediction_job
-    assert created.model.endswith("@1")  # the champion, as a version
+    [text_model] = aiplatform.Model.list(filter='display_name="text"')
+    assert created.model == f"{text_model.resource_name}@1"  # the champion, as a version
     assert created.input_config.instances_format == "jsonl"
     assert list(created.input_config.gcs_source.uris) == [f"gs://{BUCKET}/batch/instances.jsonl"]
     assert created.output_config.predictions_format == "jsonl"
@@ -116,21 +132,18 @@ def test_the_vertex_batch_pipeline_runs_a_batch_prediction_job(emulator, tmp_pat
     assert finished.completion_stats.successful_count == 2
     assert finished.completion_stats.failed_count == 2
     folder = finished.output_info.gcs_output_directory
-    assert folder.startswith(f"gs://{BUCKET}/batch/out/prediction-scaler-")
-    files = {
-        blob.name.rsplit("/", 1)[-1]: [
-            json.loads(line) for line in blob.download_as_text().splitlines()
-        ]
-        for blob in storage_client().list_blobs(BUCKET, prefix=folder[len(f"gs://{BUCKET}/") :])
-    }
-    assert files["prediction.results-00000-of-00001"] == [
-        {"instance": [1, 2, 3], "prediction": {"forecast": [12.0], "total": 12.0}},
-        {"instance": {"window": [0, 0, 1]}, "prediction": {"forecast": [2.0], "total": 2.0}},
-    ]
-    errors = files["prediction.errors_stats-00000-of-00001"]
-    assert [e["instance"] for e in errors] == ["not json", [1, 2]]
+    assert folder.startswith(f"gs://{BUCKET}/batch/out/prediction-text-")
+    results = _lines(folder, "prediction.results-00000-of-00001")
+    assert [r["instance"] for r in results] == [{"text": texts[0]}, texts[1]]
+    expected = predictions(LoadedModel("text", 1, trained_text_model).predict(
+        np.array([t.encode() for t in texts], dtype=object)))  # fmt: skip
+    for got, want in zip([r["prediction"] for r in results], expected, strict=True):
+        assert got["label"] == want["label"] and got["class_names"] == want["class_names"]
+        assert got["probabilities"] == pytest.approx(want["probabilities"], rel=1e-5, abs=1e-6)
+    errors = _lines(folder, "prediction.errors_stats-00000-of-00001")
+    assert [e["instance"] for e in errors] == ["not json", {"txt": "x"}]
     assert [e["error"]["code"] for e in errors] == [3, 3]
-    assert "does not fit window" in errors[1]["error"]["message"]
+    assert "keys ['txt']" in errors[1]["error"]["message"]
 
 
 def job_client(emulator) -> v1.JobServiceClient:
