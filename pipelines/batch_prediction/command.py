@@ -29,7 +29,11 @@ def add_command(commands, cases: list[str]) -> None:
     )
     predict.add_argument("--model-version", default="", help="a version or alias (champion)")
     predict.add_argument("--instances-format", default="", help="jsonl|csv|file-list|bigquery")
-    predict.add_argument("--output", default=str(BUILD / "predictions"), help="%(default)s")
+    predict.add_argument(
+        "--output",
+        default=str(BUILD / "predictions"),
+        help="a folder, gs://bucket/prefix, or bq://project (with --local-database) (%(default)s)",
+    )
     predict.add_argument("--registry", default=str(BUILD / "registry"), help="%(default)s")
     predict.add_argument("--local-database", default="", help="DuckDB file for BigQuery SQL")
     predict.add_argument("--batch-size", type=int, default=64, help="%(default)s")
@@ -51,9 +55,9 @@ def predict_command(args: argparse.Namespace) -> None:
         "model_name": model_name,
         "model_version": args.model_version,
         "instances_format": args.instances_format,
-        "output_uri": str(Path(args.output).resolve()),
+        "output_uri": _uri(args.output),
         "registry_uri": str(Path(args.registry).resolve()),
-        "local_database": args.local_database,
+        "local_database": str(Path(args.local_database).resolve()) if args.local_database else "",
         "batch_size": args.batch_size,
         **source,
     }
@@ -79,3 +83,8 @@ def predict_command(args: argparse.Namespace) -> None:
         f"\nOutput:      {metadata['output_directory']}"
         f"\nFinished in {time.monotonic() - started:.0f}s"
     )
+
+
+def _uri(output: str) -> str:
+    """A local output as an absolute path (the step runs elsewhere); gs:// and bq:// as given."""
+    return output if output.startswith(("gs://", "bq://")) else str(Path(output).resolve())

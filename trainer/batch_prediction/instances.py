@@ -50,4 +50,6 @@ def checked_batch(
 
 def _without_index(message: str) -> str:
     """The server's message names the instance's place in its request; here there is one."""
-    return message.removeprefix("instance 0: ")
+    if message.startswith("instance 0: "):
+        return message.removeprefix("instance 0: ")
+    return message.replace("instance 0 ", "the instance ", 1)

@@ -3,7 +3,6 @@ registered model named by version, alias or the champion, loaded once, then `bat
 
 from __future__ import annotations
 
-from serving.contracts.errors import InputError
 from serving.registry.local_registry import LocalModelRegistry
 from serving.server.loaded_model import LoadedModel
 from trainer.batch_prediction.model_choice import chosen_version
@@ -23,11 +22,6 @@ def local_job(
 ) -> BatchSummary:
     """Predict `source_uri` with the chosen version of `model_name` into `output_uri`."""
     source = resolve_source(source_uri, instances_format)  # before loading any model
-    if output_uri.startswith("bq://"):
-        raise InputError(
-            f"output_uri {output_uri!r} is BigQuery: the local target writes Vertex AI's file "
-            "layout; give a local directory or a gs:// prefix (Vertex AI runs write BigQuery)."
-        )
     registry = LocalModelRegistry(registry_uri)
     version = chosen_version(registry, model_name, model_version)
     model = LoadedModel(model_name, version, registry.version_dir(model_name, version))

@@ -39,6 +39,7 @@ from trainer.batch_prediction.output_layout import (
 )
 from trainer.batch_prediction.readers import Row, read_rows
 from trainer.batch_prediction.sources import BatchSource
+from trainer.batch_prediction.table_output import BIGQUERY_PREFIX, TableOutput, dataset_name
 from trainer.batch_prediction.writer import SHARD_LINES, ShardedOutput
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,14 @@ def batch_predict(
     local_database: str = "",
     shard_lines: int = SHARD_LINES,
 ) -> BatchSummary:
-    """Predict every instance of `source` with `model` into a new folder under `output_uri`."""
-    started = time.perf_counter()
-    directory = job_directory(model.model_name, dt.datetime.now(dt.UTC))
+    """Predict every instance of `source` with `model` into a new folder under `output_uri`
+    (or, for `bq://project`, a new dataset of the DuckDB file `local_database`)."""
+    started, created = time.perf_counter(), dt.datetime.now(dt.UTC)
     rows = read_rows(source, model.input.name, local_database)
-    output = ShardedOutput(output_uri, directory, shard_lines)
+    if output_uri.startswith(BIGQUERY_PREFIX):
+        output = TableOutput(output_uri, local_database, dataset_name(model.model_name, created))
+    else:
+        output = ShardedOutput(output_uri, job_directory(model.model_name, created), shard_lines)
     try:
         _predict_rows(model, rows, output, batch_size)
         if not output.counts[RESULTS] and not output.counts[ERRORS]:
@@ -93,7 +97,7 @@ def batch_predict(
 
 
 def _predict_rows(
-    model: LoadedModel, rows: Iterable[Row], output: ShardedOutput, batch_size: int
+    model: LoadedModel, rows: Iterable[Row], output: ShardedOutput | TableOutput, batch_size: int
 ) -> None:
     """Read and check the next batch while the model computes the last (TensorFlow releases
     the GIL): model calls run on one thread, at most IN_FLIGHT batches ahead of the writes."""
@@ -144,7 +148,7 @@ def _write(
     model: LoadedModel,
     pending: list[tuple[object, np.ndarray]],
     future: Future,
-    output: ShardedOutput,
+    output: ShardedOutput | TableOutput,
 ) -> None:
     """The batch's predictions; when the model refused the batch, each instance alone."""
     outputs = future.result()

@@ -61,8 +61,11 @@ def test_unknown_versions_and_aliases_are_named(tmp_path, scaler):
     assert chosen_version(registry, "scaler", "2") == 2
     with pytest.raises(InputError, match=r"no version or alias 'canary'.*\[1, 2\].*champion"):
         chosen_version(registry, "scaler", "canary")
-    with pytest.raises(InputError, match="writes Vertex AI's file layout"):
-        local_job(str(registry.root), "scaler", "", str(tmp_path), "bq://p.d")
+    (tmp_path / "in.jsonl").write_text("[1, 2, 3]\n")
+    with pytest.raises(InputError, match="give local_database"):
+        local_job(str(registry.root), "scaler", "", str(tmp_path / "in.jsonl"), "bq://p")
+    with pytest.raises(InputError, match="give bq://project, in which a new dataset"):
+        local_job(str(registry.root), "scaler", "", str(tmp_path / "in.jsonl"), "bq://p.d", "", "x")
 
 
 def test_bad_rows_are_errors_and_the_output_is_whole(scaler, tmp_path):

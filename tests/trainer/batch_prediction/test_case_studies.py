@@ -122,6 +122,18 @@ def test_timeseries_from_bigquery_and_csv(trained_forecaster, tmp_path):
     assert errors[0]["instance"] == {"window": [1.0, 2.0]}
     assert "does not fit window" in errors[0]["error"]["message"]
 
+    # BigQuery out: Vertex's dataset of `predictions` and `errors` tables, in the DuckDB file
+    model = LoadedModel("model", 1, model_dir)
+    summary = batch_predict(model, resolve_source(source), "bq://test-project", 4, str(database))
+    dataset = summary.output_uri.removeprefix("bq://test-project.")
+    assert dataset.startswith("prediction_model_")
+    with duckdb.connect(str(database), read_only=True) as connection:
+        table = connection.sql(f'SELECT "window", prediction FROM "{dataset}".predictions')
+        [[first, prediction], *_] = table.fetchall()
+        [[code]] = connection.sql(f'SELECT errors.code FROM "{dataset}".errors').fetchall()
+    assert first == rows[0] and code == 3
+    same(prediction, expected[0])  # a column of the prediction's own type (here a list)
+
     header = ",".join(f"t{d}" for d in range(window))
     body = "\n".join(",".join(map(str, r)) for r in rows)
     (tmp_path / "in.csv").write_text(f"{header}\n{body}\n1,2\n")
