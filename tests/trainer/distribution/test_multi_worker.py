@@ -38,7 +38,7 @@ from trainer.text.training import train_text_classifier
 from trainer.vision.pretrain_base import DEFAULT_BASE
 
 ACCURACY_TOLERANCE = 0.15  # validation accuracy, absolute
-MAE_TOLERANCE = 0.35  # cross-validation MAE, relative
+MAE_TOLERANCE = 0.35  # training MAE, relative
 STRATEGY_LINE = "Strategy: MultiWorkerMirroredStrategy, because TF_CONFIG lists 2 workers"
 EPOCH_LINE = re.compile(r"^\[worker 0\] \d+/\d+ - .*loss: ", re.MULTILINE)
 VISION_FLAGS = ("base_model", "base_weights", "image_size", "batch_size", "head_epochs")
@@ -114,18 +114,23 @@ def test_two_workers_train_the_text_classifier(text_data, tmp_path):
     assert serve(text=tf.constant(["my invoice is wrong"]))["label"].shape == (1,)
 
 
-def test_two_workers_train_the_forecaster(series_dataset, trained_forecaster, tmp_path):
-    _, single = trained_forecaster
+def test_two_workers_train_the_forecaster(series_dataset, tmp_path):
+    """The final fit alone (no cross-validation folds: each fold is one more synchronised
+    training, which the image and text cases already cover)."""
+    from trainer.timeseries.training import train_forecaster
+
+    config = small_forecast_config(cv_folds=0)
+    single = train_forecaster(series_dataset, tmp_path / "single", config)
     settings = {
         name: value
-        for name, value in vars(small_forecast_config()).items()
+        for name, value in vars(config).items()
         if name in ("time_column", "target_column", "window", "horizon", "lstm_units")
         or name in ("batch_size", "epochs", "cv_folds", "test_fraction", "learning_rate")
     }
     data = ["--dataset-dir", str(series_dataset)]
     metadata, _ = _train_two_workers("timeseries", data, settings, tmp_path)
-    two = metadata["training_metrics"]["cv_mae_mean"]
-    assert abs(two - single["cv_mae_mean"]) <= MAE_TOLERANCE * single["cv_mae_mean"]
+    two = metadata["training_metrics"]["train_mae"]
+    assert abs(two - single["train_mae"]) <= MAE_TOLERANCE * single["train_mae"]
     serve = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"]
     forecast = serve(window=tf.zeros([1, settings["window"]]))["forecast"]
     assert forecast.shape == (1, settings["horizon"])
