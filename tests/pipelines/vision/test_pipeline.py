@@ -126,26 +126,6 @@ def test_unblessed_run_skips_deploy_and_reports_skipped_files(
     assert reasons["digit_2/truncated.png"].startswith("corrupt or truncated")
 
 
-def test_run_failing_after_training_registers_nothing(
-    gcs_emulator, digits_dir, demo_base_weights, tmp_path, capsys
-):
-    """Evaluate refuses the threshold after a model was trained: deploy must not run."""
-    upload_directory(_few_digits(digits_dir, tmp_path / "few"), "gs://pipeline-test/few-digits")
-    overrides = {"accuracy_threshold": 1.5, "head_epochs": 1, "fine_tune_epochs": 0}
-    arguments = demo_arguments(REPO / "build", "gs://pipeline-test/few-digits", overrides)
-    arguments["registry_uri"] = str(tmp_path / "registry")
-
-    with pytest.raises(RuntimeError, match="evaluate-image-classifier"):
-        run_locally(get_pipeline("vision"), arguments, tmp_path / "root")
-
-    assert (
-        "accuracy_threshold=1.5 is out of range: it must be from 0 to 1" in capsys.readouterr().out
-    )
-    assert list((tmp_path / "root").glob("**/model/metadata.json")), "training did finish"
-    assert LocalModelRegistry(tmp_path / "registry").versions("vision") == []
-    assert not (tmp_path / "registry").exists()
-
-
 def test_missing_bucket_is_a_clear_error(gcs_emulator, tmp_path):
     result = _cli(
         "--source", "gs://no-such-bucket/images",
