@@ -38,8 +38,8 @@ from trainer.batch_prediction.output_layout import (
     result_line,
 )
 from trainer.batch_prediction.readers import Row, read_rows
-from trainer.batch_prediction.sources import BatchSource
-from trainer.batch_prediction.table_output import BIGQUERY_PREFIX, TableOutput, dataset_name
+from trainer.batch_prediction.sources import BIGQUERY_PREFIX, BatchSource
+from trainer.batch_prediction.table_output import TableOutput, dataset_name
 from trainer.batch_prediction.writer import SHARD_LINES, ShardedOutput
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,10 @@ def batch_predict(
                 f"Batch prediction source {source.uri or source.query!r} holds no instances: "
                 "give a file or query with at least one."
             )
+        uri = output.commit()  # a commit that fails half-way is undone by abort()
     except BaseException:
         output.abort()
         raise
-    uri = output.commit()
     summary = BatchSummary(
         uri, output.counts[RESULTS], output.counts[ERRORS], time.perf_counter() - started
     )

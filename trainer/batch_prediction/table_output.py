@@ -23,8 +23,8 @@ from pathlib import Path
 
 from serving.contracts.errors import InputError
 from trainer.batch_prediction.output_layout import ERRORS, RESULTS
+from trainer.batch_prediction.sources import BIGQUERY_PREFIX
 
-BIGQUERY_PREFIX = "bq://"
 _EMPTY = {RESULTS: "prediction JSON", ERRORS: "errors STRUCT(code INTEGER, message VARCHAR)"}
 _TABLES = {RESULTS: "predictions", ERRORS: "errors"}
 

@@ -12,6 +12,7 @@ its final name and a reader checks the set with `output_layout.complete_shards`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -48,6 +49,7 @@ class ShardedOutput:
             )
         self._staging = Path(tempfile.mkdtemp(prefix="batch-prediction-"))  # shards being written
         self._shards: dict[str, list[str]] = {RESULTS: [], ERRORS: []}
+        self._uploaded: list[str] = []  # staged objects on Cloud Storage, for abort()
         self._open: dict[str, tuple[object, int]] = {}
         self.counts = {RESULTS: 0, ERRORS: 0}
 
@@ -75,7 +77,8 @@ class ShardedOutput:
         return self.uri
 
     def abort(self) -> None:
-        """Drop everything written (the job failed): nothing is left under the final name."""
+        """Drop everything written (the job failed, even during `commit()`): nothing is left
+        under the final name."""
         for handle, _ in self._open.values():
             handle.close()
         self._open.clear()
@@ -83,10 +86,13 @@ class ShardedOutput:
         if self.target.scheme == "file":
             shutil.rmtree(self._local, ignore_errors=True)
         else:
+            from google.api_core import exceptions as gexc
+
             bucket = storage_client().bucket(self.target.bucket)
-            for kind in self._shards:
-                for name in self._shards[kind]:
-                    bucket.blob(self._staged_object(name)).delete()
+            for name in self._uploaded:  # the open shard was never uploaded
+                with contextlib.suppress(gexc.NotFound):  # a staged one already copied
+                    bucket.blob(name).delete()
+            self._uploaded.clear()
 
     def _new_shard(self, kind: str):
         name = f"{kind}-{len(self._shards[kind]):05d}"
@@ -102,6 +108,7 @@ class ShardedOutput:
         else:
             blob = storage_client().bucket(self.target.bucket).blob(self._staged_object(name))
             blob.upload_from_filename(str(self._staging / name), content_type="application/jsonl")
+            self._uploaded.append(blob.name)
             os.remove(self._staging / name)
 
     def _final_names(self) -> dict[str, str]:
@@ -122,6 +129,7 @@ class ShardedOutput:
         for staged, final in self._final_names().items():
             blob = bucket.blob(self._staged_object(staged))
             bucket.copy_blob(blob, bucket, f"{prefix}/{final}")
+            self._uploaded.append(f"{prefix}/{final}")  # abort() removes a half-done commit
             blob.delete()
 
     def _staged_object(self, name: str) -> str:

@@ -76,10 +76,11 @@ def run_batch_job(
                 batch = []
         if batch:
             _send(predict_url, batch, output)
+        directory = output.commit()  # a commit that fails half-way is undone by abort()
     except BaseException:
         output.abort()
         raise
-    return BatchOutcome(output.commit(), output.counts[RESULTS], output.counts[ERRORS])
+    return BatchOutcome(directory, output.counts[RESULTS], output.counts[ERRORS])
 
 
 def _rows(job: v1.BatchPredictionJob, bigquery_database: Path | None):

@@ -15,9 +15,10 @@ from serving.server.loaded_model import LoadedModel
 from tests.serving.conftest import export_scaler
 from trainer.batch_prediction.job import local_job
 from trainer.batch_prediction.model_choice import chosen_version
-from trainer.batch_prediction.output_layout import complete_shards
+from trainer.batch_prediction.output_layout import RESULTS, complete_shards
 from trainer.batch_prediction.predict import batch_predict
 from trainer.batch_prediction.sources import resolve_source
+from trainer.batch_prediction.writer import ShardedOutput
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +100,16 @@ def test_a_job_that_stops_leaves_nothing_complete(scaler, tmp_path):
         batch_predict(scaler, resolve_source(str(tmp_path / "in.jsonl")), str(tmp_path / "out"))
     assert not list((tmp_path / "out").iterdir())
     assert complete_shards(["prediction.results-00000-of-00002"]) == {}
+
+
+def test_a_commit_that_fails_half_way_is_undone(tmp_path):
+    """The final folder appears (another job) before the rename: commit fails, abort leaves
+    that folder as it was and nothing of this job."""
+    output = ShardedOutput(str(tmp_path), "job", shard_lines=1)
+    output.write(RESULTS, {"instance": 1, "prediction": 2})
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / "theirs").write_text("x")
+    with pytest.raises(OSError):
+        output.commit()
+    output.abort()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["job", "theirs"]

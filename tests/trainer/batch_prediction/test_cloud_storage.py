@@ -75,3 +75,20 @@ def test_a_missing_output_bucket_is_named(gcs_emulator, scaler, tmp_path):
     (tmp_path / "in.jsonl").write_text("[1, 2, 3]\n")
     with pytest.raises(InputError, match="Output bucket 'no-such-bucket'"):
         batch_predict(scaler, resolve_source(str(tmp_path / "in.jsonl")), "gs://no-such-bucket/o")
+
+
+def test_a_job_failing_half_way_leaves_nothing_in_the_bucket(gcs_emulator, scaler, tmp_path):
+    """Shards already uploaded and the open one never uploaded: the job's own error, and no
+    object left (staged or final)."""
+    storage_client().bucket(BUCKET).blob("keep").upload_from_string("x")  # the bucket exists
+    (tmp_path / "in.jsonl").write_bytes(b"[1, 2, 3]\n" * 21 + b"\xff\xfe not text\n")
+    with pytest.raises(InputError, match="is not UTF-8"):  # 5 shards uploaded, 1 open
+        batch_predict(
+            scaler,
+            resolve_source(str(tmp_path / "in.jsonl")),
+            f"gs://{BUCKET}/failed",
+            2,
+            shard_lines=3,
+        )
+    assert not list(storage_client().list_blobs(BUCKET, prefix="failed"))
+    assert not [b.name for b in storage_client().list_blobs(BUCKET) if ".incoming-" in b.name]
