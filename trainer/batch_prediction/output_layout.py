@@ -14,6 +14,7 @@ prediction, which Vertex kept).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 RESULTS = "prediction.results"
@@ -41,6 +42,38 @@ def result_line(instance: object, prediction: object) -> dict:
 
 def error_line(instance: object, code: int, message: str) -> dict:
     return {"instance": instance, "error": {"code": code, "message": message}}
+
+
+def not_finite(value: object) -> str:
+    """The first NaN or infinity in `value`, as text ("" when there is none): JSON has no such
+    number, so an instance or prediction holding one is a row error, not a failed job."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return next((found for item in value if (found := not_finite(item))), "")
+    return ""
+
+
+def as_text(value: object) -> object:
+    """`value` with each NaN or infinity written as its text (the raw value, kept for the
+    errors output)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: as_text(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_text(item) for item in value]
+    return value
+
+
+def finite_line(kind: str, line: dict) -> tuple[str, dict]:
+    """`line` as it can be written: a result whose prediction is not finite becomes an error."""
+    if kind == RESULTS and (found := not_finite(line)):
+        reason = f"the prediction holds {found}, which JSON cannot carry"
+        return ERRORS, error_line(as_text(line["instance"]), INTERNAL, reason)
+    return kind, as_text(line)
 
 
 def complete_shards(names: list[str]) -> dict[str, list[str]]:

@@ -1,9 +1,9 @@
 """Instances as Vertex AI reads them from each format, one at a time, streamed.
 
 A row that cannot be read (a line that is not JSON, a CSV row of the wrong
-width, a listed file that is missing) is a `Row` with an `error` and the raw
-text as its instance, so it goes to the errors output and the job goes on. A
-source that cannot be read at all (no file, a CSV header that does not name the
+width, a NaN or infinite number, a listed file that is missing) is a `Row` with
+an `error` and the raw text as its instance, so it goes to the errors output and
+the job goes on. A source that cannot be read at all (no file, a CSV header that does not name the
 model's input) is an InputError.
 """
 
@@ -12,14 +12,17 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from serving.contracts.errors import InputError
 from trainer.batch_prediction import files
+from trainer.batch_prediction.output_layout import as_text, not_finite
 from trainer.batch_prediction.sources import BatchSource
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+_FINITE = "NaN and infinities are no JSON numbers; give a finite number, or leave it empty"
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,11 @@ def read_rows(source: BatchSource, input_name: str, local_database: str = "") ->
     if source.format == "bigquery":
         from trainer.batch_prediction.bigquery_rows import query_rows
 
-        for row in query_rows(source.sql, local_database):
-            yield Row(row)
+        for number, row in enumerate(query_rows(source.sql, local_database), 1):
+            if found := not_finite(row):
+                yield Row(as_text(row), f"Row {number} of the query holds {found}: {_FINITE}")
+            else:
+                yield Row(row)
         return
     uris = files.expand(source.uri)
     for uri in uris:
@@ -61,13 +67,20 @@ def _jsonl(uri: str) -> Iterator[Row]:
         if not line.strip():
             continue
         try:
-            yield Row(json.loads(line, parse_constant=_no_constant))
+            yield Row(json.loads(line, parse_constant=_no_constant, parse_float=_finite))
         except ValueError as exc:
             yield Row(line, f"{uri} line {number} is not JSON: {exc}")
 
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value (write null for a missing number)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number ({_FINITE})")
+    return value
 
 
 def _csv(uri: str, input_name: str) -> Iterator[Row]:
@@ -92,7 +105,11 @@ def _csv(uri: str, input_name: str) -> Iterator[Row]:
             elif len(header) == 1:
                 yield Row(fields[0])
             else:  # Vertex's `array` instance: the row's values in column order
-                yield Row([_number(value) for value in fields])
+                values = [_number(value) for value in fields]
+                if found := not_finite(values):
+                    yield Row(",".join(fields), f"{uri} row {number} holds {found}: {_FINITE}")
+                else:
+                    yield Row(values)
 
 
 def _number(value: str) -> object:

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from serving.contracts.errors import InputError
-from trainer.batch_prediction.output_layout import ERRORS, RESULTS
+from trainer.batch_prediction.output_layout import ERRORS, RESULTS, finite_line
 from trainer.batch_prediction.sources import BIGQUERY_PREFIX
 
 _EMPTY = {RESULTS: "prediction JSON", ERRORS: "errors STRUCT(code INTEGER, message VARCHAR)"}
@@ -62,6 +62,7 @@ class TableOutput:
         self.counts = {RESULTS: 0, ERRORS: 0}
 
     def write(self, kind: str, line: dict) -> None:
+        kind, line = finite_line(kind, line)
         instance = line["instance"]
         row = dict(instance) if isinstance(instance, dict) else {"instance": instance}
         if kind == RESULTS:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from serving.contracts.errors import InputError
 from serving.contracts.storage import parse_source_uri, storage_client
-from trainer.batch_prediction.output_layout import ERRORS, RESULTS, shard_name
+from trainer.batch_prediction.output_layout import ERRORS, RESULTS, finite_line, shard_name
 
 SHARD_LINES = 100_000
 
@@ -54,6 +54,7 @@ class ShardedOutput:
         self.counts = {RESULTS: 0, ERRORS: 0}
 
     def write(self, kind: str, line: dict) -> None:
+        kind, line = finite_line(kind, line)
         handle, lines = self._open.get(kind) or (self._new_shard(kind), 0)
         handle.write(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")
         self.counts[kind] += 1

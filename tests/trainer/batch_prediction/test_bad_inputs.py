@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from serving.contracts.errors import InputError
@@ -15,7 +16,7 @@ from serving.server.loaded_model import LoadedModel
 from tests.serving.conftest import export_scaler
 from trainer.batch_prediction.job import local_job
 from trainer.batch_prediction.model_choice import chosen_version
-from trainer.batch_prediction.output_layout import RESULTS, complete_shards
+from trainer.batch_prediction.output_layout import ERRORS, RESULTS, complete_shards
 from trainer.batch_prediction.predict import batch_predict
 from trainer.batch_prediction.sources import resolve_source
 from trainer.batch_prediction.writer import ShardedOutput
@@ -113,3 +114,37 @@ def test_a_commit_that_fails_half_way_is_undone(tmp_path):
         output.commit()
     output.abort()
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["job", "theirs"]
+
+
+def test_nan_and_infinities_are_row_errors_in_every_source(scaler, tmp_path):
+    """JSON has no NaN or infinity: from CSV, JSONL and BigQuery (the DuckDB stand-in) such a
+    row is an error with its raw value, and the job goes on."""
+    (tmp_path / "in.csv").write_text("a,b,c\n1,2,3\nnan,1,1\n1,inf,1\n1,1,1e999\n")
+    (tmp_path / "in.jsonl").write_text("[1, 2, 3]\n[1e999, 1, 1]\n")
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute('CREATE SCHEMA batch; CREATE TABLE batch.t ("window" DOUBLE[])')
+        connection.execute("INSERT INTO batch.t VALUES ([1, 2, 3]), (['nan'::DOUBLE, 1, 1])")
+    expected = {
+        "in.csv": ["nan,1,1", "1,inf,1", "1,1,1e999"],
+        "in.jsonl": ["[1e999, 1, 1]"],
+        "bq://p.batch.t": [{"window": ["nan", 1.0, 1.0]}],
+    }
+    for name, instances in expected.items():
+        source = name if name.startswith("bq://") else str(tmp_path / name)
+        out = tmp_path / "out" / name.replace("/", "_")
+        summary = batch_predict(scaler, resolve_source(source), str(out), 2, str(database))
+        folder = Path(summary.output_uri)
+        [shard] = complete_shards(sorted(p.name for p in folder.iterdir()))[
+            "prediction.errors_stats"
+        ]
+        errors = [json.loads(line) for line in (folder / shard).open()]
+        assert [e["instance"] for e in errors] == instances, name
+        assert all("NaN and infinities" in e["error"]["message"] for e in errors), errors
+        assert summary.results == 1
+
+    # a prediction that is not finite (a model's NaN) is that instance's error, not a crash
+    output = ShardedOutput(str(tmp_path / "nan"), "job")
+    output.write(RESULTS, {"instance": [1, 2], "prediction": {"total": float("nan")}})
+    assert output.counts == {RESULTS: 0, ERRORS: 1}
+    output.abort()
