@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -84,9 +85,19 @@ def _finite(text: str) -> float:
 
 
 def _csv(uri: str, input_name: str) -> Iterator[Row]:
+    """The rows of a CSV file; a row csv refuses (a NUL byte, a field over csv's limit) is an
+    error with its raw text, a file that is not UTF-8 an InputError."""
     with files.open_text(uri) as text:
-        reader = csv.reader(text)
-        header = next(reader, None)
+        lines = _Lines(text)
+        reader = csv.reader(lines)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise InputError(
+                f"CSV {uri} has no readable header ({exc}): fix its first line."
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{uri} is not UTF-8 text ({exc}): save it as UTF-8.") from None
         if not header:
             return
         if input_name and len(header) == 1 and header[0].strip() != input_name:
@@ -94,22 +105,55 @@ def _csv(uri: str, input_name: str) -> Iterator[Row]:
                 f"CSV {uri} has the column {header[0]!r}; this model takes {input_name!r}: "
                 f"name the column {input_name} (or give one numeric column per value)."
             )
-        for number, fields in enumerate(reader, 2):
-            if not fields:
+        number = 1
+        while True:
+            number += 1
+            lines.taken.clear()
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Row(lines.raw(), f"{uri} row {number} is not CSV: {exc}.")
                 continue
-            if len(fields) != len(header):
-                yield Row(
-                    ",".join(fields),
-                    f"{uri} row {number} has {len(fields)} fields; the header has {len(header)}.",
-                )
-            elif len(header) == 1:
-                yield Row(fields[0])
-            else:  # Vertex's `array` instance: the row's values in column order
-                values = [_number(value) for value in fields]
-                if found := not_finite(values):
-                    yield Row(",".join(fields), f"{uri} row {number} holds {found}: {_FINITE}")
-                else:
-                    yield Row(values)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{uri} is not UTF-8 text (row {number}: {exc}): save it as UTF-8."
+                ) from None
+            if fields:
+                yield _csv_row(uri, number, header, fields)
+
+
+class _Lines:
+    """The text's lines, keeping those of the row being read (its raw text for an error)."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self.text, self.taken = text, []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.text)
+        self.taken.append(line)
+        return line
+
+    def raw(self) -> str:
+        return "".join(self.taken).rstrip("\r\n")
+
+
+def _csv_row(uri: str, number: int, header: list[str], fields: list[str]) -> Row:
+    if len(fields) != len(header):
+        return Row(
+            ",".join(fields),
+            f"{uri} row {number} has {len(fields)} fields; the header has {len(header)}.",
+        )
+    if len(header) == 1:
+        return Row(fields[0])
+    values = [_number(value) for value in fields]  # Vertex's `array` instance, column order
+    if found := not_finite(values):
+        return Row(",".join(fields), f"{uri} row {number} holds {found}: {_FINITE}")
+    return Row(values)
 
 
 def _number(value: str) -> object:

@@ -148,3 +148,22 @@ def test_nan_and_infinities_are_row_errors_in_every_source(scaler, tmp_path):
     output.write(RESULTS, {"instance": [1, 2], "prediction": {"total": float("nan")}})
     assert output.counts == {RESULTS: 0, ERRORS: 1}
     output.abort()
+
+
+def test_csv_that_is_not_utf8_or_not_csv(scaler, tmp_path):
+    """A file that is not UTF-8 is refused by name; a row csv cannot read (a field over csv's
+    size limit) is that row's error, with its raw text, and the job goes on (a NUL byte, which
+    Python 3.11's csv reads, is a value the server refuses)."""
+    (tmp_path / "latin1.csv").write_bytes("a,b,c\n1,2,3\n1,2,\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1.csv is not UTF-8"):
+        batch_predict(scaler, resolve_source(str(tmp_path / "latin1.csv")), str(tmp_path / "o"))
+    huge = '"' + "9" * 200_000 + '"'
+    (tmp_path / "in.csv").write_text(f"a,b,c\n1,2,3\n1,\0,3\n1,2,{huge}\n0,0,1\n")
+    summary = batch_predict(scaler, resolve_source(str(tmp_path / "in.csv")), str(tmp_path / "o"))
+    folder = Path(summary.output_uri)
+    shards = complete_shards(sorted(p.name for p in folder.iterdir()))
+    errors = [json.loads(x) for s in shards["prediction.errors_stats"] for x in (folder / s).open()]
+    messages = {json.dumps(e["instance"]): e["error"]["message"] for e in errors}
+    assert set(messages) == {json.dumps(f"1,2,{huge}"), json.dumps([1.0, "\0", 3.0])}
+    assert "row 4 is not CSV: field larger than field limit" in messages[json.dumps(f"1,2,{huge}")]
+    assert summary.results == 2
