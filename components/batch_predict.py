@@ -59,7 +59,6 @@ def plan_vertex_batch_prediction(
     instances_format: str,
     output_uri: str,
     default_output_uri: str,
-    pipeline_run: str,
     model: Output[VertexModel],
     project: str = "{{$.pipeline_google_cloud_project_id}}",
     location: str = "{{$.pipeline_google_cloud_location}}",
@@ -76,7 +75,8 @@ def plan_vertex_batch_prediction(
     """The Model Registry version to use (`model_version`, an id or alias; "": the champion)
     and ModelBatchPredictOp's input and output arguments for the source, checked first.
 
-    Out: model (google.VertexModel), and the job's arguments by name.
+    A prefix of images becomes a file list under `default_output_uri` (Vertex reads no
+    folders). Out: model (google.VertexModel), and the job's arguments by name.
     """
     from serving.registry.vertex_models import model_version_name, resource_uri
     from trainer.batch_prediction.vertex_plan import vertex_job_inputs

@@ -66,7 +66,6 @@ def vertex_steps(job: BatchJob) -> tuple[list[dsl.PipelineTask], Channel]:
         instances_format=job.instances_format,
         output_uri=job.output_uri,
         default_output_uri=DEFAULT_VERTEX_OUTPUT,
-        pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
     ).set_display_name("find-batch-model")
     predict = ModelBatchPredictOp(
         job_display_name=job.model_name,

@@ -34,9 +34,13 @@ class Row:
     error: str = ""
 
 
-def read_rows(source: BatchSource, input_name: str, local_database: str = "") -> Iterator[Row]:
+def read_rows(
+    source: BatchSource, input_name: str, local_database: str = "", as_vertex: bool = False
+) -> Iterator[Row]:
     """Every instance of `source`, in order (`input_name`: the model's input, which a CSV of one
-    column must name; "" when it is not known, as to Vertex AI)."""
+    column must name; "" when it is not known, as to Vertex AI). `as_vertex`: read a
+    `gcs_source_uris` entry as Vertex AI does (an object or a wildcard, never a folder; in
+    file-list format always a list of files), for the emulator."""
     if source.format == "bigquery":
         from trainer.batch_prediction.bigquery_rows import query_rows
 
@@ -46,13 +50,14 @@ def read_rows(source: BatchSource, input_name: str, local_database: str = "") ->
             else:
                 yield Row(row)
         return
-    uris = files.expand(source.uri)
+    one_object = as_vertex and "*" not in source.uri
+    uris = [source.uri] if one_object else files.expand(source.uri)
     for uri in uris:
         if source.format == "jsonl":
             yield from _jsonl(uri)
         elif source.format == "csv":
             yield from _csv(uri, input_name)
-        elif uris == [source.uri] and source.format == "file-list" and not _is_image(uri):
+        elif as_vertex or (uris == [source.uri] and not _is_image(uri)):  # a list of files
             yield from _file_list(uri)
         else:  # a folder or prefix of files: each is an instance
             yield _file(uri)

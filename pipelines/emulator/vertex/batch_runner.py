@@ -95,7 +95,7 @@ def _rows(job: v1.BatchPredictionJob, bigquery_database: Path | None):
             yield row if objects else Row(list(row.instance.values()))
         return
     for uri in config.gcs_source.uris:
-        for row in read_rows(BatchSource(form, uri=uri), ""):
+        for row in read_rows(BatchSource(form, uri=uri), "", as_vertex=True):
             csv_value = form == "csv" and not row.error and not isinstance(row.instance, list)
             yield Row([row.instance]) if csv_value else row
 

@@ -3,7 +3,10 @@ output, and the sources Vertex cannot read, refused before a job is created."""
 
 import pytest
 
+from pipelines.local.gcs_emulator import upload_directory
 from serving.contracts.errors import InputError
+from trainer.batch_prediction.readers import read_rows
+from trainer.batch_prediction.sources import resolve_source
 from trainer.batch_prediction.vertex_plan import vertex_job_inputs
 
 RUN_OUTPUT = "gs://root/run-1/batch-prediction"
@@ -37,3 +40,28 @@ def test_what_vertex_cannot_read_is_refused(source, output, message):
     instances_format = "parquet" if "parquet" in message else ""
     with pytest.raises(InputError, match=message):
         vertex_job_inputs(source, instances_format, output, RUN_OUTPUT)
+
+
+def test_a_prefix_of_images_becomes_a_file_list_and_the_emulator_reads_as_vertex(
+    gcs_emulator, tmp_path
+):
+    """Vertex reads each gcs_source_uris entry as an object or wildcard, and in file-list
+    format as a list: a prefix of images becomes a list of them under the run's output, and
+    the emulator's reader (as_vertex) reads a list, never a folder. On the storage emulator."""
+    (tmp_path / "images" / "a").mkdir(parents=True)
+    (tmp_path / "images" / "a" / "one.png").write_bytes(b"png")
+    (tmp_path / "images" / "two.JPG").write_bytes(b"jpg")
+    (tmp_path / "images" / "notes.md").write_text("not an image")
+    upload_directory(tmp_path / "images", "gs://plan-test/images")
+    run_output = "gs://plan-test/root/run-1/batch-prediction"
+    inputs = vertex_job_inputs("gs://plan-test/images/", "", "", run_output)
+    assert inputs["instances_format"] == "file-list"
+    assert inputs["gcs_source_uris"] == [f"{run_output}/file-list.txt"]
+    rows = list(read_rows(resolve_source(f"{run_output}/file-list.txt"), "", as_vertex=True))
+    assert [r.instance for r in rows] == [{"b64": "cG5n"}, {"b64": "anBn"}]
+    with pytest.raises(InputError, match="does not exist"):  # a folder is no object to Vertex
+        list(read_rows(resolve_source("gs://plan-test/images/"), "", as_vertex=True))
+    with pytest.raises(InputError, match="holds no image file"):
+        vertex_job_inputs("gs://plan-test/images/notes.md", "file-list", "", run_output)
+    with pytest.raises(InputError, match=r"is a folder: .* give gs://plan-test/in/\*.jsonl"):
+        vertex_job_inputs("gs://plan-test/in/", "jsonl", "", run_output)
