@@ -34,7 +34,7 @@ import logging
 import sys
 import tempfile
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from serving.contracts.errors import InputError
@@ -55,11 +55,6 @@ def config_flags(config: type) -> list[tuple[str, type, object]]:
     """(name, type, default) of every field of the training config dataclass."""
     hints = typing.get_type_hints(config)
     return [(f.name, hints[f.name], _default(f)) for f in dataclasses.fields(config)]
-
-
-def task_flags(settings: Mapping[str, object]) -> list[str]:
-    """The `--name=value` flags of this command for training settings (name -> value)."""
-    return [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]
 
 
 def ingest_flags(ingest: Callable[..., dict]) -> list[tuple[str, type, object]]:

@@ -56,14 +56,14 @@ def demo_arguments(build_dir: Path, source_uri: str, overrides: dict | None = No
 
 def demo_task_args(build_dir: Path) -> list[str]:
     """`trainer.task text` arguments for the demo corpus and the offline hub module."""
-    from trainer.task import task_flags
+    from trainer.tuning.trials import setting_flags
 
     return [
         "--source-uri",
         str(demo_corpus(build_dir).resolve()),
         "--hub-handle",
         str(demo_hub_module(build_dir).resolve()),
-        *task_flags(DEMO_TRAINING),
+        *setting_flags(DEMO_TRAINING),
     ]
 
 

@@ -65,7 +65,7 @@ def demo_arguments(build_dir: Path, source: str | None, overrides: dict | None =
 
 def demo_task_args(build_dir: Path) -> list[str]:
     """`trainer.task timeseries` arguments for the demo query on the local DuckDB copy."""
-    from trainer.task import task_flags
+    from trainer.tuning.trials import setting_flags
 
     training = {k: v for k, v in DEMO_TRAINING.items() if k not in EVALUATION_SETTINGS}
     return [
@@ -73,7 +73,7 @@ def demo_task_args(build_dir: Path) -> list[str]:
         DEMO_QUERY,
         "--local-database",
         str(demo_database(build_dir).resolve()),
-        *task_flags(training),
+        *setting_flags(training),
     ]
 
 

@@ -85,14 +85,14 @@ def demo_arguments(build_dir: Path, source_uri: str, overrides: dict | None = No
 
 def demo_task_args(build_dir: Path) -> list[str]:
     """`trainer.task vision` arguments for the demo digits and the offline base."""
-    from trainer.task import task_flags
+    from trainer.tuning.trials import setting_flags
 
     return [
         "--source-uri",
         str(demo_images(build_dir).resolve()),
         "--base-weights",
         str(pretrained_base(build_dir).resolve()),
-        *task_flags(DEMO_TRAINING),
+        *setting_flags(DEMO_TRAINING),
     ]
 
 

@@ -6,7 +6,7 @@
 The same study runner as the pipelines' tune step (trainer.tuning.trials): run it again
 with the same --study-dir and it continues, the finished trials kept. Prints the best
 trial and where result.json is; bad input ends in one line and exit 2, a study whose
-every trial failed in exit 1.
+every trial failed in exit 1, Ctrl-C in exit 130 (run it again to resume).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from serving.contracts.errors import InputError
 from serving.contracts.logs import setup_logging
 from trainer.catalog import case_names
 from trainer.parameter_limits import training_config
+from trainer.tuning.result import NoTrialSucceeded
 from trainer.tuning.space import ALGORITHMS
 from trainer.tuning.study import RESULT
 from trainer.tuning.trials import tune_case
@@ -33,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     try:
         space, overrides = _json(args.space, "--space"), _json(args.settings, "--settings")
-        config = training_config(args.case)(**overrides)
-        config.check()
+        config = _config(args.case, overrides)
         settings = dataclasses.asdict(config)
         result = tune_case(
             args.case,
@@ -47,18 +47,31 @@ def main(argv: list[str] | None = None) -> int:
             metric=args.metric,
             algorithm=args.algorithm,
         )
-    except TypeError as error:  # a --settings key that is not a config field
-        print(f"{PROG}: error: --settings: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted: run it again with --study-dir {args.study_dir} to resume")
+        return 130
     except InputError as error:
-        message = str(error)
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 1 if message.startswith("All ") else 2
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1 if isinstance(error, NoTrialSucceeded) else 2
     print(
         f"Best trial {result['best_trial']}: {result['metric']} {result['best_value']:.6g} "
         f"with {json.dumps(result['best'])} ({Path(args.study_dir) / RESULT})"
     )
     return 0
+
+
+def _config(case: str, overrides: dict) -> object:
+    """The case's training config with the --settings values, checked."""
+    config_type = training_config(case)
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(config_type)})
+    if unknown:
+        raise InputError(
+            f"--settings: {', '.join(unknown)} is not a field of {config_type.__name__}: "
+            f"use the names of `python -m trainer.task {case} --help`, with underscores."
+        )
+    config = config_type(**overrides)
+    config.check()
+    return config
 
 
 def _json(text: str, flag: str) -> dict:

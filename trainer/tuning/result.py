@@ -17,20 +17,26 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from serving.contracts.artifact_dirs import write_json
 from serving.contracts.errors import InputError
+from serving.contracts.limits import declared_limits, value_problems
 from serving.contracts.model_metadata import METADATA, read_model_metadata
 
 SUCCEEDED = "SUCCEEDED"
 INFEASIBLE = "INFEASIBLE"  # Vertex AI's state of a trial that failed
 
 
+class NoTrialSucceeded(InputError):
+    """Every trial of a study failed: there is no best trial (the command exits 1, not 2)."""
+
+
 def study_result(metric: str, goal: str, trials: Sequence[Mapping]) -> dict:
-    """The result of a study from its trials (id, state, parameters, value, error); InputError
-    naming the failures when no trial succeeded."""
+    """The result of a study from its trials (id, state, parameters, value, error);
+    NoTrialSucceeded naming the failures when no trial succeeded."""
     table = [
         {
             "id": str(t["id"]),
@@ -44,7 +50,7 @@ def study_result(metric: str, goal: str, trials: Sequence[Mapping]) -> dict:
     scored = [t for t in table if t["state"] == SUCCEEDED and _finite(t["value"])]
     if not scored:
         reasons = "; ".join(f"trial {t['id']}: {t['error'] or t['state']}" for t in table[:3])
-        raise InputError(
+        raise NoTrialSucceeded(
             f"All {len(table)} tuning trials failed, so there is no best trial ({reasons}). "
             "Read the trials' logs, fix the cause, and run again."
         )
@@ -60,7 +66,8 @@ def study_result(metric: str, goal: str, trials: Sequence[Mapping]) -> dict:
 
 
 def apply_tuning(config: object, result: Mapping) -> object:
-    """`config` with the best trial's values of `result` (unchanged for `{}`), checked again."""
+    """`config` with the best trial's values of `result` (unchanged for `{}`), checked again:
+    InputError for a value outside its field's limits (a space wider than the field allows)."""
     best = dict(result.get("best", {})) if result else {}
     names = {f.name for f in dataclasses.fields(config)}
     unknown = sorted(set(best) - names)
@@ -69,19 +76,27 @@ def apply_tuning(config: object, result: Mapping) -> object:
             f"The tuning result sets {', '.join(unknown)}, which {type(config).__name__} does not "
             "have: it comes from another case study's study."
         )
-    types = {f.name: type(getattr(config, f.name)) for f in dataclasses.fields(config)}
-    tuned = dataclasses.replace(config, **{k: _typed(types[k], v) for k, v in best.items()})
+    types = typing.get_type_hints(type(config))
+    values = {k: _typed(types[k], v) for k, v in best.items()}
+    problems = value_problems(values, declared_limits(type(config)))
+    if problems:
+        raise InputError(
+            f"The tuning result's best values are outside their limits: {'; '.join(problems)}. "
+            "Tune again with a search space inside them."
+        )
+    tuned = dataclasses.replace(config, **values)
     tuned.check()
     return tuned
 
 
 def record_tuning(model_dir: str | Path, result: Mapping, config: object) -> None:
     """Keep the study `result` in the model's metadata.json as "tuning" (atomically), its
-    values as `config`'s field types; nothing for `{}`, or where no model was written (a
+    values as `config`'s field types (its type hints, not its values' types: a float field
+    may hold an int default); nothing for `{}`, or where no model was written (a
     worker replica: the chief writes it)."""
     if not result or not (Path(model_dir) / METADATA).is_file():
         return
-    types = {f.name: type(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    types = typing.get_type_hints(type(config))
 
     def typed(values: Mapping) -> dict:
         return {k: _typed(types[k], v) if k in types else v for k, v in values.items()}

@@ -8,7 +8,10 @@ Optuna suggests each trial's values; a `launch` function runs the trial (a local
 process, or an emulated Vertex AI trial) and returns its metric, or raises
 TrialFailed with the reason, which is recorded and does not stop the study. Running
 the same study again continues it: finished trials stay, and a trial an interrupted run
-left RUNNING is marked failed and its values run again. Vertex AI's algorithms map to
+stopped (Ctrl-C: a KeyboardInterrupt here or SIGINT in the trial's process, which ends the
+run; or SIGKILL/SIGTERM, which leaves it RUNNING) is recorded as interrupted, not counted,
+and its values run again. A study is resumed only with the metric, goal and search space
+it was started with (kept in the journal): another one is refused. Vertex AI's algorithms map to
 Optuna's samplers: its default (Bayesian) to TPE, RANDOM_SEARCH to random, GRID_SEARCH
 to the grid of the integer and listed values.
 """
@@ -31,10 +34,17 @@ JOURNAL = "study.journal"
 RESULT = "result.json"
 TRIALS_DIR = "trials"
 _INTERRUPTED = "interrupted"
+_RERUN_OF = "rerun_of"  # on a trial queued again: the number of the interrupted one
+_SPEC = "spec"  # the study's user attribute: its metric, goal and space
 
 
 class TrialFailed(Exception):
     """A trial that ended without its metric; the message says why (exit status, log tail)."""
+
+
+class TrialInterrupted(KeyboardInterrupt):
+    """A trial stopped by Ctrl-C (its process got SIGINT): the run stops as on Ctrl-C, and the
+    trial is recorded as interrupted, so that a resumed run runs its values again."""
 
 
 # (trial id, the trial's values by parameter, its own directory) -> the metric it reported
@@ -82,6 +92,7 @@ def run_study(spec: StudySpec, study_dir: Path, launch: Launch) -> dict:
         sampler=_sampler(spec),
         load_if_exists=True,
     )
+    _check_resumed_spec(study, spec, study_dir)
     _requeue_interrupted(study, storage)
     remaining = spec.max_trials - len(_counted(study))
     if remaining > 0:
@@ -109,6 +120,10 @@ def _objective(spec: StudySpec, study_dir: Path, launch: Launch):
         directory.mkdir(parents=True, exist_ok=True)
         try:
             return launch(trial_id, values, directory)
+        except KeyboardInterrupt:  # Optuna records it FAIL: marked so that it is run again
+            trial.set_user_attr(_INTERRUPTED, True)
+            log.warning("Trial %s was interrupted: a resumed run runs its values again", trial_id)
+            raise
         except TrialFailed as failure:
             trial.set_user_attr("error", str(failure))
             log.warning("Trial %s failed: %s", trial_id, failure)
@@ -142,8 +157,38 @@ def _sampler(spec: StudySpec):
     return optuna.samplers.TPESampler(seed=spec.seed)
 
 
+def _check_resumed_spec(study, spec: StudySpec, study_dir: Path) -> None:
+    """Keep the study's metric, goal and space in the journal; refuse to resume another.
+
+    Optuna keeps a loaded study's stored direction, and the trials of another metric
+    or space would be mixed into the choice of the best one."""
+    wanted = _spec_attrs(spec)
+    stored = study.user_attrs.get(_SPEC)
+    if stored is None:
+        study.set_user_attr(_SPEC, wanted)
+        return
+    differs = [f"{key} {stored.get(key)!r} there, {wanted[key]!r} now" for key in wanted
+               if stored.get(key) != wanted[key]]  # fmt: skip
+    if differs:
+        raise InputError(
+            f"The study in {study_dir} was started with another spec ({'; '.join(differs)}): "
+            "pass a new study directory, or the spec it was started with."
+        )
+
+
+def _spec_attrs(spec: StudySpec) -> dict:
+    """The spec's metric, goal and search space as JSON values (a study's user attribute)."""
+    space = {
+        name: {"kind": p.kind.__name__, "low": p.low, "high": p.high, "scale": p.scale,
+               "values": list(p.values)}
+        for name, p in sorted(spec.parameters.items())
+    }  # fmt: skip
+    return {"metric": spec.metric, "goal": spec.goal, "space": space}
+
+
 def _requeue_interrupted(study, storage) -> None:
-    """Trials a stopped run left RUNNING: marked failed (not counted) and their values queued.
+    """Interrupted trials (marked so, or left RUNNING by a killed run): not counted, and their
+    values queued once to run again.
 
     Optuna has no public call to end another process's trial; its storage API takes the
     frozen trial's internal id (`_trial_id`)."""
@@ -152,9 +197,14 @@ def _requeue_interrupted(study, storage) -> None:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         storage.set_trial_user_attr(trial._trial_id, _INTERRUPTED, True)
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        if trial.params:
-            study.enqueue_trial(trial.params, skip_if_exists=False)
-        log.info("Trial %s was interrupted: its values run again", trial.number + 1)
+    trials = study.get_trials(deepcopy=False)
+    queued = {t.user_attrs.get(_RERUN_OF) for t in trials}
+    for trial in trials:
+        if trial.user_attrs.get(_INTERRUPTED) and trial.number not in queued and trial.params:
+            study.enqueue_trial(
+                trial.params, user_attrs={_RERUN_OF: trial.number}, skip_if_exists=False
+            )
+            log.info("Trial %s was interrupted: its values run again", trial.number + 1)
 
 
 def _counted(study) -> list:

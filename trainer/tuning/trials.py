@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections import deque
@@ -25,13 +26,14 @@ from trainer.tuning.metric_report import (
     read_metric,
 )
 from trainer.tuning.space import case_tuning, check_metric, search_space, trial_settings
-from trainer.tuning.study import Launch, StudySpec, TrialFailed, run_study
+from trainer.tuning.study import Launch, StudySpec, TrialFailed, TrialInterrupted, run_study
 
 log = logging.getLogger(__name__)
 
 TRIAL_LOG = "trial.log"
 DATASET_MARKER = "manifest.json"  # written last by every case's ingest
 _TAIL_LINES = 20
+_SIGINT_EXITS = (-signal.SIGINT, 128 + signal.SIGINT)  # killed by SIGINT; a shell's report of it
 
 
 def tune_case(
@@ -71,7 +73,9 @@ def tune_case(
 
 
 def setting_flags(settings: Mapping[str, object]) -> list[str]:
-    """`python -m trainer.task` flags for training settings: `--name=value`, `--[no-]flag`."""
+    """`python -m trainer.task` flags for training settings: `--name=value`, `--[no-]flag`
+    (the task's booleans are argparse's BooleanOptionalAction, which takes no value).
+    The one implementation: the pipelines' demos and the Vertex AI study use it too."""
     flags = []
     for name, value in settings.items():
         flag = name.replace("_", "-")
@@ -94,6 +98,8 @@ def process_launch(command: Callable[[Path], list[str]], metric: str) -> Launch:
         log.info("Trial %s: %s (log: %s)", trial_id, values, log_path)
         with log_path.open("w") as out:
             code = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+        if code in _SIGINT_EXITS:
+            raise TrialInterrupted(f"trial {trial_id} was interrupted (SIGINT)")
         if code != 0:
             raise TrialFailed(
                 f"exited with status {code}; the end of {log_path}:\n{_tail(log_path)}"

@@ -10,7 +10,8 @@ from trainer.catalog import case_names
 from trainer.parameter_limits import case_problems, training_config
 from trainer.text.config import TextTrainConfig
 from trainer.tuning.result import apply_tuning, record_tuning, study_result, vertex_trials
-from trainer.tuning.space import case_tuning, check_metric, search_space
+from trainer.tuning.space import Parameter, case_tuning, check_metric, search_space
+from trainer.tuning.trials import setting_flags
 
 
 @pytest.mark.parametrize("case", case_names())
@@ -90,6 +91,29 @@ def test_the_best_trial_s_values_apply_over_the_config_as_its_field_types():
         apply_tuning(TextTrainConfig(), {**result, "best": {"lstm_units": 8}})
 
 
+def test_a_tuned_value_takes_its_field_s_type_hint_and_must_pass_its_limits():
+    result = study_result(
+        "val_accuracy",
+        "maximize",
+        [{"id": "1", "state": "SUCCEEDED", "parameters": {"dropout": 0.37}, "value": 0.8}],
+    )
+    tuned = apply_tuning(TextTrainConfig(dropout=0), result)  # an int in a float field
+    assert tuned.dropout == 0.37
+    with pytest.raises(InputError, match=r"best values are outside their limits: dropout"):
+        apply_tuning(TextTrainConfig(), {**result, "best": {"dropout": 1.5}})
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_a_boolean_setting_reaches_a_trial_as_the_task_parses_it(trainable):
+    from trainer.task import _dashed, _parser
+
+    flags = setting_flags({"trainable": trainable, "epochs": 2})
+    assert flags == ["--trainable" if trainable else "--no-trainable", "--epochs=2"]
+    argv = ["text", "--dataset-dir", "d", *flags, "--hypertune-metric", "val_accuracy"]
+    args = _parser().parse_args(_dashed(argv))
+    assert (args.trainable, args.epochs) == (trainable, 2)
+
+
 def test_the_study_is_kept_in_the_model_s_metadata_as_the_config_s_types(tmp_path):
     result = study_result(
         "val_accuracy",
@@ -107,19 +131,54 @@ def test_the_study_is_kept_in_the_model_s_metadata_as_the_config_s_types(tmp_pat
     assert not (tmp_path / "worker").exists()
 
 
-def test_the_vertex_job_s_specs_are_what_gcpc_s_serialize_helpers_write():
-    from google_cloud_pipeline_components.v1 import hyperparameter_tuning_job as gcpc
-
+def test_the_vertex_job_s_specs_are_vertex_parameter_specs():
     from trainer.tuning import vertex_study
 
     inputs = vertex_study.job_inputs(
         "text", "gs://b/dataset", {"epochs": 9, "trainable": False}, {}, "", "image:1",
         {"machine_type": "n1-standard-4"},
     )  # fmt: skip
-    parameters = search_space(TextTrainConfig, case_tuning("text").space)
-    specs = {name: vertex_study._vertex_spec(p) for name, p in parameters.items()}
-    assert inputs["study_spec_parameters"] == gcpc.serialize_parameters(specs)
-    assert inputs["study_spec_metrics"] == gcpc.serialize_metrics({"val_accuracy": "maximize"})
+    log, linear, unspecified = 2, 1, 0  # StudySpec.ParameterSpec.ScaleType
+    assert inputs["study_spec_parameters"] == [
+        {
+            "parameter_id": "learning_rate",
+            "double_value_spec": {"min_value": 1e-4, "max_value": 1e-2},
+            "scale_type": log,
+            "conditional_parameter_specs": [],
+        },
+        {
+            "parameter_id": "dropout",
+            "double_value_spec": {"min_value": 0.0, "max_value": 0.5},
+            "scale_type": linear,
+            "conditional_parameter_specs": [],
+        },
+        {
+            "parameter_id": "hidden_units",
+            "integer_value_spec": {"min_value": "8", "max_value": "64"},
+            "scale_type": linear,
+            "conditional_parameter_specs": [],
+        },
+    ]  # int64 bounds are strings in the proto's JSON form
+    listed = {
+        "batch_size": Parameter("batch_size", int, values=(16, 32)),
+        "base_model": Parameter("base_model", str, values=("a", "b")),
+    }
+    specs = {name: vertex_study._vertex_spec(p) for name, p in listed.items()}
+    assert vertex_study.serialize_parameters(specs) == [
+        {
+            "parameter_id": "batch_size",
+            "discrete_value_spec": {"values": [16.0, 32.0]},
+            "scale_type": linear,
+            "conditional_parameter_specs": [],
+        },
+        {
+            "parameter_id": "base_model",
+            "categorical_value_spec": {"values": ["a", "b"]},
+            "scale_type": unspecified,
+            "conditional_parameter_specs": [],
+        },
+    ]
+    assert inputs["study_spec_metrics"] == [{"metric_id": "val_accuracy", "goal": 1}]  # MAXIMIZE
     [pool] = inputs["worker_pool_specs"]
     assert pool["container_spec"]["args"] == [
         "--dataset-dir", "gs://b/dataset", "--epochs=3", "--no-trainable",
