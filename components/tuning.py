@@ -75,20 +75,11 @@ def tuning_job_inputs(
     helpers), with the metric's name and goal for `best_trial`."""
     from collections import namedtuple
 
-    from trainer.distribution.worker_pools import worker_pool_specs
+    from trainer.distribution.worker_pools import machine_spec
     from trainer.tuning.vertex_study import job_inputs
 
-    template = {"container_spec": {"image_uri": image}}
-    [pool] = worker_pool_specs(
-        template,
-        machine_type=machine_type,
-        accelerator_type=accelerator_type,
-        accelerator_count=accelerator_count,
-        replica_count=1,
-    )
-    inputs = job_inputs(
-        case, dataset.uri, settings, tuning_space, tuning_metric, image, pool["machine_spec"]
-    )
+    machine = machine_spec(machine_type, accelerator_type, accelerator_count)
+    inputs = job_inputs(case, dataset.uri, settings, tuning_space, tuning_metric, image, machine)
     outputs = namedtuple("JobInputs", list(inputs))
     return outputs(**inputs)
 

@@ -47,6 +47,18 @@ def worker_pool_specs(
     if "container_spec" not in template:
         raise InputError("The worker pool template has no container_spec: nothing would run.")
     replicas = _count(replica_count, "train_replica_count", minimum=1)
+    machine = machine_spec(machine_type, accelerator_type, accelerator_count)
+    pool = _typed_pool(template)
+    pools = [{**pool, "machine_spec": machine, "replica_count": 1}]
+    if replicas > 1:
+        workers = copy.deepcopy(pool)
+        pools.append({**workers, "machine_spec": dict(machine), "replica_count": replicas - 1})
+    return pools
+
+
+def machine_spec(machine_type: Any, accelerator_type: Any, accelerator_count: Any) -> dict:
+    """A pool's machine_spec from the train_machine_type/accelerator parameters; InputError
+    naming the parameter for a bad value, or for an accelerator type and count that disagree."""
     machine = {
         "machine_type": _name(machine_type, "train_machine_type", "n1-standard-8"),
         "accelerator_type": _name(accelerator_type, "train_accelerator_type", NO_ACCELERATOR),
@@ -58,12 +70,7 @@ def worker_pool_specs(
             f"train_accelerator_count={machine['accelerator_count']} disagree: set both (e.g. "
             f"NVIDIA_TESLA_T4 and 1) or neither ({NO_ACCELERATOR} and 0)."
         )
-    pool = _typed_pool(template)
-    pools = [{**pool, "machine_spec": machine, "replica_count": 1}]
-    if replicas > 1:
-        workers = copy.deepcopy(pool)
-        pools.append({**workers, "machine_spec": dict(machine), "replica_count": replicas - 1})
-    return pools
+    return machine
 
 
 def _typed_pool(template: Mapping[str, Any]) -> dict:

@@ -108,3 +108,28 @@ def test_bad_machine_parameters_are_refused_by_name(overrides, message):
 def test_a_template_without_a_container_is_refused():
     with pytest.raises(InputError, match="no container_spec"):
         worker_pool_specs({"disk_spec": {}}, **MACHINE, replica_count=1)
+
+
+def test_a_tuning_job_s_trial_pool_is_the_image_once_on_the_training_machine():
+    from types import SimpleNamespace
+
+    from components.tuning import tuning_job_inputs
+
+    inputs = tuning_job_inputs.python_func(
+        dataset=SimpleNamespace(uri="gs://b/dataset"), case="text", settings={},
+        tuning_space={}, tuning_metric="", image="image:1", machine_type="n1-standard-4",
+        accelerator_type="NVIDIA_TESLA_T4", accelerator_count="1",
+    )  # fmt: skip
+    [pool] = inputs.worker_pool_specs
+    assert pool["machine_spec"] == {
+        "machine_type": "n1-standard-4",
+        "accelerator_type": "NVIDIA_TESLA_T4",
+        "accelerator_count": 1,
+    }
+    assert pool["container_spec"]["image_uri"] == "image:1" and pool["replica_count"] == 1
+    with pytest.raises(InputError, match="train_accelerator_count=0 disagree"):
+        tuning_job_inputs.python_func(
+            dataset=SimpleNamespace(uri="gs://b/dataset"), case="text", settings={},
+            tuning_space={}, tuning_metric="", image="image:1", machine_type="n1-standard-4",
+            accelerator_type="NVIDIA_TESLA_T4", accelerator_count=0,
+        )  # fmt: skip
