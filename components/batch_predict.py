@@ -76,13 +76,21 @@ def plan_vertex_batch_prediction(
     and ModelBatchPredictOp's input and output arguments for the source, checked first.
 
     A prefix of images becomes a file list under `default_output_uri` (Vertex reads no
-    folders). Out: model (google.VertexModel), and the job's arguments by name.
+    folders); CSV is refused for a model with a string input. Out: model
+    (google.VertexModel), and the job's arguments by name.
     """
     from serving.registry.vertex_models import model_version_name, resource_uri
-    from trainer.batch_prediction.vertex_plan import vertex_job_inputs
+    from trainer.batch_prediction.vertex_plan import refuse_csv_for_strings, vertex_job_inputs
 
     inputs = vertex_job_inputs(source_uri, instances_format, output_uri, default_output_uri)
     name = model_version_name(model_name, model_version, project, location)
+    if inputs["instances_format"] == "csv":
+        from google.cloud import aiplatform
+
+        from trainer.batch_prediction.model_input import takes_strings
+
+        artifact = aiplatform.Model(name, project=project, location=location).uri
+        refuse_csv_for_strings("csv", takes_strings(artifact), source_uri)
     model.metadata["resourceName"] = name
     model.uri = resource_uri(name, location)
     print(f"Batch prediction with {name}: {inputs}")

@@ -90,3 +90,14 @@ def _vertex_uri(source: BatchSource, default_output: str) -> str:
     blob = storage_client().bucket(target.bucket).blob(target.prefix)
     blob.upload_from_string("\n".join(images) + "\n", content_type="text/plain")
     return listed
+
+
+def refuse_csv_for_strings(instances_format: str, string_input: bool, source_uri: str) -> None:
+    """Vertex AI sends each CSV row as a list of its values (["hello"]), which a model with a
+    string input refuses for every row: such a source is refused before the job."""
+    if instances_format == "csv" and string_input:
+        raise InputError(
+            f"Source {source_uri!r} is CSV, but this model takes strings: Vertex AI sends each "
+            'CSV row as a list of its values (["hello"]), which the model refuses. Give JSONL '
+            '(one JSON string, or {"b64": ...} for images, a line) instead.'
+        )

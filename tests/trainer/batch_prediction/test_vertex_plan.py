@@ -5,9 +5,11 @@ import pytest
 
 from pipelines.local.gcs_emulator import upload_directory
 from serving.contracts.errors import InputError
+from tests.serving.conftest import export_scaler
+from trainer.batch_prediction.model_input import takes_strings
 from trainer.batch_prediction.readers import read_rows
 from trainer.batch_prediction.sources import resolve_source
-from trainer.batch_prediction.vertex_plan import vertex_job_inputs
+from trainer.batch_prediction.vertex_plan import refuse_csv_for_strings, vertex_job_inputs
 
 RUN_OUTPUT = "gs://root/run-1/batch-prediction"
 
@@ -65,3 +67,23 @@ def test_a_prefix_of_images_becomes_a_file_list_and_the_emulator_reads_as_vertex
         vertex_job_inputs("gs://plan-test/images/notes.md", "file-list", "", run_output)
     with pytest.raises(InputError, match=r"is a folder: .* give gs://plan-test/in/\*.jsonl"):
         vertex_job_inputs("gs://plan-test/in/", "jsonl", "", run_output)
+
+
+def test_csv_is_refused_for_a_model_with_a_string_input(tmp_path):
+    """Vertex sends a CSV row as a list (["hello"]), which a string input refuses: read from
+    saved_model.pb (a tiny real SavedModel with a string input, and the float scaler)."""
+    import tensorflow as tf
+
+    class Echo(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            return {"length": tf.strings.length(text)}
+
+    echo = Echo()
+    tf.saved_model.save(echo, str(tmp_path / "echo"), signatures={"serving_default": echo.serve})
+    assert takes_strings(str(tmp_path / "echo"))
+    assert not takes_strings(str(export_scaler(tmp_path / "scaler", 2.0)))
+    with pytest.raises(InputError, match=r"is CSV, but this model takes strings.*Give JSONL"):
+        refuse_csv_for_strings("csv", True, "gs://b/in.csv")
+    refuse_csv_for_strings("csv", False, "gs://b/in.csv")
+    refuse_csv_for_strings("jsonl", True, "gs://b/in.jsonl")
