@@ -26,6 +26,7 @@ from serving.contracts.limits import (
     one_of,
     value_problems,
 )
+from serving.server.settings import DEFAULT_MAX_INSTANCES
 from trainer.catalog import check_case_name
 from trainer.distribution.options import DistributionOptions
 from trainer.tuning.space import ALGORITHMS, tuning_problems
@@ -125,7 +126,9 @@ def threshold_map_problems(arguments: Mapping[str, object]) -> list[str]:
 # The batch prediction pipeline's own (pipelines/batch_prediction; trainer.batch_prediction).
 BATCH_PREDICTION_LIMITS: dict[str, Limit] = {
     "instances_format": one_of("", "jsonl", "csv", "file-list", "bigquery"),
-    "batch_size": Limit(1, 10_000, advice="instances per model call"),
+    "batch_size": Limit(
+        1, DEFAULT_MAX_INSTANCES, advice="instances per model call; the server's largest request"
+    ),
     "machine_type": _MACHINE_TYPE,
     "starting_replica_count": Limit(1, 1000, advice="batch prediction machines"),
     "max_replica_count": Limit(1, 1000, advice="batch prediction machines"),

@@ -57,6 +57,12 @@ def check_run_values(values: dict, defaults: dict, problems: Sequence[str] = ())
             f"serving replicas min={int(low)}, max={int(high)}: need min <= max, "
             "e.g. serving_min_replica_count=1 serving_max_replica_count=2"
         )
+    start, most = run.get("starting_replica_count"), run.get("max_replica_count")
+    if start is not None and most is not None and int(most) < int(start):
+        problems.append(
+            f"batch prediction replicas starting={int(start)}, max={int(most)}: need "
+            "starting <= max, e.g. starting_replica_count=1 max_replica_count=2"
+        )
     split = run.get("traffic_split")
     if isinstance(split, dict) and sum(float(v) for v in split.values()) != 100:
         problems.append(

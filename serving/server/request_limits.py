@@ -20,12 +20,17 @@ from PIL import Image, UnidentifiedImageError
 
 from serving.server.loaded_model import LoadedModel
 from serving.server.request_format import RequestError
-from serving.server.settings import MAX_IMAGE_PIXELS, MAX_INSTANCES, MAX_RESPONSE_BYTES
+from serving.server.settings import (
+    DEFAULT_MAX_INSTANCES,
+    MAX_IMAGE_PIXELS,
+    MAX_INSTANCES,
+    MAX_RESPONSE_BYTES,
+)
 
 
 @dataclass(frozen=True)
 class RequestLimits:
-    max_instances: int = 1024
+    max_instances: int = DEFAULT_MAX_INSTANCES
     max_image_pixels: int = 4096 * 4096
     max_response_bytes: int = 32 * 2**20
 

@@ -80,6 +80,7 @@ POLL_SECONDS = Setting(
     Limit(0.01, 86_400, advice="or 0: never re-read the registry"),
     off=0,
 )
+DEFAULT_MAX_INSTANCES = 1024  # the server's default largest request (RequestLimits)
 MAX_INSTANCES = Setting(
     "--max-instances",
     Limit(1, 1_000_000, advice="instances per request; larger requests get 413"),

@@ -84,6 +84,10 @@ def test_make_predict_writes_vertex_layout(registry, tmp_path, capsys):
         (["--source", "/no/such/file.jsonl"], "names no file"),
         (["--source", "gs://"], "has no bucket"),
         (["--batch-size", "0"], "batch_size=0 is out of range"),
+        (
+            ["--batch-size", "1025"],
+            "batch_size=1025 is out of range: it must be from 1 to 1,024",
+        ),  # the server's
     ],
 )
 def test_make_predict_refuses_bad_arguments_before_any_step(registry, tmp_path, args, message):

@@ -44,6 +44,10 @@ def test_good_values_pass():
             "train_accelerator_count=1 needs a train_accelerator_type",
         ),
         ({"serving_min_replica_count": 2}, r"min=2, max=1: need min <= max"),
+        (
+            {"starting_replica_count": 3, "max_replica_count": 2},
+            r"batch prediction replicas starting=3, max=2: need starting <= max",
+        ),
         ({"traffic_split": {"0": 50}}, "does not add up to 100"),
         ({"monitoring_alert_emails": ["ml-team"]}, r"monitoring_alert_emails has \['ml-team'\]"),
         (
