@@ -86,16 +86,19 @@ class TableOutput:
                     name = f'"{self.dataset}"."{table}"'
                     if self.counts[kind]:
                         path = str(self._staging / f"{kind}.jsonl")
-                        connection.execute(
-                            f"CREATE TABLE {name} AS SELECT * FROM read_json_auto(?)", [path]
+                        connection.execute(  # columns and types from every row, not a sample
+                            f"CREATE TABLE {name} AS SELECT * FROM read_json_auto(?, "
+                            "format='newline_delimited', sample_size=-1, union_by_name=true)",
+                            [path],
                         )
                     else:
                         connection.execute(f"CREATE TABLE {name} ({_EMPTY[kind]})")
                 connection.execute("COMMIT")
         except duckdb.Error as exc:
+            locked = "lock" in str(exc).lower()
             raise InputError(
-                f"The predictions could not be written to {self.database} ({exc}): is the file "
-                "open in another program?"
+                f"The predictions could not be written to {self.database}: {exc}"
+                + (" (close the program that has it open, then rerun)" if locked else "")
             ) from None
         finally:
             shutil.rmtree(self._staging, ignore_errors=True)

@@ -19,6 +19,7 @@ from trainer.batch_prediction.model_choice import chosen_version
 from trainer.batch_prediction.output_layout import ERRORS, RESULTS, complete_shards
 from trainer.batch_prediction.predict import batch_predict
 from trainer.batch_prediction.sources import resolve_source
+from trainer.batch_prediction.table_output import TableOutput
 from trainer.batch_prediction.writer import ShardedOutput
 
 
@@ -167,3 +168,18 @@ def test_csv_that_is_not_utf8_or_not_csv(scaler, tmp_path):
     assert set(messages) == {json.dumps(f"1,2,{huge}"), json.dumps([1.0, "\0", 3.0])}
     assert "row 4 is not CSV: field larger than field limit" in messages[json.dumps(f"1,2,{huge}")]
     assert summary.results == 2
+
+
+def test_bigquery_output_takes_its_columns_from_every_row(tmp_path):
+    """DuckDB infers JSON columns from a sample of 20,480 rows by default: a row after it with
+    a column of its own (a raw line's `instance`) must still be in the table."""
+    database = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(database)).close()
+    output = TableOutput("bq://p", str(database), "ds")
+    for _ in range(20_481):
+        output.write(ERRORS, {"instance": {"window": [1.0]}, "error": {"code": 3, "message": "m"}})
+    output.write(ERRORS, {"instance": "not json", "error": {"code": 3, "message": "m"}})
+    assert output.commit() == "bq://p.ds"
+    with duckdb.connect(str(database), read_only=True) as connection:
+        rows = connection.sql("SELECT instance FROM ds.errors WHERE instance IS NOT NULL")
+        assert rows.fetchall() == [("not json",)]
