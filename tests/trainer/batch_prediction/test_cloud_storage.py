@@ -5,7 +5,9 @@ tests/serving/conftest.py (`window` [N, 3])."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import threading
 
 import pytest
 
@@ -91,4 +93,42 @@ def test_a_job_failing_half_way_leaves_nothing_in_the_bucket(gcs_emulator, scale
             shard_lines=3,
         )
     assert not list(storage_client().list_blobs(BUCKET, prefix="failed"))
+    assert not [b.name for b in storage_client().list_blobs(BUCKET) if ".incoming-" in b.name]
+
+
+class CancelAfter(threading.Event):
+    """A cancel that arrives after `rows` rows were read (the emulator's CancelBatchPredictionJob
+    sets the event from another thread; its timing is what this stands in for)."""
+
+    def __init__(self, rows: int) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def is_set(self) -> bool:
+        self.rows -= 1
+        return self.rows < 0
+
+
+def test_an_emulator_job_cancelled_half_way_is_cancelled_and_leaves_nothing(gcs_emulator):
+    """The emulator's batch runner, cancelled with its errors shard open (bad lines need no
+    container): JobCancelled, so the job ends CANCELLED, and nothing is left in the bucket."""
+    from google.cloud import aiplatform_v1 as v1
+
+    from pipelines.emulator.vertex.batch_runner import JobCancelled, run_batch_job
+
+    storage_client().bucket(BUCKET).blob("cancel/in.jsonl").upload_from_string("not json\n" * 5)
+    job = v1.BatchPredictionJob(
+        input_config={
+            "instances_format": "jsonl",
+            "gcs_source": {"uris": [f"gs://{BUCKET}/cancel/in.jsonl"]},
+        },
+        output_config={
+            "predictions_format": "jsonl",
+            "gcs_destination": {"output_uri_prefix": f"gs://{BUCKET}/cancelled"},
+        },
+    )
+    job.create_time = dt.datetime.now(dt.UTC)
+    with pytest.raises(JobCancelled):
+        run_batch_job(job, "scaler", "http://127.0.0.1:9/unused", None, CancelAfter(3))
+    assert not list(storage_client().list_blobs(BUCKET, prefix="cancelled"))
     assert not [b.name for b in storage_client().list_blobs(BUCKET) if ".incoming-" in b.name]
