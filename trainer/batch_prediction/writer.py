@@ -39,7 +39,18 @@ class ShardedOutput:
             root = Path(self.target.path).expanduser()
             if (root / directory).exists():
                 raise InputError(f"Output {self.uri} exists already: choose another output_uri.")
-            root.mkdir(parents=True, exist_ok=True)
+            if root.exists() and not root.is_dir():
+                raise InputError(
+                    f"output_uri {destination!r} is a file, not a folder: choose a folder "
+                    "(a new one is made) for the predictions."
+                )
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(
+                    f"output_uri {destination!r}: cannot make the folder ({exc.strerror}): "
+                    "choose a folder you can write."
+                ) from None
             self._local = root / self._incoming
             self._local.mkdir()
         elif not storage_client().bucket(self.target.bucket).exists():

@@ -104,6 +104,15 @@ def test_a_job_that_stops_leaves_nothing_complete(scaler, tmp_path):
     assert complete_shards(["prediction.results-00000-of-00002"]) == {}
 
 
+def test_an_output_that_is_a_file_is_refused_by_name(tmp_path):
+    (tmp_path / "predictions").write_text("a file")
+    with pytest.raises(InputError, match=r"output_uri '.*predictions' is a file, not a folder"):
+        ShardedOutput(str(tmp_path / "predictions"), "job")
+    with pytest.raises(InputError, match="cannot make the folder"):
+        ShardedOutput(str(tmp_path / "predictions" / "below"), "job")
+    assert (tmp_path / "predictions").read_text() == "a file"
+
+
 def test_a_commit_that_fails_half_way_is_undone(tmp_path):
     """The final folder appears (another job) before the rename: commit fails, abort leaves
     that folder as it was and nothing of this job."""
