@@ -62,7 +62,10 @@ class FuseView:
                 if not bucket.exists():
                     bucket = client.create_bucket(bucket_dir.name)
                 for path in sorted(p for p in bucket_dir.rglob("*") if p.is_file()):
-                    stat = path.stat()
+                    try:
+                        stat = path.stat()
+                    except FileNotFoundError:  # removed since it was listed
+                        continue
                     key = path.relative_to(self.root).as_posix()
                     if self._files.get(key) != (stat.st_size, stat.st_mtime_ns):
                         changed.append((bucket, bucket_dir, path))
@@ -70,8 +73,13 @@ class FuseView:
             def upload(item) -> None:
                 bucket, bucket_dir, path = item
                 blob = bucket.blob(path.relative_to(bucket_dir).as_posix())
-                blob.upload_from_filename(str(path))
-                self._remember(path.relative_to(self.root).as_posix(), path, blob.generation)
+                try:
+                    blob.upload_from_filename(str(path))
+                    self._remember(path.relative_to(self.root).as_posix(), path, blob.generation)
+                except FileNotFoundError:
+                    # A running process (another trial, a replica writing its checkpoints)
+                    # removed or renamed it since the listing: what replaced it goes next push.
+                    return
 
             with ThreadPoolExecutor(_THREADS) as pool:
                 list(pool.map(upload, changed))

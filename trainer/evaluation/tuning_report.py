@@ -23,7 +23,7 @@ def tuning_section(tuning: Mapping | None) -> str:
             f"{t['id']}{' (best)' if t['id'] == best else ''}",
             t["state"],
             *(_value(t["parameters"].get(name, "")) for name in names),
-            "" if t["value"] is None else float(t["value"]),
+            "" if t.get("value") is None else float(t["value"]),
             t["error"][:120],
         )
         for t in trials
@@ -44,7 +44,7 @@ def _value(value: object) -> object:
 
 
 def _plots(trials: list, names: list[str], metric: str, best: str) -> str:
-    scored = [t for t in trials if t["value"] is not None]
+    scored = [t for t in trials if t.get("value") is not None]
     if not scored or not names:
         return ""
     plt = pyplot()

@@ -9,7 +9,8 @@ evaluation report show it alike:
      "trials": [{"id": "1", "state": "SUCCEEDED", "parameters": {...}, "value": 0.9,
                  "error": ""}, ...]}
 
-A failed trial is in the table with its state (Vertex AI's INFEASIBLE) and its error.
+A failed trial is in the table with its state (Vertex AI's INFEASIBLE) and its error, and
+without "value": the result passes between pipeline steps, whose values cannot hold null.
 `{}` is "no tuning": the config stays as given.
 """
 
@@ -42,12 +43,12 @@ def study_result(metric: str, goal: str, trials: Sequence[Mapping]) -> dict:
             "id": str(t["id"]),
             "state": t["state"],
             "parameters": dict(t["parameters"]),
-            "value": t.get("value"),
+            **({"value": t["value"]} if t.get("value") is not None else {}),
             "error": t.get("error", ""),
         }
         for t in trials
     ]
-    scored = [t for t in table if t["state"] == SUCCEEDED and _finite(t["value"])]
+    scored = [t for t in table if t["state"] == SUCCEEDED and _finite(t.get("value"))]
     if not scored:
         reasons = "; ".join(f"trial {t['id']}: {t['error'] or t['state']}" for t in table[:3])
         raise NoTrialSucceeded(

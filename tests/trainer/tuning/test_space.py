@@ -83,6 +83,10 @@ def test_the_best_trial_s_values_apply_over_the_config_as_its_field_types():
         ]
     )
     result = study_result("val_accuracy", "maximize", trials)
+    # a failed trial has no value, and the result still passes between steps (no null)
+    from kfp.compiler.pipeline_spec_builder import to_protobuf_value
+
+    assert "value" not in result["trials"][1] and to_protobuf_value(result)
     tuned = apply_tuning(TextTrainConfig(epochs=1), result)
     assert tuned.hidden_units == 32 and isinstance(tuned.hidden_units, int)
     assert tuned.epochs == 1
